@@ -1,0 +1,415 @@
+"""Values of the domain: people, programs, intervals, groups, meetings, invites, effects.
+
+Everything here is a frozen dataclass built from the standard library only. Datetimes are timezone-aware and
+in UTC unless a field says otherwise; local times are produced at the edges with ``zoneinfo``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+MEETING_KINDS = ("coffee", "lunch")
+MEETING_MODES = ("in_person", "virtual", "either")
+CADENCES = ("weekly", "fortnightly", "monthly")
+CADENCE_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 28}
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def require_utc(moment: datetime, what: str = "datetime") -> datetime:
+    """Return ``moment`` converted to UTC; raise ``ValueError`` for a naive datetime.
+
+    Naive datetimes are the classic source of time-zone bugs, so the core refuses them outright.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {moment.isoformat()}")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, order=True)
+class Interval:
+    """A half-open span of time ``[start, end)`` in UTC."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", require_utc(self.start, "Interval.start"))
+        object.__setattr__(self, "end", require_utc(self.end, "Interval.end"))
+        if self.end < self.start:
+            raise ValueError(f"interval ends before it starts: {self.start.isoformat()} > {self.end.isoformat()}")
+
+    @property
+    def duration(self) -> timedelta:
+        """Length of the interval."""
+        return self.end - self.start
+
+    def overlaps(self, other: Interval) -> bool:
+        """True when the two half-open intervals share any moment."""
+        return self.start < other.end and other.start < self.end
+
+    def clip(self, window: Interval) -> Interval | None:
+        """The part of this interval inside ``window``, or ``None`` when they do not overlap."""
+        start, end = max(self.start, window.start), min(self.end, window.end)
+        return Interval(start, end) if start < end else None
+
+
+def merge_intervals(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
+    """Sort and merge overlapping or touching intervals; empty intervals disappear."""
+    merged: list[Interval] = []
+    for interval in sorted(i for i in intervals if i.start < i.end):
+        if merged and interval.start <= merged[-1].end:
+            if interval.end > merged[-1].end:
+                merged[-1] = Interval(merged[-1].start, interval.end)
+        else:
+            merged.append(interval)
+    return tuple(merged)
+
+
+def subtract_intervals(window: Interval, busy: Sequence[Interval]) -> tuple[Interval, ...]:
+    """The free parts of ``window`` once the (merged, sorted) ``busy`` intervals are taken out."""
+    free: list[Interval] = []
+    cursor = window.start
+    for interval in busy:
+        if interval.end <= cursor:
+            continue
+        if interval.start >= window.end:
+            break
+        if interval.start > cursor:
+            free.append(Interval(cursor, min(interval.start, window.end)))
+        cursor = max(cursor, interval.end)
+    if cursor < window.end:
+        free.append(Interval(cursor, window.end))
+    return tuple(free)
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """A person's working days and hours, in their own time zone. Days are 0 = Monday … 6 = Sunday."""
+
+    days: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+
+    def __post_init__(self) -> None:
+        if not self.days or not all(0 <= day <= 6 for day in self.days):
+            raise ValueError("working days must be a non-empty set of 0 (Monday) … 6 (Sunday)")
+        if self.end <= self.start:
+            raise ValueError(f"working hours end ({self.end}) must be after start ({self.start})")
+
+    def describe(self) -> str:
+        """A compact human form such as ``mon-fri 09:00-17:00``."""
+        days = sorted(self.days)
+        if days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
+            day_text = f"{WEEKDAY_NAMES[days[0]]}-{WEEKDAY_NAMES[days[-1]]}"
+        else:
+            day_text = ",".join(WEEKDAY_NAMES[d] for d in days)
+        return f"{day_text} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    @classmethod
+    def parse(cls, text: str) -> WorkingHours:
+        """Parse ``mon-fri 09:00-17:00`` or ``mon,tue,thu 08:30-16:30``; raise ``ValueError`` naming the part."""
+        try:
+            day_part, hour_part = text.strip().lower().split()
+            start_text, end_text = hour_part.split("-")
+            start, end = time.fromisoformat(start_text), time.fromisoformat(end_text)
+        except ValueError as exc:
+            raise ValueError(f"working hours {text!r} are not like 'mon-fri 09:00-17:00'") from exc
+        days: set[int] = set()
+        for piece in day_part.split(","):
+            if "-" in piece:
+                first, last = piece.split("-", 1)
+                a, b = _weekday_index(first), _weekday_index(last)
+                if b < a:
+                    raise ValueError(f"working days {piece!r} run backwards")
+                days.update(range(a, b + 1))
+            else:
+                days.add(_weekday_index(piece))
+        return cls(frozenset(days), start, end)
+
+
+def _weekday_index(name: str) -> int:
+    try:
+        return WEEKDAY_NAMES.index(name[:3])
+    except ValueError:
+        raise ValueError(f"unknown weekday {name!r}; use mon, tue, wed, thu, fri, sat, sun") from None
+
+
+@dataclass(frozen=True)
+class CalendarSource:
+    """Where a person's free/busy comes from: ``kind`` names the provider, ``location`` what it needs.
+
+    Kinds: ``none`` (no calendar: planned on working hours alone), ``ics`` (a file path or http(s) URL),
+    ``google`` and ``microsoft`` (location is the mailbox address), ``caldav`` (a collection URL).
+    """
+
+    kind: str = "none"
+    location: str = ""
+
+    KINDS = ("none", "ics", "google", "microsoft", "caldav")
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise ValueError(f"unknown calendar kind {self.kind!r}; use one of {', '.join(self.KINDS)}")
+        if self.kind != "none" and not self.location:
+            raise ValueError(f"a {self.kind} calendar needs a location")
+
+    def __str__(self) -> str:
+        return "none" if self.kind == "none" else f"{self.kind}:{self.location}"
+
+    @classmethod
+    def parse(cls, text: str) -> CalendarSource:
+        """Parse ``ics:path/to/file.ics``, ``google:me@example.com``, ``none`` or empty text."""
+        text = text.strip()
+        if not text or text == "none":
+            return cls()
+        kind, sep, location = text.partition(":")
+        if not sep:
+            raise ValueError(f"calendar {text!r} is not like 'ics:path.ics' or 'google:me@example.com'")
+        return cls(kind.strip().lower(), location.strip())
+
+
+@dataclass(frozen=True)
+class Person:
+    """A participant, as the pairing engine and the slot finder see them."""
+
+    email: str
+    name: str
+    team: str
+    department: str = ""
+    office: str = ""
+    timezone: str = "UTC"
+    working_hours: WorkingHours = field(default_factory=WorkingHours)
+    calendar: CalendarSource = field(default_factory=CalendarSource)
+    kinds: frozenset[str] = frozenset(MEETING_KINDS)
+    mode: str = "either"
+    cadence: str = "weekly"
+    interests: frozenset[str] = frozenset()
+    seniority: str = ""
+    manager: str = ""
+    paused_until: date | None = None
+    opted_out: bool = False
+    verified_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "email", normalize_email(self.email))
+        ZoneInfo(self.timezone)  # raises for an unknown zone: better here than in the middle of a cycle
+        if not self.kinds <= set(MEETING_KINDS):
+            raise ValueError(f"unknown meeting kinds {sorted(self.kinds - set(MEETING_KINDS))}")
+        if self.mode not in MEETING_MODES:
+            raise ValueError(f"unknown meeting mode {self.mode!r}; use one of {', '.join(MEETING_MODES)}")
+        if self.cadence not in CADENCES:
+            raise ValueError(f"unknown cadence {self.cadence!r}; use one of {', '.join(CADENCES)}")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The person's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def ineligibility(self, kind: str, on: date) -> str | None:
+        """Why this person is not in a ``kind`` program's cycle starting ``on``, or ``None`` if they are."""
+        if self.opted_out:
+            return "opted out"
+        if self.verified_at is None:
+            return "email address not yet confirmed"
+        if self.paused_until is not None and self.paused_until > on:
+            return f"paused until {self.paused_until.isoformat()}"
+        if kind not in self.kinds:
+            return f"does not take part in {kind} meetings"
+        return None
+
+
+def normalize_email(address: str) -> str:
+    """Lower-case and strip an address; raise ``ValueError`` when it is plainly not one."""
+    address = address.strip().lower()
+    local, sep, domain = address.partition("@")
+    if not sep or not local or "." not in domain or any(c.isspace() or c in "<>,;\"" for c in address):
+        raise ValueError(f"{address!r} is not an email address")
+    return address
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Soft-rule weights of a program. Higher means a pair is more wanted. Documented in config.example.toml."""
+
+    different_department: float = 3.0
+    different_office: float = 1.5
+    never_met: float = 4.0
+    shared_interest: float = 1.0
+    common_slots: float = 0.5
+    timezone_overlap: float = 1.0
+
+
+@dataclass(frozen=True)
+class Program:
+    """A recurring pairing program: who meets, how often, for how long, and by which rules."""
+
+    name: str
+    kind: str = "coffee"
+    cadence: str = "weekly"
+    group_size: int = 2
+    duration_minutes: int = 30
+    cooldown_cycles: int = 6
+    meeting_mode: str = "virtual"
+    window_days: int = 5
+    min_notice_hours: int = 24
+    buffer_minutes: int = 5
+    weights: Weights = field(default_factory=Weights)
+
+    def __post_init__(self) -> None:
+        if self.kind not in MEETING_KINDS:
+            raise ValueError(f"unknown program kind {self.kind!r}; use one of {', '.join(MEETING_KINDS)}")
+        if self.cadence not in CADENCES:
+            raise ValueError(f"unknown cadence {self.cadence!r}; use one of {', '.join(CADENCES)}")
+        if not 2 <= self.group_size <= 4:
+            raise ValueError("group_size must be 2, 3 or 4")
+        if not 10 <= self.duration_minutes <= 180:
+            raise ValueError("duration_minutes must be between 10 and 180")
+        if self.meeting_mode not in MEETING_MODES:
+            raise ValueError(f"unknown meeting mode {self.meeting_mode!r}")
+
+    @property
+    def duration(self) -> timedelta:
+        """How long each meeting lasts."""
+        return timedelta(minutes=self.duration_minutes)
+
+
+class CycleState(enum.StrEnum):
+    """Where a cycle is in its life."""
+
+    PLANNED = "planned"
+    DELIVERED = "delivered"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One round of a program over a planning window. ``seed`` makes the pairing replayable."""
+
+    program: str
+    window: Interval
+    seed: int
+    state: CycleState = CycleState.PLANNED
+    id: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    """People who meet in one cycle, with the score and the human reasons for putting them together."""
+
+    members: tuple[str, ...]
+    score: float
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """Someone left out of a cycle, with the reason in words a person understands."""
+
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """A group's meeting: when, where, and how it stands. ``slot`` is ``None`` when no common time exists."""
+
+    group: Group
+    slot: Interval | None
+    location: str = ""
+    state: str = "proposed"
+    sequence: int = 0
+    id: int | None = None
+    cycle_id: int | None = None
+
+    @property
+    def uid(self) -> str:
+        """The stable iCalendar UID of this meeting (needs a stored meeting)."""
+        if self.id is None:
+            raise ValueError("a meeting has a UID only once it is stored")
+        return f"coffeechat-meeting-{self.id}"
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """One person on an invite."""
+
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Invite:
+    """A calendar invitation to render as iCalendar. ``sequence`` rises on every change to the same ``uid``."""
+
+    uid: str
+    sequence: int
+    method: str  # "REQUEST" or "CANCEL"
+    organizer: Attendee
+    attendees: tuple[Attendee, ...]
+    start: datetime
+    end: datetime
+    summary: str
+    description: str = ""
+    location: str = ""
+    stamp: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    """An email ready to send: built by the core, sent by a ``Mailer``.
+
+    ``invite``, when set, is rendered by the mail adapter as the iMIP text/calendar part and invite.ics.
+    ``sender`` and ``to`` are bare addresses or ``Name <address>``.
+    """
+
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    sender: str
+    message_id: str
+    invite: Invite | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Busy:
+    """What a calendar says about one person over a window: merged busy intervals, or why it could not say.
+
+    ``error`` set means the calendar could not be read; ``busy`` is then empty and must not be taken as "free".
+    Only times are kept: never titles, attendees or locations.
+    """
+
+    busy: tuple[Interval, ...] = ()
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    known: bool = True  # False for people with no calendar at all (kind "none")
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A side effect planned by a cycle and performed later by the outbox relay.
+
+    ``key`` is deterministic (cycle, meeting, kind, recipient, sequence), so planning the same thing twice
+    yields the same key and the database keeps one row.
+    """
+
+    key: str
+    kind: str  # "email" for now; provider events come with the connectors
+    payload: dict[str, object]
+    cycle_id: int | None = None
+    state: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str = ""
+    done_at: datetime | None = None
+
+
+def as_local(moment: datetime, zone: str) -> datetime:
+    """``moment`` seen on a wall clock in ``zone``."""
+    return require_utc(moment).astimezone(ZoneInfo(zone))

@@ -1,0 +1,224 @@
+"""Ports: what the core needs from the outside world, as ``typing.Protocol`` classes.
+
+Adapters in ``integrations/`` and ``scheduler/storage/`` implement them; tests use small fakes. Every
+datetime crossing a port is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+from scheduler.model import (
+    Busy,
+    Cycle,
+    CycleState,
+    Effect,
+    EmailMessage,
+    Group,
+    Interval,
+    Meeting,
+    Person,
+    Program,
+    Unmatched,
+)
+
+
+class Clock(Protocol):
+    """Tells the time."""
+
+    def now(self) -> datetime:
+        """The current moment, timezone-aware, in UTC."""
+        ...
+
+
+class CalendarProvider(Protocol):
+    """Reads free/busy for many people at once.
+
+    ``fetch_busy`` answers for every person given, keyed by their email. A person whose calendar cannot be read
+    (file missing or malformed, mailbox not found, no permission) gets a ``Busy`` with ``error`` set: that is
+    theirs alone and never raises. Intervals are UTC, merged, sorted and clipped to ``window``; nothing but times
+    is kept. A provider that is down as a whole raises ``ProviderUnavailable`` after bounded retries.
+    """
+
+    def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:
+        """Busy intervals of each person over ``window``, keyed by email."""
+        ...
+
+
+class Mailer(Protocol):
+    """Sends email. Raises ``DeliveryError`` (with ``transient`` set) when a message cannot be sent."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message (its invite, if any, rendered as an iMIP calendar part)."""
+        ...
+
+    def close(self) -> None:
+        """Release any connection kept open across a batch of ``send`` calls."""
+        ...
+
+
+class PeopleRepository(Protocol):
+    """People, identified by their (normalised) email."""
+
+    def get(self, email: str) -> Person | None:
+        """The person with this email, or ``None``."""
+        ...
+
+    def save(self, person: Person) -> bool:
+        """Insert or update the person by email; True when a new person was created."""
+        ...
+
+    def list(self) -> list[Person]:
+        """Everyone, sorted by email."""
+        ...
+
+
+class ProgramRepository(Protocol):
+    """Programs, identified by name."""
+
+    def get(self, name: str) -> Program | None:
+        """The program with this name, or ``None``."""
+        ...
+
+    def save(self, program: Program) -> None:
+        """Insert or update the program by name."""
+        ...
+
+    def list(self) -> list[Program]:
+        """Every program, sorted by name."""
+        ...
+
+
+class CycleRepository(Protocol):
+    """Cycles with their meetings (groups and members) and the people left unmatched."""
+
+    def add(self, cycle: Cycle) -> Cycle:
+        """Store a new cycle; return it with ``id`` and ``created_at`` set.
+
+        Raises ``StorageError`` when the program already has a cycle for the same window start.
+        """
+        ...
+
+    def find(self, program: str, window_start: datetime) -> Cycle | None:
+        """The program's cycle whose window starts at ``window_start``, or ``None``."""
+        ...
+
+    def get(self, cycle_id: int) -> Cycle | None:
+        """The cycle with this id, or ``None``."""
+        ...
+
+    def list(self, program: str | None = None) -> list[Cycle]:
+        """Cycles, newest window first, optionally of one program."""
+        ...
+
+    def set_state(self, cycle_id: int, state: CycleState) -> None:
+        """Move a cycle to ``state``."""
+        ...
+
+    def add_meetings(self, cycle_id: int, meetings: Sequence[Meeting]) -> list[Meeting]:
+        """Store groups, their members and meetings; return the meetings with ``id`` and ``cycle_id`` set."""
+        ...
+
+    def meetings(self, cycle_id: int) -> list[Meeting]:
+        """The cycle's meetings in the order they were added."""
+        ...
+
+    def add_unmatched(self, cycle_id: int, unmatched: Sequence[Unmatched]) -> None:
+        """Record who was left out of the cycle and why."""
+        ...
+
+    def unmatched(self, cycle_id: int) -> list[Unmatched]:
+        """Who was left out of the cycle and why, sorted by email."""
+        ...
+
+
+class HistoryRepository(Protocol):
+    """Who met whom: the memory behind cooldowns and "never met" weights."""
+
+    def record(self, cycle_id: int, program: str, met_on: date, groups: Sequence[Group]) -> None:
+        """Remember every pair inside every group as having met on ``met_on`` in this cycle."""
+        ...
+
+    def pairs_in_recent_cycles(self, program: str, cycles: int) -> set[frozenset[str]]:
+        """Pairs (as frozensets of two emails) grouped in the program's last ``cycles`` cycles."""
+        ...
+
+    def last_met(self) -> dict[frozenset[str], date]:
+        """For every pair ever grouped in any program, the latest date they met."""
+        ...
+
+
+class FeedbackRepository(Protocol):
+    """Answers to "did you meet?"."""
+
+    def add(self, meeting_id: int, email: str, met: bool, comment: str = "") -> None:
+        """Record one person's answer for one meeting (a later answer replaces an earlier one)."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    """Side effects waiting to be performed, each identified by a deterministic key.
+
+    Life of an effect: ``pending`` → (claimed) ``in_flight`` → ``done``; or back to ``pending`` with a later
+    ``next_attempt_at`` after a transient failure; or ``dead`` after a permanent one or too many attempts.
+    """
+
+    def add(self, effect: Effect) -> bool:
+        """Store a pending effect; False (and nothing written) when its key already exists."""
+        ...
+
+    def due(self, now: datetime, limit: int = 100) -> list[Effect]:
+        """Pending effects whose ``next_attempt_at`` is empty or not after ``now``, plus in-flight effects
+        whose claim expired before ``now``; oldest first."""
+        ...
+
+    def claim(self, key: str, now: datetime, lease: timedelta) -> bool:
+        """Mark a due effect in flight until ``now + lease`` and count an attempt; False if it is not due."""
+        ...
+
+    def mark_done(self, key: str, now: datetime) -> None:
+        """The effect was performed."""
+        ...
+
+    def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
+        """The effect failed transiently; make it due again at ``next_attempt_at``."""
+        ...
+
+    def mark_dead(self, key: str, error: str) -> None:
+        """The effect failed for good; park it for an admin."""
+        ...
+
+    def list(self, cycle_id: int | None = None, state: str | None = None) -> list[Effect]:
+        """Effects, oldest first, optionally of one cycle and/or in one state."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction with its repositories. Rolls back on exit unless ``commit`` was called."""
+
+    people: PeopleRepository
+    programs: ProgramRepository
+    cycles: CycleRepository
+    history: HistoryRepository
+    feedback: FeedbackRepository
+    outbox: OutboxRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make everything done in this unit permanent."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard everything done in this unit since the last commit."""
+        ...
