@@ -264,8 +264,9 @@ class Program:
             raise ValueError(f"unknown program kind {self.kind!r}; use one of {', '.join(MEETING_KINDS)}")
         if self.cadence not in CADENCES:
             raise ValueError(f"unknown cadence {self.cadence!r}; use one of {', '.join(CADENCES)}")
-        if not 2 <= self.group_size <= 4:
-            raise ValueError("group_size must be 2, 3 or 4")
+        if self.group_size != 2:
+            # Odd counts already make trios; whole programs of 3s or 4s (lunch groups) are not built yet.
+            raise ValueError("group_size: only 2 (pairs, with a trio for an odd count) is supported so far")
         if not 10 <= self.duration_minutes <= 180:
             raise ValueError("duration_minutes must be between 10 and 180")
         if self.meeting_mode not in MEETING_MODES:

@@ -6,6 +6,7 @@ datetime crossing a port is timezone-aware UTC.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
@@ -71,7 +72,7 @@ class PeopleRepository(Protocol):
         """Insert or update the person by email; True when a new person was created."""
         ...
 
-    def list(self) -> list[Person]:
+    def list(self) -> builtins.list[Person]:
         """Everyone, sorted by email."""
         ...
 
@@ -87,7 +88,7 @@ class ProgramRepository(Protocol):
         """Insert or update the program by name."""
         ...
 
-    def list(self) -> list[Program]:
+    def list(self) -> builtins.list[Program]:
         """Every program, sorted by name."""
         ...
 
@@ -110,7 +111,7 @@ class CycleRepository(Protocol):
         """The cycle with this id, or ``None``."""
         ...
 
-    def list(self, program: str | None = None) -> list[Cycle]:
+    def list(self, program: str | None = None) -> builtins.list[Cycle]:
         """Cycles, newest window first, optionally of one program."""
         ...
 
@@ -118,11 +119,11 @@ class CycleRepository(Protocol):
         """Move a cycle to ``state``."""
         ...
 
-    def add_meetings(self, cycle_id: int, meetings: Sequence[Meeting]) -> list[Meeting]:
+    def add_meetings(self, cycle_id: int, meetings: Sequence[Meeting]) -> builtins.list[Meeting]:
         """Store groups, their members and meetings; return the meetings with ``id`` and ``cycle_id`` set."""
         ...
 
-    def meetings(self, cycle_id: int) -> list[Meeting]:
+    def meetings(self, cycle_id: int) -> builtins.list[Meeting]:
         """The cycle's meetings in the order they were added."""
         ...
 
@@ -130,7 +131,7 @@ class CycleRepository(Protocol):
         """Record who was left out of the cycle and why."""
         ...
 
-    def unmatched(self, cycle_id: int) -> list[Unmatched]:
+    def unmatched(self, cycle_id: int) -> builtins.list[Unmatched]:
         """Who was left out of the cycle and why, sorted by email."""
         ...
 
@@ -170,7 +171,7 @@ class OutboxRepository(Protocol):
         """Store a pending effect; False (and nothing written) when its key already exists."""
         ...
 
-    def due(self, now: datetime, limit: int = 100) -> list[Effect]:
+    def due(self, now: datetime, limit: int = 100) -> builtins.list[Effect]:
         """Pending effects whose ``next_attempt_at`` is empty or not after ``now``, plus in-flight effects
         whose claim expired before ``now``; oldest first."""
         ...
@@ -191,7 +192,7 @@ class OutboxRepository(Protocol):
         """The effect failed for good; park it for an admin."""
         ...
 
-    def list(self, cycle_id: int | None = None, state: str | None = None) -> list[Effect]:
+    def list(self, cycle_id: int | None = None, state: str | None = None) -> builtins.list[Effect]:
         """Effects, oldest first, optionally of one cycle and/or in one state."""
         ...
 

@@ -1,0 +1,52 @@
+"""The Coffee Chat web site: a Flask app factory, one blueprint per area.
+
+Views parse the request, call one service from ``scheduler.services`` and render. Nothing below ``web/`` opens
+its own database connection: the services wired by ``scheduler.bootstrap`` live on the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from scheduler.bootstrap import Services, bootstrap
+from scheduler.config import Config, find_config_path, load_config
+from scheduler.config import secret as read_secret
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+
+
+def create_app(config: Config | None = None, test_config: dict[str, Any] | None = None,
+               services: Services | None = None) -> Flask:
+    """Build the app from ``config`` (default: the file named by $COFFEECHAT_CONFIG or ./coffeechat.toml)."""
+    if config is None:
+        config = load_config(find_config_path(None))
+    app = Flask(__name__)
+    key = read_secret(config.web.secret_key_env)
+    if key is None:
+        # No signed links or sessions outlive a restart without a configured key; say so, never print a key.
+        log.warning("$%s is not set: using a random key for this process only", config.web.secret_key_env)
+        key = secrets.token_urlsafe(32)
+    app.config.update(SECRET_KEY=key, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      COFFEECHAT_CONFIG=config)
+    if test_config:
+        app.config.update(test_config)
+    csrf.init_app(app)
+    app.extensions["coffeechat"] = services or bootstrap(config)
+
+    from web import errors, public
+
+    app.register_blueprint(public.blueprint)
+    errors.init_app(app)
+    return app
+
+
+def services_of(app: Flask) -> Services:
+    """The services wired for this app."""
+    services: Services = app.extensions["coffeechat"]
+    return services

@@ -1,0 +1,38 @@
+# Coffee Chat: `make demo` runs a real cycle on a generated organisation; `make test` runs every check.
+# Both create .venv and install the project into it first, so a fresh machine needs only Python 3.11+ and make.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint typecheck serve bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/coffeechat demo
+
+test: lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+serve: $(STAMP)
+	@test -f demo/config.toml || $(BIN)/coffeechat demo
+	$(BIN)/coffeechat --config demo/config.toml serve
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_pairing.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,0 +1,337 @@
+"""The ``coffeechat`` command. Each command loads the config, bootstraps, calls one service and reports.
+
+Errors become exit codes in one place (``main``): a user mistake prints one clear line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from scheduler.bootstrap import Services, bootstrap
+from scheduler.config import Config, describe_config, find_config_path, load_config
+from scheduler.errors import CoffeeChatError, InputError
+from scheduler.services import CycleOutcome, import_people, run_cycle, tick
+
+console = Console(highlight=False)
+
+
+class Context:
+    """What every command shares: the --config option, loaded on first use."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        """The loaded, validated config."""
+        if self._config is None:
+            self._config = load_config(find_config_path(self.config_path))
+        return self._config
+
+    @contextmanager
+    def services(self, *, check_schema: bool = True) -> Iterator[Services]:
+        """Bootstrapped services for the duration of one command."""
+        if check_schema:
+            from scheduler.storage.migrate import check_schema as check
+
+            check(self.config.database_url)
+        services = bootstrap(self.config)
+        try:
+            yield services
+        finally:
+            services.dispose()
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", metavar="PATH", envvar="COFFEECHAT_CONFIG",
+              help="Config file (default: $COFFEECHAT_CONFIG, else ./coffeechat.toml).")
+@click.version_option(package_name="coffeechat")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Coffee Chat: pair colleagues across teams and book the meeting in their calendars.
+
+    \b
+    Example:
+      coffeechat demo                      # a whole cycle on a generated organisation
+      coffeechat --config prod.toml tick   # from cron, every few minutes
+    """
+    ctx.obj = Context(config_path)
+
+
+@cli.command()
+@pass_context
+def init(ctx: Context) -> None:
+    """Create the database, or upgrade it to this version's schema.
+
+    \b
+    Example:
+      coffeechat --config coffeechat.toml init
+    """
+    from scheduler.config import mask_url
+    from scheduler.storage.migrate import upgrade_database
+
+    revision = upgrade_database(ctx.config.database_url)
+    console.print(f"database {mask_url(ctx.config.database_url)} is at revision {revision}")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect configuration."""
+
+
+@config_group.command("check")
+@pass_context
+def config_check(ctx: Context) -> None:
+    """Validate the config file and say what it would connect to (secrets shown only as set / not set).
+
+    \b
+    Example:
+      coffeechat --config coffeechat.toml config check
+    """
+    for line in describe_config(ctx.config):
+        console.print(line)
+    console.print("config OK")
+
+
+@cli.command("import-people")
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def import_people_command(ctx: Context, csv_file: Path) -> None:
+    """Create or update people from a CSV file (columns: see the README). Bad rows are reported by line number;
+    the good rows are imported. Exits 2 when any row was bad.
+
+    \b
+    Example:
+      coffeechat import-people people.csv
+    """
+    try:
+        text = csv_file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", where=str(csv_file)) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("not UTF-8 text", where=str(csv_file)) from exc
+    with ctx.services() as services:
+        report = import_people(services.uow_factory, text, source=str(csv_file), clock=services.clock)
+    for error in report.errors:
+        console.print(f"[red]skipped[/red] {error}")
+    console.print(f"imported {report.created + report.updated} people ({report.created} new, {report.updated} "
+                  f"updated), {len(report.errors)} rows skipped")
+    if report.errors:
+        raise SystemExit(InputError.exit_code)
+
+
+@cli.command("run-cycle")
+@click.option("--program", "program_name", metavar="NAME", help="Program to plan (default: the first).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing, send nothing.")
+@click.option("--seed", type=int, help="Random seed (default: derived from program and window).")
+@pass_context
+def run_cycle_command(ctx: Context, program_name: str | None, dry_run: bool, seed: int | None) -> None:
+    """Plan the next cycle of a program and deliver its invites and emails.
+
+    \b
+    Example:
+      coffeechat run-cycle --program coffee --dry-run
+    """
+    program = ctx.config.program(program_name)
+    with ctx.services() as services, progress_reporter() as progress:
+        outcome = run_cycle(services.uow_factory, services.calendar, services.clock, program, services.settings,
+                            dry_run=dry_run, seed=seed, progress=progress)
+        print_outcome(services, outcome)
+        if not dry_run:
+            deliver_now(services, progress)
+
+
+@cli.command()
+@pass_context
+def deliver(ctx: Context) -> None:
+    """Perform the due outbox effects (emails, invites), retrying failures on their schedule.
+
+    \b
+    Example:
+      coffeechat deliver
+    """
+    with ctx.services() as services, progress_reporter() as progress:
+        deliver_now(services, progress)
+
+
+@cli.command("tick")
+@pass_context
+def tick_command(ctx: Context) -> None:
+    """Do whatever is due: plan cycles whose cadence has come round, deliver due emails and invites.
+    Safe to run every few minutes from cron or a systemd timer.
+
+    \b
+    Example (crontab):
+      */5 * * * *  coffeechat --config /etc/coffeechat.toml tick
+    """
+    with ctx.services() as services, progress_reporter() as progress:
+        mailer = services.mailer_factory()
+        try:
+            report = tick(services.uow_factory, services.calendar, services.clock, ctx.config.programs,
+                          services.settings, services.performers(mailer), services.retry_policy,
+                          progress=progress)
+        finally:
+            mailer.close()
+        for outcome in report.cycles:
+            print_outcome(services, outcome, details=False)
+        delivery = report.delivery
+        console.print(f"delivery: {delivery.done} sent, {delivery.retried} to retry, {delivery.dead} failed")
+
+
+@cli.command()
+@click.option("--dir", "directory", default="demo", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the demo's config, database, calendars and outbox.")
+@click.option("--size", default=150, show_default=True, help="How many people the organisation has.")
+def demo(directory: Path, size: int) -> None:
+    """Generate an organisation with ICS calendars and run one real cycle on it, end to end.
+
+    Running it again plans no second cycle for the same window and sends nothing twice.
+
+    \b
+    Example:
+      coffeechat demo && coffeechat --config demo/config.toml serve
+    """
+    from scheduler.bootstrap import SystemClock
+    from scheduler.demo import prepare_demo
+
+    config, people_csv = prepare_demo(directory, size=size, now=SystemClock().now())
+    console.print(f"demo folder: {directory}/ (config, people.csv, calendars/, coffeechat.db, outbox/)")
+    services = bootstrap(config)
+    try:
+        report = import_people(services.uow_factory, people_csv.read_text(encoding="utf-8"),
+                               source=str(people_csv), clock=services.clock)
+        console.print(f"people: {report.created} new, {report.updated} already known")
+        with progress_reporter() as progress:
+            for program in config.programs:
+                outcome = run_cycle(services.uow_factory, services.calendar, services.clock, program,
+                                    services.settings, progress=progress)
+                print_outcome(services, outcome)
+            deliver_now(services, progress)
+    finally:
+        services.dispose()
+    outbox = config.resolve(config.mail.outbox_dir)
+    console.print(f"emails in {outbox}: {len(list(outbox.glob('*.eml'))) if outbox.exists() else 0}")
+    console.print(f"next: coffeechat --config {directory / 'config.toml'} serve")
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: web.host from the config).")
+@click.option("--port", type=int, help="Port (default: web.port from the config).")
+@pass_context
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Serve the web site (development server; use gunicorn in production, see the README).
+
+    \b
+    Example:
+      coffeechat --config demo/config.toml serve --port 8000
+    """
+    from web import create_app
+
+    app = create_app(ctx.config)
+    app.run(host=host or ctx.config.web.host, port=port or ctx.config.web.port)
+
+
+def deliver_now(services: Services, progress: Callable[[str, int, int], None] | None) -> None:
+    """One delivery pass with a fresh mailer, and a one-line report."""
+    from scheduler.outbox import deliver_due
+
+    mailer = services.mailer_factory()
+    try:
+        report = deliver_due(services.uow_factory, services.performers(mailer), services.clock,
+                             services.retry_policy, batch_size=services.config.delivery.batch_size,
+                             progress=progress)
+    finally:
+        mailer.close()
+    console.print(f"delivery: {report.done} sent, {report.retried} to retry, {report.dead} failed"
+                  + (f", {report.skipped} taken by another relay" if report.skipped else ""))
+
+
+def print_outcome(services: Services, outcome: CycleOutcome, *, details: bool = True) -> None:
+    """The plan as a table of groups and a few summary figures."""
+    from scheduler.report import summarize
+
+    program = outcome.program
+    if outcome.already_planned:
+        cycle = outcome.cycle
+        window = cycle.window.start.date().isoformat() if cycle else "?"
+        console.print(f"program {program.name}: the cycle for the week of {window} is already planned; "
+                      "nothing new to plan")
+        return
+    plan = outcome.plan
+    if plan is None:
+        return
+    summary = summarize(plan)
+    if details:
+        table = Table(title=f"{program.name}: week of {plan.window.start.date().isoformat()}"
+                      + (" (dry run: nothing stored)" if outcome.cycle is None else ""), show_lines=True)
+        table.add_column("#", justify="right")
+        table.add_column("who")
+        table.add_column("when (each member's own time)")
+        table.add_column("why")
+        for number, row in enumerate(summary.rows, start=1):
+            table.add_row(str(number), "\n".join(row.members), "\n".join(row.times), "\n".join(row.reasons))
+        console.print(table)
+        for email, reason in sorted(plan.calendar_problems.items()):
+            console.print(f"[yellow]calendar[/yellow] {email}: {reason}")
+        for left_out in plan.unmatched:
+            console.print(f"[yellow]not paired[/yellow] {left_out.email}: {left_out.reason}")
+    for line in summary.figures:
+        console.print(line)
+
+
+@contextmanager
+def progress_reporter() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback: a rich bar on a terminal, a plain line per finished stage otherwise."""
+    if console.is_terminal:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def advance(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            yield advance
+        return
+
+    def plain(stage: str, done: int, total: int) -> None:
+        if done == total:
+            console.print(f"{stage}: {done}/{total}")
+
+    yield plain
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map Coffee Chat errors to one line on stderr and their exit code."""
+    try:
+        cli.main(args=argv, prog_name="coffeechat", standalone_mode=False)
+    except CoffeeChatError as error:
+        click.echo(f"error: {error}", err=True)
+        return error.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

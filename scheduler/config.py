@@ -1,0 +1,316 @@
+"""Configuration: a TOML file read into frozen dataclasses.
+
+Defaults live in the dataclasses below (and are documented key by key in ``config.example.toml``); the file
+overrides them. Unknown keys and wrong types are errors that name the key and the file. Secrets never sit in
+the file: it names environment variables (``*_env`` keys) and ``secret()`` reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from scheduler.errors import ConfigError
+from scheduler.model import Program, Weights
+
+CONFIG_ENV = "COFFEECHAT_CONFIG"
+DEFAULT_CONFIG_NAME = "coffeechat.toml"
+DEFAULT_DATABASE_NAME = "coffeechat.db"
+
+
+@dataclass(frozen=True)
+class OrganisationConfig:
+    """Who runs this Coffee Chat and where its site lives."""
+
+    name: str = "Coffee Chat"
+    organizer_email: str = "coffee@example.com"
+    organizer_name: str = "Coffee Chat"
+    base_url: str = "http://127.0.0.1:5000"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Where data lives. Empty ``url`` means a SQLite file named coffeechat.db next to the config file."""
+
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """An SMTP relay. The password comes from the environment variable named by ``password_env``."""
+
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password_env: str = "COFFEECHAT_SMTP_PASSWORD"  # noqa: S105 - a variable's name, not a secret
+    timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.security not in ("starttls", "ssl", "none"):
+            raise ValueError("must be one of starttls, ssl, none")
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """How email leaves: ``file`` (.eml files in ``outbox_dir``), ``console`` or ``smtp``."""
+
+    backend: str = "file"
+    sender: str = "Coffee Chat <coffee@example.com>"
+    outbox_dir: str = "outbox"
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("file", "console", "smtp"):
+            raise ValueError("must be one of file, console, smtp")
+
+
+@dataclass(frozen=True)
+class GoogleConfig:
+    """Google Workspace calendars (org-wide, through a service account with domain-wide delegation)."""
+
+    enabled: bool = False
+    domains: tuple[str, ...] = ()
+    organizer: str = ""
+    service_account_key_env: str = "COFFEECHAT_GOOGLE_KEY"
+
+
+@dataclass(frozen=True)
+class MicrosoftConfig:
+    """Microsoft 365 calendars (org-wide, through an app registration with client credentials)."""
+
+    enabled: bool = False
+    domains: tuple[str, ...] = ()
+    organizer: str = ""
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret_env: str = "COFFEECHAT_MS_CLIENT_SECRET"  # noqa: S105 - a variable's name, not a secret
+
+
+@dataclass(frozen=True)
+class CalendarConfig:
+    """Where free/busy comes from. Relative ICS paths resolve against ``ics_dir`` (relative to the config)."""
+
+    ics_dir: str = "."
+    timeout_seconds: float = 10.0
+    tentative_busy: bool = True
+    google: GoogleConfig = field(default_factory=GoogleConfig)
+    microsoft: MicrosoftConfig = field(default_factory=MicrosoftConfig)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The sign-up site. The session-signing key comes from the variable named by ``secret_key_env``."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    secret_key_env: str = "COFFEECHAT_SECRET_KEY"  # noqa: S105 - a variable's name, not a secret
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """How the outbox relay retries: waits double from ``retry_base_seconds`` up to ``retry_max_seconds``."""
+
+    max_attempts: int = 8
+    retry_base_seconds: float = 60.0
+    retry_max_seconds: float = 21600.0
+    batch_size: int = 200
+    lease_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. ``path`` is the file it came from (relative paths resolve against its folder)."""
+
+    path: Path
+    organisation: OrganisationConfig = field(default_factory=OrganisationConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
+    calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    programs: tuple[Program, ...] = (Program(name="coffee"),)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder of the config file: relative paths in it are relative to here."""
+        return self.path.parent
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL; the embedded default is a SQLite file next to the config."""
+        return self.database.url or f"sqlite:///{self.resolve(DEFAULT_DATABASE_NAME)}"
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the config made absolute against the config's folder."""
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    def program(self, name: str | None) -> Program:
+        """The named program, or the only/first one when ``name`` is None; ConfigError when unknown."""
+        if name is None:
+            return self.programs[0]
+        for program in self.programs:
+            if program.name == name:
+                return program
+        known = ", ".join(p.name for p in self.programs)
+        raise ConfigError(f"no program named {name!r}; configured: {known}", path=str(self.path))
+
+
+def secret(variable: str) -> str | None:
+    """The value of the environment variable ``variable``, or None when unset or empty.
+
+    Secrets are read only here, when an adapter is built, so they never pass through the config file or logs.
+    """
+    value = os.environ.get(variable, "")
+    return value or None
+
+
+def find_config_path(explicit: str | Path | None) -> Path:
+    """The config file to use: ``explicit``, else $COFFEECHAT_CONFIG, else ./coffeechat.toml."""
+    chosen = explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME
+    path = Path(chosen).expanduser()
+    if not path.is_file():
+        hint = "" if explicit or os.environ.get(CONFIG_ENV) else f" (pass --config PATH or set {CONFIG_ENV})"
+        raise ConfigError(f"no config file here{hint}", path=str(path))
+    return path.resolve()
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file; raise ConfigError naming the file and key on any problem."""
+    path = Path(path).expanduser().resolve()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("not UTF-8 text", path=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from exc
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    """Build a Config from already-parsed TOML ``data`` that came from ``path``."""
+    raw_programs = data.pop("programs", None)
+    config = _build(Config, {**data, "path": path}, prefix="", file=str(path))
+    if raw_programs is not None:
+        if not isinstance(raw_programs, list) or not raw_programs:
+            raise ConfigError("must be a non-empty array of tables ([[programs]])", path=str(path), key="programs")
+        programs = tuple(
+            _build(Program, entry, prefix=f"programs[{index}].", file=str(path))
+            for index, entry in enumerate(raw_programs)
+        )
+        names = [p.name for p in programs]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ConfigError(f"program names must be unique: {', '.join(duplicates)}", path=str(path),
+                              key="programs")
+        config = Config(**{**{f.name: getattr(config, f.name) for f in fields(Config)}, "programs": programs})
+    return config
+
+
+def _build(cls: type[Any], data: Any, *, prefix: str, file: str) -> Any:
+    """Make dataclass ``cls`` from a TOML table, checking every key and type against its fields."""
+    if not isinstance(data, dict):
+        raise ConfigError("must be a table", path=file, key=prefix.rstrip(".") or None)
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.init}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown key (known keys: {', '.join(sorted(known - {'path'}))})", path=file,
+                          key=prefix + unknown[0])
+    values = {}
+    for name, raw in data.items():
+        values[name] = _convert(hints[name], raw, key=prefix + name, file=file)
+    try:
+        return cls(**values)
+    except ValueError as exc:
+        raise ConfigError(str(exc), path=file, key=prefix.rstrip(".") or None) from exc
+
+
+def _convert(kind: Any, raw: Any, *, key: str, file: str) -> Any:
+    """Check ``raw`` against the annotated ``kind`` and convert it; no guessing (a "5" is not an int)."""
+    origin = typing.get_origin(kind)
+    if kind is Path:
+        return raw
+    if isinstance(kind, type) and is_dataclass(kind):
+        return _build(kind, raw, prefix=key + ".", file=file)
+    if kind is bool:
+        if not isinstance(raw, bool):
+            raise ConfigError(f"must be true or false, not {raw!r}", path=file, key=key)
+        return raw
+    if kind is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ConfigError(f"must be an integer, not {raw!r}", path=file, key=key)
+        return raw
+    if kind is float:
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise ConfigError(f"must be a number, not {raw!r}", path=file, key=key)
+        return float(raw)
+    if kind is str:
+        if not isinstance(raw, str):
+            raise ConfigError(f"must be a string, not {raw!r}", path=file, key=key)
+        return raw
+    if origin in (tuple, frozenset):
+        (item_kind, *_rest) = typing.get_args(kind)
+        if not isinstance(raw, list):
+            raise ConfigError(f"must be an array, not {raw!r}", path=file, key=key)
+        items = [_convert(item_kind, item, key=f"{key}[{i}]", file=file) for i, item in enumerate(raw)]
+        return tuple(items) if origin is tuple else frozenset(items)
+    if origin in (types.UnionType, typing.Union):
+        raise ConfigError("optional keys are not supported in config files", path=file, key=key)
+    raise ConfigError(f"unsupported setting type {kind!r}", path=file, key=key)
+
+
+def describe_config(config: Config) -> list[str]:
+    """What this config would connect to, one line each, with secrets shown only as set / not set."""
+
+    def state(variable: str) -> str:
+        return f"${variable} {'set' if secret(variable) else 'NOT SET'}"
+
+    lines = [f"config file: {config.path}", f"database: {mask_url(config.database_url)}"]
+    mail = config.mail
+    if mail.backend == "smtp":
+        smtp = mail.smtp
+        auth = f", user {smtp.username}, password {state(smtp.password_env)}" if smtp.username else ""
+        lines.append(f"mail: smtp {smtp.host}:{smtp.port} ({smtp.security}{auth}), from {mail.sender}")
+    elif mail.backend == "file":
+        lines.append(f"mail: .eml files in {config.resolve(mail.outbox_dir)}, from {mail.sender}")
+    else:
+        lines.append(f"mail: printed to the console, from {mail.sender}")
+    lines.append(f"calendars: ICS files under {config.resolve(config.calendar.ics_dir)} and http(s) ICS URLs")
+    google, microsoft = config.calendar.google, config.calendar.microsoft
+    if google.enabled:
+        lines.append(f"calendars: Google for {', '.join(google.domains) or 'no domain'}, key "
+                     f"{state(google.service_account_key_env)}")
+    if microsoft.enabled:
+        lines.append(f"calendars: Microsoft 365 tenant {microsoft.tenant_id or '?'} for "
+                     f"{', '.join(microsoft.domains) or 'no domain'}, secret {state(microsoft.client_secret_env)}")
+    lines.append(f"web: http://{config.web.host}:{config.web.port}, secret key {state(config.web.secret_key_env)}")
+    for program in config.programs:
+        lines.append(f"program {program.name}: {program.kind}, {program.cadence}, groups of {program.group_size}, "
+                     f"{program.duration_minutes} min, {program.meeting_mode}")
+    return lines
+
+
+def mask_url(url: str) -> str:
+    """A database URL with any password replaced by ***, safe to print."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, has_password, _ = credentials.partition(":")
+    return f"{scheme}://{user}{':***' if has_password else ''}@{host}"
+
+
+__all__ = ["Config", "Program", "Weights", "describe_config", "find_config_path", "load_config", "secret"]

@@ -1,0 +1,224 @@
+"""One cycle of a program: snapshot → availability → pairing → slots → planned effects.
+
+``plan_cycle`` is pure apart from asking the calendar provider; ``save_plan`` writes the whole plan (cycle,
+meetings, history, who was left out, and every email to send as an outbox effect) in the caller's unit of
+work, so a plan is either stored whole or not at all. Delivery happens later, in ``scheduler.outbox``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from scheduler import emails
+from scheduler.model import (
+    CADENCE_DAYS,
+    Attendee,
+    Busy,
+    Cycle,
+    CycleState,
+    Effect,
+    Group,
+    Interval,
+    Meeting,
+    Person,
+    Program,
+    Unmatched,
+)
+from scheduler.pairing import PairHistory, meeting_modes, pair_people
+from scheduler.ports import CalendarProvider, UnitOfWork
+from scheduler.slots import FreeTimeIndex, SlotRules, spread_load
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """Who the emails come from and where their links point."""
+
+    organizer: Attendee
+    sender: str
+    base_url: str
+
+
+@dataclass(frozen=True)
+class CyclePlan:
+    """Everything a cycle decided, before it is stored."""
+
+    program: Program
+    window: Interval
+    seed: int
+    planned_at: datetime
+    people: Mapping[str, Person]
+    meetings: tuple[Meeting, ...]
+    unmatched: tuple[Unmatched, ...]
+    ineligible: Mapping[str, str] = field(default_factory=dict)
+    calendar_problems: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def next_window(program: Program, now: datetime) -> Interval:
+    """The planning window of the next cycle: from the first Monday (00:00 UTC) after today, for
+    ``program.window_days`` days. Running again on the same day gives the same window."""
+    today = now.astimezone(UTC).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+    return Interval(start, start + timedelta(days=program.window_days))
+
+
+def is_due(program: Program, latest: Cycle | None, now: datetime) -> bool:
+    """Whether the program's cadence has come round: no cycle yet, or the next window is at least one cadence
+    after the latest cycle's window."""
+    if latest is None:
+        return True
+    return next_window(program, now).start - latest.window.start >= timedelta(days=CADENCE_DAYS[program.cadence])
+
+
+def default_seed(program: Program, window: Interval) -> int:
+    """A seed derived from the program and window, so a dry run shows exactly what the real run will do."""
+    digest = hashlib.sha256(f"{program.name}|{window.start.isoformat()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1  # 63 bits: fits a signed BIGINT column
+
+
+def plan_cycle(
+    program: Program,
+    people: Sequence[Person],
+    provider: CalendarProvider,
+    *,
+    now: datetime,
+    window: Interval,
+    history: PairHistory,
+    seed: int,
+    progress: Progress | None = None,
+) -> CyclePlan:
+    """Decide one cycle: who is in, when each person is free, who meets whom, and when."""
+    ineligible: dict[str, str] = {}
+    eligible: list[Person] = []
+    for person in people:
+        reason = person.ineligibility(program.kind, window.start.date())
+        if reason is None:
+            eligible.append(person)
+        else:
+            ineligible[person.email] = reason
+
+    busy = _fetch_busy(provider, eligible, window, progress)
+    index = FreeTimeIndex(window, SlotRules.for_program(program, now))
+    calendar_problems: dict[str, str] = {}
+    skipped: list[Unmatched] = []
+    available: list[Person] = []
+    for person in eligible:
+        answer = busy.get(person.email, Busy(error="the calendar provider gave no answer"))
+        if answer.error is not None:
+            calendar_problems[person.email] = answer.error
+        index.add(person, answer)
+        if not index.has_any_slot(person.email):
+            skipped.append(Unmatched(person.email, _no_time_reason(person, answer, program)))
+        else:
+            available.append(person)
+
+    result = pair_people(available, program, history=history, today=now.date(), seed=seed, free_time=index)
+    by_email = {person.email: person for person in eligible}
+    meetings = _choose_slots(result.groups, by_email, index, program)
+    notes = list(result.notes)
+    if calendar_problems:
+        notes.append(f"{len(calendar_problems)} people planned on working hours alone: their calendar could "
+                     "not be read")
+    return CyclePlan(
+        program=program,
+        window=window,
+        seed=seed,
+        planned_at=now,
+        people=by_email,
+        meetings=meetings,
+        unmatched=tuple(sorted((*result.unmatched, *skipped), key=lambda u: u.email)),
+        ineligible=ineligible,
+        calendar_problems=calendar_problems,
+        notes=tuple(notes),
+    )
+
+
+def _fetch_busy(provider: CalendarProvider, people: Sequence[Person], window: Interval,
+                progress: Progress | None) -> dict[str, Busy]:
+    """Ask the provider in batches so a progress bar can move; the provider batches further per source."""
+    busy: dict[str, Busy] = {}
+    batch = 25
+    for start in range(0, len(people), batch):
+        busy.update(provider.fetch_busy(people[start:start + batch], window))
+        if progress:
+            progress("reading calendars", min(start + batch, len(people)), len(people))
+    return busy
+
+
+def _no_time_reason(person: Person, busy: Busy, program: Program) -> str:
+    if busy.error is None and busy.known:
+        return (f"your calendar shows no free {program.duration_minutes} minutes inside your working hours "
+                "this cycle (out of office?); you stay in for the next one")
+    return "your working hours leave no room for a meeting in this cycle's window; please check your profile"
+
+
+def _choose_slots(groups: Sequence[Group], people: Mapping[str, Person], index: FreeTimeIndex,
+                  program: Program) -> tuple[Meeting, ...]:
+    """A slot for every group; the least flexible groups choose first, and days fill evenly."""
+    by_flexibility = sorted(groups, key=lambda g: (index.count_slots(g.members), g.members))
+    chosen: dict[tuple[str, ...], Interval | None] = {}
+    for group in by_flexibility:
+        members = [people[email] for email in group.members]
+        chosen[group.members] = index.choose_slot(members, spread_load(chosen.values()))
+    meetings = []
+    for group in groups:
+        members = [people[email] for email in group.members]
+        meetings.append(Meeting(group=group, slot=chosen[group.members], location=_location(members, program)))
+    return tuple(meetings)
+
+
+def _location(members: Sequence[Person], program: Program) -> str:
+    modes = meeting_modes(members, program)
+    if "in_person" in modes and (program.meeting_mode == "in_person" or "virtual" not in modes
+                                 or program.kind == "lunch"):
+        return f"In person, {members[0].office} office" if members[0].office else "In person"
+    return "Video call"
+
+
+def save_plan(uow: UnitOfWork, plan: CyclePlan, settings: PlanSettings) -> Cycle:
+    """Store the plan: the cycle, its meetings, pairing history, who was left out, and one outbox effect per
+    email. The caller commits. Effect keys are deterministic, so nothing is ever planned twice."""
+    cycle = uow.cycles.add(Cycle(program=plan.program.name, window=plan.window, seed=plan.seed,
+                                 state=CycleState.PLANNED))
+    cycle_id = _stored_id(cycle.id)
+    meetings = uow.cycles.add_meetings(cycle_id, plan.meetings)
+    uow.cycles.add_unmatched(cycle_id, plan.unmatched)
+    uow.history.record(cycle_id, plan.program.name, plan.window.start.date(), [m.group for m in meetings])
+    for effect in plan_effects(cycle, plan, meetings, settings):
+        uow.outbox.add(effect)
+    return cycle
+
+
+def _stored_id(value: int | None) -> int:
+    if value is None:
+        raise ValueError("the repository returned a cycle without an id")
+    return value
+
+
+def plan_effects(cycle: Cycle, plan: CyclePlan, meetings: Sequence[Meeting],
+                 settings: PlanSettings) -> list[Effect]:
+    """One announcement (with the invite) per member of each meeting, one notice per person left out."""
+    effects = []
+    for meeting in meetings:
+        members = [plan.people[email] for email in meeting.group.members]
+        for recipient in members:
+            key = f"cycle-{cycle.id}/meeting-{meeting.id}/seq-{meeting.sequence}/announce/{recipient.email}"
+            message = emails.match_announcement(
+                meeting, members, recipient, plan.program, settings.organizer, sender=settings.sender,
+                stamp=plan.planned_at, base_url=settings.base_url, key=key)
+            effects.append(Effect(key=key, kind="email", payload=emails.email_to_payload(message),
+                                  cycle_id=cycle.id))
+    for left_out in plan.unmatched:
+        key = f"cycle-{cycle.id}/unmatched/{left_out.email}"
+        message = emails.unmatched_notice(
+            plan.people[left_out.email], left_out.reason, plan.program, sender=settings.sender,
+            base_url=settings.base_url, key=key, window_start=plan.window.start)
+        effects.append(Effect(key=key, kind="email", payload=emails.email_to_payload(message), cycle_id=cycle.id))
+    return effects
+

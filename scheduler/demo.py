@@ -1,0 +1,65 @@
+"""The demo: a generated organisation with ICS calendars, an embedded database and a file mail outbox.
+
+``prepare_demo`` writes the folder once (config, people.csv, calendars) and brings the database to the current
+schema; running it again leaves existing files alone, so a second demo run plans nothing new for the same
+window and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from scheduler.config import Config, load_config
+from scheduler.cycle import next_window
+from scheduler.demo_org import generate_organisation, write_organisation
+from scheduler.model import Program
+
+DEMO_SEED = 2026
+DEMO_CONFIG = """\
+# Coffee Chat demo configuration, written by `coffeechat demo`. See config.example.toml for every key.
+[organisation]
+name = "Example Corp"
+organizer_email = "coffee@example.com"
+organizer_name = "Coffee Chat"
+base_url = "http://127.0.0.1:5000"
+
+[database]
+url = ""            # empty: coffeechat.db next to this file
+
+[mail]
+backend = "file"    # each email becomes an .eml file in outbox_dir
+sender = "Coffee Chat <coffee@example.com>"
+outbox_dir = "outbox"
+
+[calendar]
+ics_dir = "."       # people.csv names calendars/<person>.ics relative to this folder
+
+[[programs]]
+name = "coffee"
+kind = "coffee"
+cadence = "weekly"
+duration_minutes = 30
+meeting_mode = "either"   # in person when both share an office, else a video call
+"""
+
+
+def prepare_demo(directory: Path, *, size: int, now: datetime) -> tuple[Config, Path]:
+    """Create the demo folder if needed; return its config and the people CSV to import."""
+    from scheduler.storage.migrate import upgrade_database
+
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "config.toml"
+    if not config_path.exists():
+        config_path.write_text(DEMO_CONFIG, encoding="utf-8")
+    config = load_config(config_path)
+    people_csv = directory / "people.csv"
+    if not people_csv.exists():
+        # Calendars start a week before the first window so recurring events have history, and run three
+        # weeks past it so `tick` next week still finds calendar data.
+        window = next_window(config.programs[0] if config.programs else Program("coffee"), now)
+        organisation = generate_organisation(seed=DEMO_SEED, start=window.start.date() - timedelta(days=7),
+                                             days=28, size=size)
+        people_csv = write_organisation(organisation, directory)
+    upgrade_database(config.database_url)
+    return config, people_csv

@@ -1,0 +1,443 @@
+"""Emails as data: the announcements and notices of a cycle, built from Jinja templates.
+
+The core only builds ``model.EmailMessage`` values (text and HTML bodies, and the ``Invite`` that the mail
+adapter turns into the iMIP calendar part); sending lives in ``integrations/mail.py``. Planned emails are
+stored in the outbox as JSON, so ``email_to_payload`` / ``email_from_payload`` convert them both ways
+without loss.
+
+Templates live in ``scheduler/templates/email/``: ``*.html`` are autoescaped (names come from sign-up forms),
+``*.txt`` are not (a plain-text mail shows ``<`` as ``<``). Every time is shown in the reader's own time zone.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.utils import parseaddr
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from scheduler.model import (
+    CADENCE_DAYS,
+    Attendee,
+    EmailMessage,
+    Interval,
+    Invite,
+    Meeting,
+    Person,
+    Program,
+    as_local,
+    require_utc,
+)
+
+PAYLOAD_VERSION = 1
+KIND_LABELS = {"coffee": "Coffee chat", "lunch": "Lunch"}
+# What to say about the place when the meeting has no location of its own.
+MODE_PLACES = {
+    "virtual": "Online: agree on a video-call link between you",
+    "in_person": "In person: pick a place together",
+    "either": "In person or online, as you both prefer",
+}
+# Headers on every email: Auto-Submitted (RFC 3834) keeps out-of-office robots from answering a robot.
+STANDARD_HEADERS: tuple[tuple[str, str], ...] = (("Auto-Submitted", "auto-generated"),)
+
+# English names, not strftime's %A/%B, so the output does not depend on the process locale.
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+@functools.cache
+def _environment() -> Environment:
+    """The one Jinja environment of the email templates, built on first use rather than at import."""
+    return Environment(
+        loader=PackageLoader("scheduler", "templates/email"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+        undefined=StrictUndefined,  # a misspelt variable fails loudly instead of leaving a hole in a mail
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _render(name: str, context: Mapping[str, Any]) -> str:
+    return _environment().get_template(name).render(context)
+
+
+def format_day(moment: datetime) -> str:
+    """``Tuesday 24 November`` for a (local) datetime."""
+    return f"{_DAY_NAMES[moment.weekday()]} {moment.day} {_MONTH_NAMES[moment.month - 1]}"
+
+
+def format_slot(slot: Interval, zone: str) -> str:
+    """The slot on a wall clock in ``zone``: ``Tuesday 24 November, 10:30–11:00 (Europe/London)``.
+
+    A slot that crosses midnight in ``zone`` names both days.
+    """
+    start, end = as_local(slot.start, zone), as_local(slot.end, zone)
+    if start.date() == end.date():
+        return f"{format_day(start)}, {start:%H:%M}–{end:%H:%M} ({zone})"
+    return f"{format_day(start)}, {start:%H:%M} – {format_day(end)}, {end:%H:%M} ({zone})"
+
+
+def make_message_id(key: str, domain: str) -> str:
+    """A Message-ID derived from the effect ``key``: the same planned email always has the same id.
+
+    Returns ``<coffeechat.{first 32 hex digits of sha256(key)}@{domain}>``, so a mail sent twice by a retrying
+    relay is recognisable as one message by servers and clients.
+    """
+    if not domain or any(c.isspace() or c in '<>@()[]\\,;:"' for c in domain):
+        raise ValueError(f"{domain!r} is not a mail domain")
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"<coffeechat.{digest}@{domain}>"
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of a sender such as ``Coffee Chat <coffee@example.com>``; ``ValueError`` if it has none."""
+    _, address = parseaddr(sender)
+    _, at, domain = address.rpartition("@")
+    if not at or not domain:
+        raise ValueError(f"sender {sender!r} has no address with a domain")
+    return domain
+
+
+def format_recipient(person: Person) -> str:
+    """``Name <address>``, quoted where the name needs it, on one line whatever the name holds."""
+    return str(Address(display_name=_one_line(person.name), addr_spec=person.email))
+
+
+def _one_line(text: str) -> str:
+    # Names and subjects end up in headers: a line break there must never reach the mail adapter.
+    return " ".join(text.split())
+
+
+def _join_names(names: Sequence[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} & {names[-1]}"
+
+
+def _kind_label(program: Program) -> str:
+    return KIND_LABELS.get(program.kind, program.kind.capitalize())
+
+
+def _place(meeting: Meeting, program: Program) -> str:
+    return meeting.location or MODE_PLACES.get(program.meeting_mode, MODE_PLACES["either"])
+
+
+def _match_url(base_url: str, meeting: Meeting) -> str:
+    if meeting.id is None:
+        raise ValueError("a meeting has a page only once it is stored")
+    return f"{base_url.rstrip('/')}/matches/{meeting.id}"
+
+
+def _ordered_members(meeting: Meeting, members: Sequence[Person]) -> tuple[Person, ...]:
+    """The group's people in the group's order; ``ValueError`` when ``members`` are not exactly the group."""
+    by_email = {person.email: person for person in members}
+    if set(by_email) != set(meeting.group.members) or len(members) != len(meeting.group.members):
+        raise ValueError(
+            f"members {sorted(by_email)} are not the meeting's group {sorted(meeting.group.members)}"
+        )
+    return tuple(by_email[email] for email in meeting.group.members)
+
+
+def build_invite(
+    meeting: Meeting,
+    members: Sequence[Person],
+    program: Program,
+    organizer: Attendee,
+    *,
+    stamp: datetime,
+    match_url: str,
+    method: str = "REQUEST",
+) -> Invite:
+    """The calendar invite of a stored, scheduled meeting, the same for every member.
+
+    UID is ``meeting.uid`` and SEQUENCE ``meeting.sequence``, so updates replace the earlier invite in each
+    calendar. ``stamp`` becomes DTSTAMP (the planning time; there is no hidden clock). The description says
+    why the group was put together and links to the match page. Raises ``ValueError`` for a meeting that is
+    not stored or has no slot, or when ``members`` are not the meeting's group.
+    """
+    if meeting.slot is None:
+        raise ValueError("a meeting without a slot has no invite")
+    people = _ordered_members(meeting, members)
+    names = _join_names([_one_line(person.name) for person in people])
+    description = _render(
+        "invite_description.txt",
+        {
+            "label": _kind_label(program),
+            "program": program.name,
+            "names": names,
+            "reasons": meeting.group.reasons,
+            "place": _place(meeting, program),
+            "match_url": match_url,
+        },
+    )
+    return Invite(
+        uid=meeting.uid,
+        sequence=meeting.sequence,
+        method=method,
+        organizer=organizer,
+        attendees=tuple(Attendee(person.email, _one_line(person.name)) for person in people),
+        start=meeting.slot.start,
+        end=meeting.slot.end,
+        summary=f"{_kind_label(program)}: {names}",
+        description=description.rstrip("\n"),
+        location=meeting.location,
+        stamp=require_utc(stamp, "stamp"),
+    )
+
+
+def match_announcement(
+    meeting: Meeting,
+    members: Sequence[Person],
+    recipient: Person,
+    program: Program,
+    organizer: Attendee,
+    *,
+    sender: str,
+    stamp: datetime,
+    base_url: str,
+    key: str,
+) -> EmailMessage:
+    """The email telling ``recipient`` whom they meet, why, when (in their own and each other's time zone)
+    and where, with a link to the match page.
+
+    A scheduled meeting carries its invite (the mail adapter adds the calendar part). A meeting without a slot
+    gets an announcement without invite that asks the group to pick a time together. The Message-ID comes
+    from ``key``. Raises ``ValueError`` when ``recipient`` is not in the meeting or the meeting is not stored.
+    """
+    people = _ordered_members(meeting, members)
+    if recipient.email not in meeting.group.members:
+        raise ValueError(f"{recipient.email} is not in meeting {meeting.id}")
+    others = [person for person in people if person.email != recipient.email]
+    match_url = _match_url(base_url, meeting)
+    label = _kind_label(program)
+    other_names = _join_names([_one_line(person.name) for person in others])
+    slot = meeting.slot
+    context = {
+        "label": label,
+        "program": program.name,
+        "recipient_name": recipient.name,
+        "others": [
+            {
+                "name": person.name,
+                "email": person.email,
+                "details": [
+                    f"{what}: {value}"
+                    for what, value in (
+                        ("Team", person.team),
+                        ("Department", person.department),
+                        ("Office", person.office),
+                    )
+                    if value
+                ],
+                "when": format_slot(slot, person.timezone) if slot is not None else None,
+            }
+            for person in others
+        ],
+        "other_names": other_names,
+        "reasons": meeting.group.reasons,
+        "when": format_slot(slot, recipient.timezone) if slot is not None else None,
+        "minutes": program.duration_minutes,
+        "place": _place(meeting, program),
+        "match_url": match_url,
+    }
+    if slot is None:
+        subject = f"{label} with {other_names}: pick a time together"
+        invite = None
+    else:
+        local_start = as_local(slot.start, recipient.timezone)
+        subject = f"{label} with {other_names}: {format_day(local_start)}, {local_start:%H:%M}"
+        invite = build_invite(meeting, people, program, organizer, stamp=stamp, match_url=match_url)
+    return EmailMessage(
+        to=(format_recipient(recipient),),
+        subject=_one_line(subject),
+        text=_render("match_announcement.txt", context),
+        html=_render("match_announcement.html", context),
+        sender=sender,
+        message_id=make_message_id(key, sender_domain(sender)),
+        invite=invite,
+        headers=STANDARD_HEADERS,
+    )
+
+
+def unmatched_notice(
+    person: Person,
+    reason: str,
+    program: Program,
+    *,
+    sender: str,
+    base_url: str,
+    key: str,
+    window_start: datetime,
+) -> EmailMessage:
+    """The email telling ``person`` they have no match in the cycle starting ``window_start``, why, and that
+    they stay in the program for the next cycle. The Message-ID comes from ``key``."""
+    window_start = as_local(window_start, person.timezone)
+    next_start = window_start + timedelta(days=CADENCE_DAYS[program.cadence])
+    label = _kind_label(program)
+    context = {
+        "label": label,
+        "program": program.name,
+        "recipient_name": person.name,
+        "reason": reason,
+        "window_day": format_day(window_start),
+        "next_day": format_day(next_start),
+        "settings_url": f"{base_url.rstrip('/')}/account",
+    }
+    return EmailMessage(
+        to=(format_recipient(person),),
+        subject=_one_line(f"No {label.lower()} match this time: you stay in for the next round"),
+        text=_render("unmatched_notice.txt", context),
+        html=_render("unmatched_notice.html", context),
+        sender=sender,
+        message_id=make_message_id(key, sender_domain(sender)),
+        headers=STANDARD_HEADERS,
+    )
+
+
+def email_to_payload(message: EmailMessage) -> dict[str, object]:
+    """A JSON-safe dict (str, int, list, dict, None only) of ``message`` for the outbox.
+
+    Datetimes become ISO 8601 strings in UTC with their offset. ``email_from_payload`` gives back an equal
+    message. Raises ``ValueError`` for a naive datetime in the invite.
+    """
+    invite = message.invite
+    return {
+        "version": PAYLOAD_VERSION,
+        "to": list(message.to),
+        "subject": message.subject,
+        "text": message.text,
+        "html": message.html,
+        "sender": message.sender,
+        "message_id": message.message_id,
+        "headers": [[name, value] for name, value in message.headers],
+        "invite": None if invite is None else _invite_to_payload(invite),
+    }
+
+
+def _invite_to_payload(invite: Invite) -> dict[str, object]:
+    return {
+        "uid": invite.uid,
+        "sequence": invite.sequence,
+        "method": invite.method,
+        "organizer": _attendee_to_payload(invite.organizer),
+        "attendees": [_attendee_to_payload(attendee) for attendee in invite.attendees],
+        "start": require_utc(invite.start, "Invite.start").isoformat(),
+        "end": require_utc(invite.end, "Invite.end").isoformat(),
+        "summary": invite.summary,
+        "description": invite.description,
+        "location": invite.location,
+        "stamp": None if invite.stamp is None else require_utc(invite.stamp, "Invite.stamp").isoformat(),
+    }
+
+
+def _attendee_to_payload(attendee: Attendee) -> dict[str, object]:
+    return {"email": attendee.email, "name": attendee.name}
+
+
+def email_from_payload(payload: Mapping[str, object]) -> EmailMessage:
+    """The ``EmailMessage`` stored by ``email_to_payload``; ``ValueError`` naming the field if malformed."""
+    version = payload.get("version")
+    if version != PAYLOAD_VERSION:
+        raise ValueError(f"email payload version {version!r} is not {PAYLOAD_VERSION}")
+    headers = []
+    for pair in _list(payload, "headers"):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)):
+            raise ValueError(f"email payload field 'headers' holds {pair!r}, not a [name, value] pair")
+        headers.append((pair[0], pair[1]))
+    invite = payload.get("invite")
+    return EmailMessage(
+        to=tuple(_str_items(payload, "to")),
+        subject=_str(payload, "subject"),
+        text=_str(payload, "text"),
+        html=_str(payload, "html"),
+        sender=_str(payload, "sender"),
+        message_id=_str(payload, "message_id"),
+        invite=None if invite is None else _invite_from_payload(_mapping(invite, "invite")),
+        headers=tuple(headers),
+    )
+
+
+def _invite_from_payload(payload: Mapping[str, object]) -> Invite:
+    stamp = payload.get("stamp")
+    return Invite(
+        uid=_str(payload, "uid"),
+        sequence=_int(payload, "sequence"),
+        method=_str(payload, "method"),
+        organizer=_attendee_from_payload(_mapping(payload.get("organizer"), "organizer")),
+        attendees=tuple(
+            _attendee_from_payload(_mapping(item, "attendees")) for item in _list(payload, "attendees")
+        ),
+        start=_datetime(payload.get("start"), "start"),
+        end=_datetime(payload.get("end"), "end"),
+        summary=_str(payload, "summary"),
+        description=_str(payload, "description"),
+        location=_str(payload, "location"),
+        stamp=None if stamp is None else _datetime(stamp, "stamp"),
+    )
+
+
+def _attendee_from_payload(payload: Mapping[str, object]) -> Attendee:
+    return Attendee(email=_str(payload, "email"), name=_str(payload, "name"))
+
+
+def _str(payload: Mapping[str, object], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str):
+        raise ValueError(f"email payload field {name!r} is {value!r}, not a string")
+    return value
+
+
+def _int(payload: Mapping[str, object], name: str) -> int:
+    value = payload.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"email payload field {name!r} is {value!r}, not an integer")
+    return value
+
+
+def _list(payload: Mapping[str, object], name: str) -> list[object]:
+    value = payload.get(name)
+    if not isinstance(value, list):
+        raise ValueError(f"email payload field {name!r} is {value!r}, not a list")
+    return value
+
+
+def _str_items(payload: Mapping[str, object], name: str) -> list[str]:
+    items = _list(payload, name)
+    if not all(isinstance(item, str) for item in items):
+        raise ValueError(f"email payload field {name!r} holds something other than strings")
+    return [str(item) for item in items]
+
+
+def _mapping(value: object, name: str) -> Mapping[str, object]:
+    if not isinstance(value, dict):
+        raise ValueError(f"email payload field {name!r} is {value!r}, not an object")
+    return value
+
+
+def _datetime(value: object, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"email payload field {name!r} is {value!r}, not an ISO datetime")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"email payload field {name!r} is {value!r}, not an ISO datetime") from exc
+    return require_utc(moment, name)

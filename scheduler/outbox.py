@@ -1,0 +1,122 @@
+"""The delivery relay: performs planned side effects exactly once, as far as the outside world can tell.
+
+Each effect is claimed (a short lease, committed), performed, and recorded (committed) — three steps, so a
+crash between them leaves the effect either unclaimed, or claimed with an expiring lease to be picked up again.
+A repeat after a crash is harmless because every effect is idempotent at its destination: an email carries a
+deterministic Message-ID (the file backend overwrites the same file; mail clients drop duplicates by id), and
+provider events use deterministic ids. Transient failures wait on a doubling ladder, honouring a server's
+Retry-After; permanent ones, or too many attempts, park the effect as a dead letter for the admin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from scheduler.errors import DeliveryError
+from scheduler.model import CycleState, Effect
+from scheduler.ports import Clock, UnitOfWork
+
+Performer = Callable[[Effect], None]
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry an effect that failed transiently."""
+
+    max_attempts: int = 8
+    base: timedelta = timedelta(minutes=1)
+    cap: timedelta = timedelta(hours=6)
+    lease: timedelta = timedelta(minutes=5)
+
+    def delay(self, attempts: int, retry_after: float | None = None) -> timedelta:
+        """The wait before attempt ``attempts + 1``: base × 2^(attempts-1), capped, never below Retry-After."""
+        ladder = min(self.cap, self.base * (2 ** max(0, attempts - 1)))
+        if retry_after is not None:
+            ladder = max(ladder, timedelta(seconds=retry_after))
+        return ladder
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one pass of the relay did."""
+
+    done: int = 0
+    retried: int = 0
+    dead: int = 0
+    skipped: int = 0
+
+    @property
+    def attempted(self) -> int:
+        """Effects this pass tried to perform."""
+        return self.done + self.retried + self.dead
+
+
+def deliver_due(
+    uow_factory: Callable[[], UnitOfWork],
+    performers: Mapping[str, Performer],
+    clock: Clock,
+    policy: RetryPolicy,
+    *,
+    batch_size: int = 200,
+    progress: Progress | None = None,
+) -> DeliveryReport:
+    """Perform every effect that is due now, one at a time; return what happened.
+
+    ``performers`` maps an effect kind to the function that performs it; a performer raises
+    ``DeliveryError`` on failure. An effect of an unknown kind is parked as dead, never dropped.
+    """
+    done = retried = dead = skipped = 0
+    with uow_factory() as uow:
+        due = uow.outbox.due(clock.now(), limit=batch_size)
+    for position, effect in enumerate(due, start=1):
+        with uow_factory() as uow:
+            claimed = uow.outbox.claim(effect.key, clock.now(), policy.lease)
+            uow.commit()
+        if not claimed:
+            skipped += 1  # another relay got there first, or it is no longer due
+            continue
+        attempts = effect.attempts + 1
+        outcome = _perform(performers, effect)
+        with uow_factory() as uow:
+            if outcome is None:
+                uow.outbox.mark_done(effect.key, clock.now())
+                done += 1
+            elif outcome.transient and attempts < policy.max_attempts:
+                when = clock.now() + policy.delay(attempts, outcome.retry_after)
+                uow.outbox.mark_retry(effect.key, str(outcome), when)
+                retried += 1
+            else:
+                why = str(outcome) if not outcome.transient else f"gave up after {attempts} attempts: {outcome}"
+                uow.outbox.mark_dead(effect.key, why)
+                dead += 1
+            uow.commit()
+        if progress:
+            progress("delivering", position, len(due))
+    _close_delivered_cycles(uow_factory)
+    return DeliveryReport(done=done, retried=retried, dead=dead, skipped=skipped)
+
+
+def _perform(performers: Mapping[str, Performer], effect: Effect) -> DeliveryError | None:
+    performer = performers.get(effect.kind)
+    if performer is None:
+        return DeliveryError(f"no way to perform effects of kind {effect.kind!r}", transient=False)
+    try:
+        performer(effect)
+    except DeliveryError as error:
+        return error
+    return None
+
+
+def _close_delivered_cycles(uow_factory: Callable[[], UnitOfWork]) -> None:
+    """Mark planned cycles delivered once none of their effects is pending or in flight."""
+    with uow_factory() as uow:
+        for cycle in uow.cycles.list():
+            if cycle.state != CycleState.PLANNED or cycle.id is None:
+                continue
+            open_effects = [e for e in uow.outbox.list(cycle_id=cycle.id) if e.state in ("pending", "in_flight")]
+            if not open_effects:
+                uow.cycles.set_state(cycle.id, CycleState.DELIVERED)
+        uow.commit()

@@ -1,0 +1,278 @@
+"""Participants as a CSV file: the admin's bulk import and export.
+
+The first line is a header naming the columns, in any order; names are matched without regard to case or
+surrounding spaces. Values are stripped of surrounding spaces. Lists inside a cell are separated by ``;``.
+
+============== ======== ===================================================================================
+column         required meaning (default when the cell is empty or the column is absent)
+============== ======== ===================================================================================
+email          yes      the person's address; identifies them, so it may appear only once in a file
+name           yes      display name
+team           yes      team name; people in the same team are never paired
+department              department name ("")
+office                  office name ("")
+timezone                IANA zone such as ``Europe/London`` (``UTC``)
+working_hours           days and hours in the person's zone, like ``mon-fri 09:00-17:00`` or
+                        ``mon,tue,thu 08:30-16:30`` (``mon-fri 09:00-17:00``)
+calendar                where free/busy comes from: ``ics:calendars/ana.ics``, ``ics:https://…``,
+                        ``google:ana@example.com``, ``microsoft:…``, ``caldav:https://…`` (none)
+kinds                   meeting kinds taken part in: ``coffee;lunch``, ``coffee`` or ``lunch`` (both)
+mode                    ``in_person``, ``virtual`` or ``either`` (``either``)
+cadence                 ``weekly``, ``fortnightly`` or ``monthly`` (``weekly``)
+interests               ``jazz;climbing;go`` (none)
+seniority               free text such as ``junior``, ``senior``, ``lead`` ("")
+manager                 the manager's email address ("")
+verified                ``yes`` or ``no`` (``yes``): an admin import vouches for the address, so it counts as
+                        confirmed; ``no`` makes the person confirm it by email first
+============== ======== ===================================================================================
+
+Pausing and opting out are not columns: they belong to the participant's own account, not to an import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from scheduler.errors import InputError
+from scheduler.model import (
+    CADENCES,
+    MEETING_KINDS,
+    MEETING_MODES,
+    CalendarSource,
+    Person,
+    WorkingHours,
+    normalize_email,
+    require_utc,
+)
+
+COLUMNS = (
+    "email",
+    "name",
+    "team",
+    "department",
+    "office",
+    "timezone",
+    "working_hours",
+    "calendar",
+    "kinds",
+    "mode",
+    "cadence",
+    "interests",
+    "seniority",
+    "manager",
+    "verified",
+)
+REQUIRED_COLUMNS = ("email", "name", "team")
+
+_T = TypeVar("_T")
+_YES = frozenset({"yes", "y", "true", "1"})
+_NO = frozenset({"no", "n", "false", "0"})
+
+
+def parse_people_csv(text: str, *, source: str, now: datetime) -> tuple[list[Person], list[InputError]]:
+    """Read people from CSV ``text``; return the good rows as people and every problem as an ``InputError``.
+
+    ``source`` names the file in errors, whose ``where`` is ``"<source>, line <n>"`` with ``n`` the physical
+    line (the header is line 1; a row with a quoted line break is named by its first line). A bad header is
+    the only error and no people are returned. Each bad row is one error naming every bad column; good rows
+    are returned all the same, so the caller decides whether a partial import is acceptable. A repeated
+    email is an error on its later line. ``now`` (timezone-aware) becomes ``verified_at`` of verified people.
+    """
+    verified_at = require_utc(now, "now")
+    # strict: a stray quote is an error on its line, not a silently mangled row (or a swallowed file).
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        return [], [InputError(f"the header is not valid CSV: {exc}", where=f"{source}, line 1")]
+    columns = [name.strip().lower() for name in header]
+    header_problem = _header_problem(columns)
+    if header_problem:
+        return [], [InputError(header_problem, where=f"{source}, line 1")]
+
+    people: list[Person] = []
+    errors: list[InputError] = []
+    first_line_of: dict[str, int] = {}
+    last_line = reader.line_num
+    while True:
+        where = f"{source}, line {last_line + 1}"
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            errors.append(InputError(f"not valid CSV: {exc}", where=where))
+            last_line = reader.line_num  # the reader goes on with the line after the broken row
+            continue
+        if cells is None:
+            break
+        line, last_line = last_line + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        try:
+            person = _person(_cells(cells, columns), verified_at)
+        except _RowError as exc:
+            errors.append(InputError(str(exc), where=where))
+            continue
+        if person.email in first_line_of:
+            problem = f"email: {person.email} already appears on line {first_line_of[person.email]}"
+            errors.append(InputError(problem, where=where))
+            continue
+        first_line_of[person.email] = line
+        people.append(person)
+    return people, errors
+
+
+def _header_problem(columns: list[str]) -> str | None:
+    if not any(columns):
+        return f"no header: the first line must name the columns, at least {', '.join(REQUIRED_COLUMNS)}"
+    problems = []
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        problems.append(f"missing required column(s) {', '.join(missing)}")
+    unknown = [name for name in columns if name not in COLUMNS]
+    if unknown:
+        shown = ", ".join(repr(name) for name in unknown)
+        problems.append(f"unknown column(s) {shown}; the columns are {', '.join(COLUMNS)}")
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    if repeated:
+        problems.append(f"column(s) {', '.join(repeated)} given more than once")
+    return "; ".join(problems) or None
+
+
+class _RowError(Exception):
+    """Everything wrong with one row, as "column: problem" parts."""
+
+
+def _cells(cells: list[str], columns: list[str]) -> dict[str, str]:
+    extra = cells[len(columns) :]
+    if any(cell.strip() for cell in extra):
+        raise _RowError(f"the row has {len(cells)} fields but the header names {len(columns)} columns")
+    # A short row (spreadsheets drop trailing empty cells) leaves the missing columns empty.
+    return {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(columns)}
+
+
+def _person(cells: dict[str, str], verified_at: datetime) -> Person:
+    """A person from one row's cells; ``_RowError`` names every bad column."""
+    problems = [f"{column}: required but empty" for column in REQUIRED_COLUMNS if not cells.get(column)]
+
+    def read(column: str, parse: Callable[[str], _T], default: _T) -> _T:
+        text = cells.get(column, "")
+        if not text:
+            return default
+        try:
+            return parse(text)
+        except ValueError as exc:
+            problems.append(f"{column}: {exc}")
+            return default
+
+    email = read("email", normalize_email, "")
+    timezone = read("timezone", _zone_name, "UTC")
+    working_hours = read("working_hours", WorkingHours.parse, WorkingHours())
+    calendar = read("calendar", CalendarSource.parse, CalendarSource())
+    kinds = read("kinds", _kinds, frozenset(MEETING_KINDS))
+    mode = read("mode", _choice(MEETING_MODES), "either")
+    cadence = read("cadence", _choice(CADENCES), "weekly")
+    manager = read("manager", normalize_email, "")
+    verified = read("verified", _yes_no, True)
+    if problems:
+        raise _RowError("; ".join(problems))
+    return Person(
+        email=email,
+        name=cells["name"],
+        team=cells["team"],
+        department=cells.get("department", ""),
+        office=cells.get("office", ""),
+        timezone=timezone,
+        working_hours=working_hours,
+        calendar=calendar,
+        kinds=kinds,
+        mode=mode,
+        cadence=cadence,
+        interests=frozenset(_split(cells.get("interests", ""))),
+        seniority=cells.get("seniority", ""),
+        manager=manager,
+        verified_at=verified_at if verified else None,
+    )
+
+
+def _zone_name(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}; use an IANA name such as Europe/London") from None
+    return text
+
+
+def _kinds(text: str) -> frozenset[str]:
+    kinds = frozenset(kind.lower() for kind in _split(text))
+    unknown = sorted(kinds - set(MEETING_KINDS))
+    if unknown:
+        raise ValueError(f"unknown kind {', '.join(unknown)}; use {';'.join(MEETING_KINDS)}")
+    return kinds
+
+
+def _choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.lower().replace("-", "_").replace(" ", "_")  # "in-person" and "In person" mean in_person
+        if value not in allowed:
+            raise ValueError(f"{text!r} is not one of {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def _yes_no(text: str) -> bool:
+    if text.lower() in _YES:
+        return True
+    if text.lower() in _NO:
+        return False
+    raise ValueError(f"{text!r} is not yes or no")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(";") if part.strip()]
+
+
+def format_people_csv(people: Iterable[Person]) -> str:
+    """People as CSV text in the format ``parse_people_csv`` reads, with every column, one row per person.
+
+    Reading the text back gives the same people (values are stripped, so surrounding spaces do not survive),
+    except that ``verified_at`` becomes the reader's ``now`` (the file says only yes or no) and pausing and
+    opting out are not written. Raises ``ValueError`` for a person the format cannot express: one taking part
+    in no meeting kind, or with an interest containing ``;``.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for person in people:
+        if not person.kinds:
+            raise ValueError(f"{person.email} takes part in no meeting kind; the CSV cannot say that")
+        bad_interests = sorted(interest for interest in person.interests if ";" in interest)
+        if bad_interests:
+            raise ValueError(
+                f"{person.email}: interest {bad_interests[0]!r} contains ';', the list separator"
+            )
+        writer.writerow(
+            (
+                person.email,
+                person.name,
+                person.team,
+                person.department,
+                person.office,
+                person.timezone,
+                person.working_hours.describe(),
+                "" if person.calendar.kind == "none" else str(person.calendar),
+                ";".join(kind for kind in MEETING_KINDS if kind in person.kinds),
+                person.mode,
+                person.cadence,
+                ";".join(sorted(person.interests)),
+                person.seniority,
+                person.manager,
+                "no" if person.verified_at is None else "yes",
+            )
+        )
+    return out.getvalue()

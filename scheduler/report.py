@@ -1,0 +1,64 @@
+"""Human summaries of a cycle plan: one row per group and the figures that say how good the plan is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scheduler.cycle import CyclePlan
+from scheduler.model import as_local
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One group as people read it: who (with team), when in each member's zone, and why."""
+
+    members: tuple[str, ...]
+    times: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """Rows for a table, and summary lines."""
+
+    rows: tuple[GroupRow, ...]
+    figures: tuple[str, ...]
+
+
+def summarize(plan: CyclePlan) -> PlanSummary:
+    """Turn a plan into rows and figures (people, groups, cross-department share, share with a slot)."""
+    rows = []
+    cross_department = with_slot = 0
+    for meeting in plan.meetings:
+        members = [plan.people[email] for email in meeting.group.members]
+        if len({m.department for m in members}) > 1:
+            cross_department += 1
+        if meeting.slot is not None:
+            with_slot += 1
+            times = tuple(
+                f"{as_local(meeting.slot.start, m.timezone):%a %d %b %H:%M} {m.timezone}" for m in members)
+        else:
+            times = ("no common free time: they will pick one",)
+        rows.append(GroupRow(
+            members=tuple(f"{m.name} ({m.team}, {m.office})" for m in members),
+            times=times,
+            reasons=meeting.group.reasons,
+        ))
+    groups = len(plan.meetings)
+    placed = sum(len(m.group.members) for m in plan.meetings)
+    eligible = len(plan.people)
+    figures = [
+        f"people: {eligible + len(plan.ineligible)} signed up, {eligible} eligible, {placed} placed in "
+        f"{groups} groups ({sum(1 for m in plan.meetings if len(m.group.members) > 2)} trios), "
+        f"{len(plan.unmatched)} not placed",
+        f"cross-department groups: {_share(cross_department, groups)}",
+        f"groups with a common free slot: {_share(with_slot, groups)}",
+        f"calendars read: {eligible - len(plan.calendar_problems)} of {eligible}",
+        f"seed: {plan.seed}",
+        *plan.notes,
+    ]
+    return PlanSummary(tuple(rows), tuple(figures))
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({100 * part / whole:.0f}%)" if whole else "0/0"

@@ -1,0 +1,179 @@
+"""The service layer: the use cases the CLI and the web site call.
+
+Each function takes its collaborators (a unit-of-work factory, a calendar provider, a mailer, a clock) as
+arguments, so the same code runs in tests with fakes and in production with real adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from scheduler.people_csv import parse_people_csv
+from scheduler.cycle import (
+    CyclePlan,
+    PlanSettings,
+    Progress,
+    default_seed,
+    is_due,
+    next_window,
+    plan_cycle,
+    save_plan,
+)
+from scheduler.errors import InputError
+from scheduler.model import Cycle, Program
+from scheduler.outbox import DeliveryReport, Performer, RetryPolicy, deliver_due
+from scheduler.pairing import PairHistory
+from scheduler.ports import CalendarProvider, Clock, UnitOfWork
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import of people did: how many were created or updated, and each bad row's error."""
+
+    created: int
+    updated: int
+    errors: tuple[InputError, ...]
+
+
+def import_people(uow_factory: UowFactory, text: str, *, source: str, clock: Clock) -> ImportReport:
+    """Create or update people from CSV ``text`` (see ``scheduler.people_csv`` for the columns).
+
+    Good rows are saved in one transaction; bad rows are reported with their line numbers and change nothing.
+    Re-importing updates people by email and never duplicates them.
+    """
+    people, errors = parse_people_csv(text, source=source, now=clock.now())
+    created = updated = 0
+    with uow_factory() as uow:
+        for person in people:
+            existing = uow.people.get(person.email)
+            if existing is not None and existing.verified_at is not None and person.verified_at is not None:
+                # Keep the original confirmation time: a re-import is not a new confirmation.
+                person = replace(person, verified_at=existing.verified_at)
+            if uow.people.save(person):
+                created += 1
+            else:
+                updated += 1
+        uow.commit()
+    return ImportReport(created=created, updated=updated, errors=tuple(errors))
+
+
+@dataclass(frozen=True)
+class CycleOutcome:
+    """The result of ``run_cycle``: the plan made (None when the window already had a cycle), and the stored
+    cycle (None for a dry run)."""
+
+    program: Program
+    plan: CyclePlan | None
+    cycle: Cycle | None
+    already_planned: bool = False
+
+
+def run_cycle(
+    uow_factory: UowFactory,
+    provider: CalendarProvider,
+    clock: Clock,
+    program: Program,
+    settings: PlanSettings,
+    *,
+    dry_run: bool = False,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> CycleOutcome:
+    """Plan the program's next cycle and store it with its outbox effects (unless ``dry_run``).
+
+    A window that already has a cycle is never planned twice: the outcome says ``already_planned``.
+    Calendars are read outside any transaction, since that can take a while.
+    """
+    now = clock.now()
+    window = next_window(program, now)
+    with uow_factory() as uow:
+        existing = uow.cycles.find(program.name, window.start)
+        if existing is not None:
+            return CycleOutcome(program, None, existing, already_planned=True)
+        people = uow.people.list()
+        history = PairHistory(
+            recent=frozenset(uow.history.pairs_in_recent_cycles(program.name, program.cooldown_cycles)),
+            last_met=uow.history.last_met(),
+        )
+    plan = plan_cycle(program, people, provider, now=now, window=window, history=history,
+                      seed=default_seed(program, window) if seed is None else seed, progress=progress)
+    if dry_run:
+        return CycleOutcome(program, plan, None)
+    with uow_factory() as uow:
+        if uow.cycles.find(program.name, window.start) is not None:
+            # Another run stored this window while we were reading calendars: theirs stands.
+            return CycleOutcome(program, None, uow.cycles.find(program.name, window.start), already_planned=True)
+        uow.programs.save(program)
+        cycle = save_plan(uow, plan, settings)
+        uow.commit()
+    return CycleOutcome(program, plan, cycle)
+
+
+@dataclass(frozen=True)
+class TickReport:
+    """What one ``tick`` did: the cycles it planned and what the delivery pass did."""
+
+    cycles: tuple[CycleOutcome, ...] = ()
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+
+
+def tick(
+    uow_factory: UowFactory,
+    provider: CalendarProvider,
+    clock: Clock,
+    programs: Sequence[Program],
+    settings: PlanSettings,
+    performers: dict[str, Performer],
+    policy: RetryPolicy,
+    *,
+    progress: Progress | None = None,
+) -> TickReport:
+    """Do whatever is due: plan each program whose cadence has come round, then deliver due effects.
+
+    Safe to run every few minutes: a planned window is never planned again and delivery is idempotent.
+    """
+    outcomes = []
+    for program in programs:
+        with uow_factory() as uow:
+            cycles = uow.cycles.list(program.name)
+        if is_due(program, cycles[0] if cycles else None, clock.now()):
+            outcomes.append(run_cycle(uow_factory, provider, clock, program, settings, progress=progress))
+    delivery = deliver_due(uow_factory, performers, clock, policy, progress=progress)
+    return TickReport(cycles=tuple(outcomes), delivery=delivery)
+
+
+@dataclass(frozen=True)
+class ProgramOverview:
+    """Public figures about a program's latest cycle: no names, nothing personal."""
+
+    program: Program
+    cycles: int
+    latest_week: str | None = None
+    groups: int = 0
+    people_placed: int = 0
+    cross_department_share: float | None = None
+    with_slot_share: float | None = None
+
+
+def program_overview(uow_factory: UowFactory, programs: Sequence[Program]) -> list[ProgramOverview]:
+    """For each program, how many cycles ran and what its latest one looked like."""
+    overviews = []
+    with uow_factory() as uow:
+        departments = {p.email: p.department for p in uow.people.list()}
+        for program in programs:
+            cycles = uow.cycles.list(program.name)
+            if not cycles or cycles[0].id is None:
+                overviews.append(ProgramOverview(program, len(cycles)))
+                continue
+            meetings = uow.cycles.meetings(cycles[0].id)
+            groups = len(meetings)
+            cross = sum(1 for m in meetings if len({departments.get(e) for e in m.group.members}) > 1)
+            with_slot = sum(1 for m in meetings if m.slot is not None)
+            overviews.append(ProgramOverview(
+                program, len(cycles), cycles[0].window.start.date().isoformat(), groups,
+                sum(len(m.group.members) for m in meetings),
+                cross / groups if groups else None, with_slot / groups if groups else None))
+    return overviews

@@ -1,0 +1,616 @@
+"""SQLAlchemy implementations of the repository ports in ``scheduler.ports``.
+
+Each repository works inside the ``Session`` it is given (the unit of work owns the transaction) and speaks
+only in the frozen dataclasses of ``scheduler.model``: rows never leave this module.
+
+Writes that may race with another process (a second relay, a second web worker, a retried cycle) are single
+statements whose outcome the database decides: ``INSERT … ON CONFLICT DO NOTHING`` and conditional ``UPDATE``.
+Unlike "SELECT, then INSERT", they cannot both succeed, and unlike catching an ``IntegrityError`` they do not
+abort the surrounding PostgreSQL transaction.
+
+Reads use ``populate_existing`` so a row changed by one of those statements is never served stale from the
+session's identity map.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import ColumnElement, CursorResult, Executable, Update, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from scheduler.errors import NotFoundError, StorageError
+from scheduler.model import (
+    CalendarSource,
+    Cycle,
+    CycleState,
+    Effect,
+    Group,
+    Interval,
+    Meeting,
+    Person,
+    Program,
+    Unmatched,
+    Weights,
+    WorkingHours,
+    require_utc,
+)
+from scheduler.storage.orm import (
+    Base,
+    CycleRow,
+    FeedbackRow,
+    GroupMemberRow,
+    GroupRow,
+    MeetingRow,
+    OutboxEffectRow,
+    PairingHistoryRow,
+    PersonRow,
+    ProgramRow,
+    UnmatchedRow,
+    utcnow,
+)
+
+_Statement = TypeVar("_Statement", bound=Executable)
+
+# BIGINT is a signed 64-bit integer on both databases.
+_SEED_RANGE = range(-(2**63), 2**63)
+
+
+def _insert(session: Session, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for ``entity`` in the dialect of the session's database, which knows ``ON CONFLICT``."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(entity)
+    if dialect == "sqlite":
+        return sqlite.insert(entity)
+    raise StorageError(f"unsupported database {dialect!r}: Coffee Chat runs on SQLite and PostgreSQL")
+
+
+def _fresh(statement: _Statement) -> _Statement:
+    """``statement`` set to overwrite any copy of its rows already held by the session."""
+    return statement.execution_options(populate_existing=True)
+
+
+def _update(session: Session, statement: Update) -> int:
+    """Run an UPDATE; return how many rows it changed.
+
+    The statement runs as plain SQL: the ORM need not mirror it into objects the session holds, since every
+    read refreshes those anyway (see the module docstring).
+    """
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def _key_email(email: str) -> str:
+    """The stored spelling of an email used as a lookup key (``Person`` normalises the same way)."""
+    return email.strip().lower()
+
+
+class SqlAlchemyPeopleRepository:
+    """People, identified by their normalised email (``ports.PeopleRepository``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, email: str) -> Person | None:
+        """The person with this email (any case, surrounding spaces ignored), or ``None``."""
+        row = self._session.scalars(_fresh(select(PersonRow)).where(PersonRow.email == _key_email(email))).first()
+        return None if row is None else _to_person(row)
+
+    def save(self, person: Person) -> bool:
+        """Insert or update the person by email; True when a new person was created.
+
+        Two concurrent saves of a new address cannot both insert: the loser's INSERT does nothing and it
+        updates the winner's row instead.
+        """
+        values = _person_values(person)
+        insert = (
+            _insert(self._session, PersonRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["email"])
+            .returning(PersonRow.id)
+        )
+        if self._session.execute(insert).first() is not None:
+            return True
+        _update(self._session, update(PersonRow).where(PersonRow.email == person.email).values(**values))
+        return False
+
+    def list(self) -> list[Person]:
+        """Everyone, sorted by email."""
+        rows = self._session.scalars(_fresh(select(PersonRow)).order_by(PersonRow.email))
+        return [_to_person(row) for row in rows]
+
+
+def _person_values(person: Person) -> dict[str, Any]:
+    # Sets are stored as sorted lists so that equal sets always produce equal JSON.
+    return {
+        "email": person.email,
+        "name": person.name,
+        "team": person.team,
+        "department": person.department,
+        "office": person.office,
+        "timezone": person.timezone,
+        "work_days": sorted(person.working_hours.days),
+        "work_start": person.working_hours.start,
+        "work_end": person.working_hours.end,
+        "calendar_kind": person.calendar.kind,
+        "calendar_location": person.calendar.location,
+        "kinds": sorted(person.kinds),
+        "mode": person.mode,
+        "cadence": person.cadence,
+        "interests": sorted(person.interests),
+        "seniority": person.seniority,
+        "manager": person.manager,
+        "paused_until": person.paused_until,
+        "opted_out": person.opted_out,
+        # Checked here so a naive datetime fails with a plain ValueError, not one wrapped by SQLAlchemy.
+        "verified_at": require_utc(person.verified_at, "verified_at") if person.verified_at else None,
+    }
+
+
+def _to_person(row: PersonRow) -> Person:
+    return Person(
+        email=row.email,
+        name=row.name,
+        team=row.team,
+        department=row.department,
+        office=row.office,
+        timezone=row.timezone,
+        working_hours=WorkingHours(frozenset(row.work_days), row.work_start, row.work_end),
+        calendar=CalendarSource(row.calendar_kind, row.calendar_location),
+        kinds=frozenset(row.kinds),
+        mode=row.mode,
+        cadence=row.cadence,
+        interests=frozenset(row.interests),
+        seniority=row.seniority,
+        manager=row.manager,
+        paused_until=row.paused_until,
+        opted_out=row.opted_out,
+        verified_at=row.verified_at,
+    )
+
+
+class SqlAlchemyProgramRepository:
+    """Programs, identified by name (``ports.ProgramRepository``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, name: str) -> Program | None:
+        """The program with this name, or ``None``."""
+        row = self._session.scalars(_fresh(select(ProgramRow)).where(ProgramRow.name == name)).first()
+        return None if row is None else _to_program(row)
+
+    def save(self, program: Program) -> None:
+        """Insert or update the program by name, in one atomic upsert."""
+        values = _program_values(program)
+        insert = _insert(self._session, ProgramRow).values(**values)
+        changed: dict[str, Any] = {column: insert.excluded[column] for column in values if column != "name"}
+        # ON CONFLICT DO UPDATE does not run Python-side ``onupdate`` defaults, so set the stamp here.
+        changed["updated_at"] = utcnow()
+        self._session.execute(insert.on_conflict_do_update(index_elements=["name"], set_=changed))
+
+    def list(self) -> list[Program]:
+        """Every program, sorted by name."""
+        rows = self._session.scalars(_fresh(select(ProgramRow)).order_by(ProgramRow.name))
+        return [_to_program(row) for row in rows]
+
+
+def _program_values(program: Program) -> dict[str, Any]:
+    weights = program.weights
+    return {
+        "name": program.name,
+        "kind": program.kind,
+        "cadence": program.cadence,
+        "group_size": program.group_size,
+        "duration_minutes": program.duration_minutes,
+        "cooldown_cycles": program.cooldown_cycles,
+        "meeting_mode": program.meeting_mode,
+        "window_days": program.window_days,
+        "min_notice_hours": program.min_notice_hours,
+        "buffer_minutes": program.buffer_minutes,
+        "weights": {
+            "different_department": weights.different_department,
+            "different_office": weights.different_office,
+            "never_met": weights.never_met,
+            "shared_interest": weights.shared_interest,
+            "common_slots": weights.common_slots,
+            "timezone_overlap": weights.timezone_overlap,
+        },
+    }
+
+
+def _to_program(row: ProgramRow) -> Program:
+    # Keys missing from older rows fall back to the defaults of ``Weights``; unknown keys are ignored so a
+    # newer row can still be read by an older release.
+    known = Weights.__dataclass_fields__
+    weights = Weights(**{key: float(value) for key, value in row.weights.items() if key in known})
+    return Program(
+        name=row.name,
+        kind=row.kind,
+        cadence=row.cadence,
+        group_size=row.group_size,
+        duration_minutes=row.duration_minutes,
+        cooldown_cycles=row.cooldown_cycles,
+        meeting_mode=row.meeting_mode,
+        window_days=row.window_days,
+        min_notice_hours=row.min_notice_hours,
+        buffer_minutes=row.buffer_minutes,
+        weights=weights,
+    )
+
+
+class SqlAlchemyCycleRepository:
+    """Cycles with their groups, members, meetings and unmatched people (``ports.CycleRepository``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, cycle: Cycle) -> Cycle:
+        """Store a new cycle; return it with ``id`` and ``created_at`` set.
+
+        ``created_at`` is kept when the cycle already has one (a clock-driven caller), else it is now.
+        Raises ``StorageError`` when the program already has a cycle for the same window start, and
+        ``ValueError`` when the seed does not fit in 64 signed bits.
+        """
+        if cycle.seed not in _SEED_RANGE:
+            raise ValueError(f"cycle seed {cycle.seed} does not fit in a signed 64-bit integer")
+        created_at = require_utc(cycle.created_at, "Cycle.created_at") if cycle.created_at else utcnow()
+        insert = (
+            _insert(self._session, CycleRow)
+            .values(
+                program=cycle.program,
+                window_start=cycle.window.start,
+                window_end=cycle.window.end,
+                seed=cycle.seed,
+                state=CycleState(cycle.state).value,
+                created_at=created_at,
+            )
+            .on_conflict_do_nothing(index_elements=["program", "window_start"])
+            .returning(CycleRow.id)
+        )
+        cycle_id = self._session.execute(insert).scalar()
+        if cycle_id is None:
+            raise StorageError(
+                f"program {cycle.program!r} already has a cycle starting {cycle.window.start.isoformat()}"
+            )
+        return replace(cycle, id=cycle_id, created_at=created_at)
+
+    def find(self, program: str, window_start: datetime) -> Cycle | None:
+        """The program's cycle whose window starts at ``window_start``, or ``None``."""
+        statement = _fresh(select(CycleRow)).where(
+            CycleRow.program == program, CycleRow.window_start == require_utc(window_start, "window_start")
+        )
+        row = self._session.scalars(statement).first()
+        return None if row is None else _to_cycle(row)
+
+    def get(self, cycle_id: int) -> Cycle | None:
+        """The cycle with this id, or ``None``."""
+        row = self._session.scalars(_fresh(select(CycleRow)).where(CycleRow.id == cycle_id)).first()
+        return None if row is None else _to_cycle(row)
+
+    def set_state(self, cycle_id: int, state: CycleState) -> None:
+        """Move a cycle to ``state``; raise ``NotFoundError`` for an unknown cycle."""
+        changed = _update(
+            self._session,
+            update(CycleRow).where(CycleRow.id == cycle_id).values(state=CycleState(state).value),
+        )
+        if changed == 0:
+            raise NotFoundError(f"no cycle with id {cycle_id}")
+
+    def add_meetings(self, cycle_id: int, meetings: Sequence[Meeting]) -> list[Meeting]:
+        """Store groups, their members and meetings; return the meetings with ``id`` and ``cycle_id`` set.
+
+        Members are linked to stored people by email when they exist. Raises ``NotFoundError`` for an
+        unknown cycle.
+        """
+        self._require_cycle(cycle_id)
+        emails = {email for meeting in meetings for email in meeting.group.members}
+        person_ids: dict[str, int] = {}
+        if emails:
+            found = self._session.execute(select(PersonRow.email, PersonRow.id).where(PersonRow.email.in_(emails)))
+            person_ids = {email: person_id for email, person_id in found}
+        rows: list[MeetingRow] = []
+        for meeting in meetings:
+            row = MeetingRow(
+                slot_start=meeting.slot.start if meeting.slot else None,
+                slot_end=meeting.slot.end if meeting.slot else None,
+                location=meeting.location,
+                state=meeting.state,
+                sequence=meeting.sequence,
+            )
+            row.group = GroupRow(
+                cycle_id=cycle_id,
+                score=meeting.group.score,
+                reasons=list(meeting.group.reasons),
+                members=[
+                    GroupMemberRow(position=position, email=email, person_id=person_ids.get(email))
+                    for position, email in enumerate(meeting.group.members)
+                ],
+            )
+            rows.append(row)
+        self._session.add_all(rows)
+        self._session.flush()  # assigns the ids returned below
+        return [replace(meeting, id=row.id, cycle_id=cycle_id) for meeting, row in zip(meetings, rows, strict=True)]
+
+    def meetings(self, cycle_id: int) -> list[Meeting]:
+        """The cycle's meetings in the order they were added."""
+        statement = (
+            _fresh(select(MeetingRow))
+            .join(MeetingRow.group)
+            .where(GroupRow.cycle_id == cycle_id)
+            .order_by(MeetingRow.id)
+            .options(selectinload(MeetingRow.group).selectinload(GroupRow.members))
+        )
+        return [_to_meeting(row, cycle_id) for row in self._session.scalars(statement)]
+
+    def add_unmatched(self, cycle_id: int, unmatched: Sequence[Unmatched]) -> None:
+        """Record who was left out of the cycle and why; raise ``NotFoundError`` for an unknown cycle."""
+        self._require_cycle(cycle_id)
+        self._session.add_all(UnmatchedRow(cycle_id=cycle_id, email=u.email, reason=u.reason) for u in unmatched)
+        self._session.flush()
+
+    def unmatched(self, cycle_id: int) -> list[Unmatched]:
+        """Who was left out of the cycle and why, sorted by email."""
+        rows = self._session.execute(
+            select(UnmatchedRow.email, UnmatchedRow.reason)
+            .where(UnmatchedRow.cycle_id == cycle_id)
+            .order_by(UnmatchedRow.email, UnmatchedRow.id)
+        )
+        return [Unmatched(email, reason) for email, reason in rows]
+
+    def list(self, program: str | None = None) -> list[Cycle]:
+        """Cycles, newest window first, optionally of one program."""
+        statement = _fresh(select(CycleRow)).order_by(CycleRow.window_start.desc(), CycleRow.id.desc())
+        if program is not None:
+            statement = statement.where(CycleRow.program == program)
+        return [_to_cycle(row) for row in self._session.scalars(statement)]
+
+    def _require_cycle(self, cycle_id: int) -> None:
+        # Checked up front: a foreign-key violation would abort a PostgreSQL transaction and only say
+        # "IntegrityError".
+        _require(self._session, CycleRow.id == cycle_id, f"no cycle with id {cycle_id}")
+
+
+def _require(session: Session, condition: ColumnElement[bool], message: str) -> None:
+    """Raise ``NotFoundError(message)`` unless a row of the condition's table matches."""
+    if session.execute(select(1).where(condition).limit(1)).first() is None:
+        raise NotFoundError(message)
+
+
+def _to_cycle(row: CycleRow) -> Cycle:
+    return Cycle(
+        program=row.program,
+        window=Interval(row.window_start, row.window_end),
+        seed=row.seed,
+        state=CycleState(row.state),
+        id=row.id,
+        created_at=row.created_at,
+    )
+
+
+def _to_meeting(row: MeetingRow, cycle_id: int) -> Meeting:
+    slot = None
+    if row.slot_start is not None and row.slot_end is not None:
+        slot = Interval(row.slot_start, row.slot_end)
+    group = Group(
+        members=tuple(member.email for member in row.group.members),
+        score=row.group.score,
+        reasons=tuple(row.group.reasons),
+    )
+    return Meeting(
+        group=group,
+        slot=slot,
+        location=row.location,
+        state=row.state,
+        sequence=row.sequence,
+        id=row.id,
+        cycle_id=cycle_id,
+    )
+
+
+def _pairs(members: Iterable[str]) -> Iterable[tuple[str, str]]:
+    """Every pair of distinct members, each spelled (smaller, larger) as the table requires."""
+    return itertools.combinations(sorted(set(members)), 2)
+
+
+class SqlAlchemyHistoryRepository:
+    """Who met whom (``ports.HistoryRepository``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def record(self, cycle_id: int, program: str, met_on: date, groups: Sequence[Group]) -> None:
+        """Remember every pair inside every group as having met on ``met_on`` in this cycle.
+
+        Recording the same cycle again adds nothing (a re-run after a crash is harmless). Raises
+        ``NotFoundError`` for an unknown cycle.
+        """
+        _require(self._session, CycleRow.id == cycle_id, f"no cycle with id {cycle_id}")
+        pairs = {pair for group in groups for pair in _pairs(group.members)}
+        if not pairs:
+            return
+        rows = [
+            {"cycle_id": cycle_id, "program": program, "person_a": a, "person_b": b, "met_on": met_on}
+            for a, b in sorted(pairs)
+        ]
+        insert = _insert(self._session, PairingHistoryRow).values(rows)
+        self._session.execute(insert.on_conflict_do_nothing(index_elements=["cycle_id", "person_a", "person_b"]))
+
+    def pairs_in_recent_cycles(self, program: str, cycles: int) -> set[frozenset[str]]:
+        """Pairs grouped in the program's ``cycles`` most recent cycles, by window start.
+
+        The most recent cycles count even when they recorded no pairs yet: a cooldown of n cycles means n
+        rounds of the program, not n rounds that happened to pair someone.
+        """
+        if cycles <= 0:
+            return set()
+        recent = (
+            select(CycleRow.id)
+            .where(CycleRow.program == program)
+            .order_by(CycleRow.window_start.desc(), CycleRow.id.desc())
+            .limit(cycles)
+        )
+        rows = self._session.execute(
+            select(PairingHistoryRow.person_a, PairingHistoryRow.person_b).where(PairingHistoryRow.cycle_id.in_(recent))
+        )
+        return {frozenset(pair) for pair in rows}
+
+    def last_met(self) -> dict[frozenset[str], date]:
+        """For every pair ever grouped in any program, the latest date they met."""
+        rows = self._session.execute(
+            select(PairingHistoryRow.person_a, PairingHistoryRow.person_b, func.max(PairingHistoryRow.met_on)).group_by(
+                PairingHistoryRow.person_a, PairingHistoryRow.person_b
+            )
+        )
+        return {frozenset((a, b)): met_on for a, b, met_on in rows}
+
+
+class SqlAlchemyFeedbackRepository:
+    """Answers to "did you meet?" (``ports.FeedbackRepository``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, meeting_id: int, email: str, met: bool, comment: str = "") -> None:
+        """Record one person's answer for one meeting; a later answer replaces an earlier one.
+
+        Raises ``NotFoundError`` for an unknown meeting.
+        """
+        _require(self._session, MeetingRow.id == meeting_id, f"no meeting with id {meeting_id}")
+        insert = _insert(self._session, FeedbackRow).values(
+            meeting_id=meeting_id, email=_key_email(email), met=met, comment=comment, answered_at=utcnow()
+        )
+        self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["meeting_id", "email"],
+                set_={
+                    "met": insert.excluded.met,
+                    "comment": insert.excluded.comment,
+                    "answered_at": insert.excluded.answered_at,
+                },
+            )
+        )
+
+
+class SqlAlchemyOutboxRepository:
+    """Side effects waiting to be performed, identified by key (``ports.OutboxRepository``).
+
+    ``pending`` → ``in_flight`` (claimed, with a lease) → ``done``; back to ``pending`` after a transient
+    failure; ``dead`` after a permanent one. ``mark_*`` raise ``NotFoundError`` for an unknown key.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, effect: Effect) -> bool:
+        """Store ``effect`` as pending; False (and nothing written) when its key already exists.
+
+        Only ``key``, ``kind``, ``payload``, ``cycle_id`` and ``next_attempt_at`` are taken from ``effect``:
+        a new effect starts with no attempts and no error. Safe when two planners add the same key at once.
+        """
+        next_attempt_at = effect.next_attempt_at
+        insert = (
+            _insert(self._session, OutboxEffectRow)
+            .values(
+                key=effect.key,
+                kind=effect.kind,
+                payload=effect.payload,
+                cycle_id=effect.cycle_id,
+                state="pending",
+                attempts=0,
+                next_attempt_at=require_utc(next_attempt_at, "next_attempt_at") if next_attempt_at else None,
+                last_error="",
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(OutboxEffectRow.id)
+        )
+        return self._session.execute(insert).first() is not None
+
+    def due(self, now: datetime, limit: int = 100) -> list[Effect]:
+        """Pending effects whose ``next_attempt_at`` is empty or not after ``now``, plus in-flight effects
+        whose claim expired before ``now``; oldest first, at most ``limit``."""
+        statement = (
+            _fresh(select(OutboxEffectRow))
+            .where(_is_due(require_utc(now, "now")))
+            .order_by(OutboxEffectRow.id)
+            .limit(limit)
+        )
+        return [_to_effect(row) for row in self._session.scalars(statement)]
+
+    def claim(self, key: str, now: datetime, lease: timedelta) -> bool:
+        """Mark a due effect in flight until ``now + lease`` and count an attempt; False if it is not due.
+
+        One conditional UPDATE: when two relays race, the database lets only one of them change the row (on
+        PostgreSQL the second waits for the first to commit, then finds the row no longer due).
+        """
+        now = require_utc(now, "now")
+        claimed = _update(
+            self._session,
+            update(OutboxEffectRow)
+            .where(OutboxEffectRow.key == key, _is_due(now))
+            .values(state="in_flight", claimed_until=now + lease, attempts=OutboxEffectRow.attempts + 1),
+        )
+        return claimed == 1
+
+    def mark_done(self, key: str, now: datetime) -> None:
+        """The effect was performed."""
+        self._set(key, state="done", done_at=require_utc(now, "now"), claimed_until=None)
+
+    def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
+        """The effect failed transiently; make it due again at ``next_attempt_at``."""
+        self._set(
+            key,
+            state="pending",
+            last_error=error,
+            next_attempt_at=require_utc(next_attempt_at, "next_attempt_at"),
+            claimed_until=None,
+        )
+
+    def mark_dead(self, key: str, error: str) -> None:
+        """The effect failed for good; park it for an admin."""
+        self._set(key, state="dead", last_error=error, claimed_until=None)
+
+    def list(self, cycle_id: int | None = None, state: str | None = None) -> list[Effect]:
+        """Effects, oldest first, optionally of one cycle and/or in one state."""
+        statement = _fresh(select(OutboxEffectRow)).order_by(OutboxEffectRow.id)
+        if cycle_id is not None:
+            statement = statement.where(OutboxEffectRow.cycle_id == cycle_id)
+        if state is not None:
+            statement = statement.where(OutboxEffectRow.state == state)
+        return [_to_effect(row) for row in self._session.scalars(statement)]
+
+    def _set(self, key: str, **values: Any) -> None:
+        if _update(self._session, update(OutboxEffectRow).where(OutboxEffectRow.key == key).values(**values)) == 0:
+            raise NotFoundError(f"no outbox effect with key {key!r}")
+
+
+def _is_due(now: datetime) -> ColumnElement[bool]:
+    """Whether an effect is due at ``now``: shared by ``due`` and ``claim``, so that what is listed as due is
+    exactly what can be claimed."""
+    return or_(
+        and_(
+            OutboxEffectRow.state == "pending",
+            or_(OutboxEffectRow.next_attempt_at.is_(None), OutboxEffectRow.next_attempt_at <= now),
+        ),
+        and_(OutboxEffectRow.state == "in_flight", OutboxEffectRow.claimed_until < now),
+    )
+
+
+def _to_effect(row: OutboxEffectRow) -> Effect:
+    return Effect(
+        key=row.key,
+        kind=row.kind,
+        payload=dict(row.payload),
+        cycle_id=row.cycle_id,
+        state=row.state,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        done_at=row.done_at,
+    )

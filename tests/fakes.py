@@ -1,0 +1,59 @@
+"""In-process fakes of the ports, small enough to trust by reading."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from scheduler.errors import DeliveryError
+from scheduler.model import Busy, EmailMessage, Interval, Person, merge_intervals
+
+
+class FakeClock:
+    """A clock that stands still until told to move."""
+
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+class FakeCalendarProvider:
+    """Busy intervals held in a dict; people not in it have free calendars; ``errors`` fail one person."""
+
+    def __init__(self, busy: dict[str, list[Interval]] | None = None, errors: dict[str, str] | None = None):
+        self.busy = busy or {}
+        self.errors = errors or {}
+        self.calls: list[list[str]] = []
+
+    def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:
+        self.calls.append([p.email for p in people])
+        answers = {}
+        for person in people:
+            if person.email in self.errors:
+                answers[person.email] = Busy(error=self.errors[person.email])
+            else:
+                clipped = [c for i in self.busy.get(person.email, []) if (c := i.clip(window))]
+                answers[person.email] = Busy(busy=merge_intervals(clipped))
+        return answers
+
+
+class FakeMailer:
+    """Keeps sent messages; ``fail_with`` makes the next sends raise until it is cleared."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.fail_with: DeliveryError | None = None
+        self.closed = 0
+
+    def send(self, message: EmailMessage) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(message)
+
+    def close(self) -> None:
+        self.closed += 1

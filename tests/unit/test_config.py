@@ -1,0 +1,98 @@
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import describe_config, find_config_path, load_config, mask_url
+from scheduler.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "coffeechat.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_example_config_loads_and_matches_the_defaults(tmp_path: Path) -> None:
+    example = load_config(EXAMPLE)
+    defaults = load_config(write(tmp_path, ""))
+    # The example documents every key with its default: apart from its path it must equal an empty file.
+    for section in ("organisation", "database", "mail", "calendar", "web", "delivery", "programs"):
+        assert getattr(example, section) == getattr(defaults, section), section
+
+
+def test_sqlite_file_next_to_the_config_is_the_default_database(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""))
+    assert config.database_url == f"sqlite:///{tmp_path.resolve() / 'coffeechat.db'}"
+
+
+def test_unknown_key_names_the_key_and_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[mail]\nbackend = 'file'\nsendr = 'x@example.com'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "mail.sendr" in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_wrong_type_is_refused_without_guessing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"mail\.smtp\.port.*must be an integer"):
+        load_config(write(tmp_path, "[mail.smtp]\nport = '587'\n"))
+
+
+def test_bad_value_in_a_program_names_the_program_entry(tmp_path: Path) -> None:
+    text = "[[programs]]\nname = 'a'\n\n[[programs]]\nname = 'b'\nkind = 'dinner'\n"
+    with pytest.raises(ConfigError, match=r"programs\[1\].*dinner"):
+        load_config(write(tmp_path, text))
+
+
+def test_program_weights_are_read(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[[programs]]\nname = 'lunch'\nkind = 'lunch'\n"
+                                         "duration_minutes = 60\n[programs.weights]\nnever_met = 9\n"))
+    program = config.program("lunch")
+    assert (program.kind, program.duration_minutes, program.weights.never_met) == ("lunch", 60, 9.0)
+    with pytest.raises(ConfigError, match="no program named 'coffee'"):
+        config.program("coffee")
+
+
+def test_duplicate_program_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unique: x"):
+        load_config(write(tmp_path, "[[programs]]\nname = 'x'\n[[programs]]\nname = 'x'\n"))
+
+
+def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[mail\n"))
+
+
+def test_missing_file_explains_how_to_choose_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COFFEECHAT_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="COFFEECHAT_CONFIG"):
+        find_config_path(None)
+    monkeypatch.setenv("COFFEECHAT_CONFIG", str(write(tmp_path, "")))
+    assert find_config_path(None) == (tmp_path / "coffeechat.toml").resolve()
+
+
+def test_describe_shows_whether_secrets_are_set_but_never_their_value(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "[mail]\nbackend = 'smtp'\n[mail.smtp]\nhost = 'smtp.example.com'\n"
+                           "username = 'bot'\npassword_env = 'TEST_SMTP_PW'\n"
+                           "[database]\nurl = 'postgresql+psycopg://app:hunter2@db:5432/cc'\n")
+    monkeypatch.setenv("TEST_SMTP_PW", "s3cret-value")
+    text = "\n".join(describe_config(load_config(path)))
+    assert "smtp smtp.example.com:587" in text
+    assert "$TEST_SMTP_PW set" in text
+    assert "s3cret-value" not in text
+    assert "hunter2" not in text
+    monkeypatch.delenv("TEST_SMTP_PW")
+    assert "$TEST_SMTP_PW NOT SET" in "\n".join(describe_config(load_config(path)))
+
+
+@pytest.mark.parametrize(("url", "masked"), [
+    ("postgresql+psycopg://u:pw@h:5432/d", "postgresql+psycopg://u:***@h:5432/d"),
+    ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+])
+def test_mask_url(url: str, masked: str) -> None:
+    assert mask_url(url) == masked

@@ -1,0 +1,148 @@
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduler.model import Busy, Interval, Person, Program, WorkingHours
+from scheduler.slots import FreeTimeIndex, SlotRules
+from tests.conftest import BERLIN, LONDON, NEW_YORK, SUNDAY_NOON, SYDNEY
+
+MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
+WEEK = Interval(MONDAY, MONDAY + timedelta(days=5))
+COFFEE = SlotRules.for_program(Program("coffee"), SUNDAY_NOON)
+
+
+def utc(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+def person(email: str, zone: str = LONDON, hours: str = "mon-fri 09:00-17:00") -> Person:
+    return Person(email=email, name=email.split("@")[0], team=email, timezone=zone,
+                  working_hours=WorkingHours.parse(hours), verified_at=SUNDAY_NOON)
+
+
+def index_of(*entries: tuple[Person, Busy], rules: SlotRules = COFFEE, window: Interval = WEEK) -> FreeTimeIndex:
+    index = FreeTimeIndex(window, rules)
+    for p, busy in entries:
+        index.add(p, busy)
+    return index
+
+
+def test_minimum_notice_keeps_the_first_day_morning_free_of_meetings() -> None:
+    ana = person("ana@example.com")
+    index = index_of((ana, Busy()))
+    slot = index.choose_slot([ana])
+    assert slot is not None
+    assert slot.start >= SUNDAY_NOON + timedelta(hours=24)
+
+
+def test_busy_time_and_its_buffer_are_never_booked() -> None:
+    ana, ben = person("ana@example.com"), person("ben@example.com")
+    # Ana is busy all week except Tuesday 10:00-10:40; the 5-minute buffer after 10:00 leaves 10:05-10:35.
+    busy = Busy(busy=(Interval(utc(23, 0), utc(24, 10)), Interval(utc(24, 10, 40), utc(28, 0))))
+    index = index_of((ana, busy), (ben, Busy()))
+    assert index.choose_slot([ana, ben]) is None  # a 30-minute slot with buffers needs 10:05-10:35 in steps
+    roomy = Busy(busy=(Interval(utc(23, 0), utc(24, 10)), Interval(utc(24, 11, 0), utc(28, 0))))
+    slot = index_of((ana, roomy), (ben, Busy())).choose_slot([ana, ben])
+    assert slot == Interval(utc(24, 10, 15), utc(24, 10, 45))
+
+
+def test_a_calendar_error_is_planned_on_working_hours_alone() -> None:
+    ana = person("ana@example.com")
+    index = index_of((ana, Busy(error="file not found")))
+    assert index.has_any_slot(ana.email)
+    assert index.free_share(ana.email) > 0.8
+
+
+def test_out_of_office_all_week_leaves_no_slot() -> None:
+    ana = person("ana@example.com")
+    index = index_of((ana, Busy(busy=(Interval(utc(23, 0), utc(28, 0)),))))
+    assert not index.has_any_slot(ana.email)
+
+
+def test_london_and_new_york_meet_inside_both_working_days() -> None:
+    ana, bob = person("ana@example.com", LONDON), person("bob@example.com", NEW_YORK)
+    slot = index_of((ana, Busy()), (bob, Busy())).choose_slot([ana, bob])
+    assert slot is not None
+    for p in (ana, bob):
+        local_start, local_end = slot.start.astimezone(p.zone), slot.end.astimezone(p.zone)
+        assert time(9) <= local_start.time()
+        assert local_end.time() <= time(17)
+        assert local_start.weekday() < 5
+
+
+def test_sydney_and_london_have_no_common_working_hours() -> None:
+    ana, sam = person("ana@example.com", LONDON), person("sam@example.com", SYDNEY)
+    index = index_of((ana, Busy()), (sam, Busy()))
+    assert index.choose_slot([ana, sam]) is None
+    assert index.working_overlap(ana.email, sam.email) == 0.0
+
+
+def test_lunch_slots_fall_inside_lunch_hours_in_every_zone() -> None:
+    rules = SlotRules.for_program(Program("lunch", kind="lunch", duration_minutes=60), SUNDAY_NOON)
+    ana, kai = person("ana@example.com", LONDON), person("kai@example.com", BERLIN)
+    slot = index_of((ana, Busy()), (kai, Busy()), rules=rules).choose_slot([ana, kai])
+    assert slot is not None
+    for p in (ana, kai):
+        assert time(11, 30) <= slot.start.astimezone(p.zone).time()
+        assert slot.end.astimezone(p.zone).time() <= time(14, 0)
+
+
+def test_slot_choice_spreads_meetings_over_days() -> None:
+    people = [person(f"p{i}@example.com") for i in range(10)]
+    index = index_of(*((p, Busy()) for p in people))
+    load: dict[str, int] = {}
+    days = []
+    for a, b in zip(people[::2], people[1::2], strict=True):
+        slot = index.choose_slot([a, b], load)
+        assert slot is not None
+        day = slot.start.date().isoformat()
+        load[day] = load.get(day, 0) + 1
+        days.append(day)
+    assert len(set(days)) >= 4
+
+
+def test_spring_forward_day_keeps_slots_inside_local_working_hours() -> None:
+    # US clocks spring forward on Sunday 2027-03-14; the window is the Monday after, in New York and London
+    # (which changes only on 2027-03-28, so the two cities are four hours apart that week, not five).
+    monday = datetime(2027, 3, 15, tzinfo=UTC)
+    window = Interval(monday, monday + timedelta(days=5))
+    rules = SlotRules.for_program(Program("coffee"), monday - timedelta(days=1))
+    ana, bob = person("ana@example.com", LONDON), person("bob@example.com", NEW_YORK)
+    index = index_of((ana, Busy()), (bob, Busy()), rules=rules, window=window)
+    starts = index.common_starts([ana.email, bob.email])
+    first = index.step_start((starts & -starts).bit_length() - 1)
+    assert first.astimezone(ZoneInfo(NEW_YORK)).time() == time(9, 0)  # 13:00 UTC under daylight time
+    assert first.astimezone(ZoneInfo(LONDON)).time() == time(13, 0)
+
+
+busy_intervals = st.lists(
+    st.tuples(st.integers(0, 5 * 96 - 1), st.integers(1, 16)).map(
+        lambda t: Interval(MONDAY + t[0] * timedelta(minutes=15),
+                           MONDAY + (t[0] + t[1]) * timedelta(minutes=15))),
+    max_size=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(busy_a=busy_intervals, busy_b=busy_intervals,
+       zone_b=st.sampled_from([LONDON, BERLIN, NEW_YORK, "Asia/Kolkata"]))
+def test_a_chosen_slot_is_free_for_everyone_and_inside_working_hours(
+        busy_a: list[Interval], busy_b: list[Interval], zone_b: str) -> None:
+    ana, bob = person("ana@example.com"), person("bob@example.com", zone_b, "mon-fri 08:00-18:00")
+    index = index_of((ana, Busy(busy=tuple(busy_a))), (bob, Busy(busy=tuple(busy_b))))
+    slot = index.choose_slot([ana, bob])
+    if slot is None:
+        assert index.common_starts([ana.email, bob.email]) == 0
+        return
+    assert slot.duration == timedelta(minutes=30)
+    assert slot.start >= COFFEE.earliest_start  # type: ignore[operator]
+    for p, busy in ((ana, busy_a), (bob, busy_b)):
+        widened = [Interval(b.start - COFFEE.buffer, b.end + COFFEE.buffer) for b in busy]
+        assert not any(slot.overlaps(w) for w in widened)
+        local_start, local_end = slot.start.astimezone(p.zone), slot.end.astimezone(p.zone)
+        assert local_start.date() == local_end.date() or local_end.time() == time(0)
+        assert p.working_hours.start <= local_start.time()
+        assert local_end.time() <= p.working_hours.end
+        assert local_start.weekday() in p.working_hours.days
