@@ -64,6 +64,8 @@ _TIME_PROPERTIES = frozenset(
 _DATE_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
 
 _CONTENT_LINE = re.compile(r"[A-Za-z0-9-]+[;:]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_TIMEZONE_COMPONENTS = frozenset({"VTIMEZONE", "STANDARD", "DAYLIGHT"})
 _FREE_CDO_STATUSES = frozenset({"FREE", "WORKINGELSEWHERE"})
 
 
@@ -152,9 +154,7 @@ def _scan(text: str, source: str) -> list[_Lines]:
     for number, line in _unfolded(text, source):
         if not seen_content and line.strip().upper() != "BEGIN:VCALENDAR":
             hint = " (it looks like an HTML page)" if line.lstrip().startswith("<") else ""
-            raise CalendarError(
-                f"line {number}: not an iCalendar file{hint}: expected BEGIN:VCALENDAR", source=source
-            )
+            raise CalendarError(f"line {number}: not an iCalendar file{hint}: expected BEGIN:VCALENDAR", source=source)
         seen_content = True
         if not _CONTENT_LINE.match(line) or ":" not in line:
             raise CalendarError(f"line {number}: not an iCalendar content line (NAME:value)", source=source)
@@ -171,8 +171,7 @@ def _scan(text: str, source: str) -> list[_Lines]:
                 raise CalendarError(f"line {number}: END:{value} without a matching BEGIN", source=source)
             if stack[-1].name != value:
                 raise CalendarError(
-                    f"line {number}: END:{value} does not close "
-                    f"BEGIN:{stack[-1].name} of line {stack[-1].line}",
+                    f"line {number}: END:{value} does not close BEGIN:{stack[-1].name} of line {stack[-1].line}",
                     source=source,
                 )
             stack.pop()
@@ -193,12 +192,11 @@ def _scan(text: str, source: str) -> list[_Lines]:
 def _unfolded(text: str, source: str) -> Iterator[tuple[int, str]]:
     """Logical content lines with the physical number of their first line; blank lines are skipped."""
     start, parts = 0, list[str]()
-    for number, physical in enumerate(text.splitlines(), start=1):
+    # Not str.splitlines(): it also breaks at U+2028, U+0085 and the like, which may sit inside a DESCRIPTION.
+    for number, physical in enumerate(_LINE_BREAK.split(text), start=1):
         if physical[:1] in (" ", "\t"):
             if not parts:
-                raise CalendarError(
-                    f"line {number}: a continuation line with nothing to continue", source=source
-                )
+                raise CalendarError(f"line {number}: a continuation line with nothing to continue", source=source)
             parts.append(physical[1:])
             continue
         if parts:
@@ -210,7 +208,7 @@ def _unfolded(text: str, source: str) -> Iterator[tuple[int, str]]:
 
 def _where(lines: _Lines | None, prop: str | None = None) -> str:
     if lines is None:
-        return "an event"
+        return "(line unknown)"
     return f"line {lines.line_of(prop.upper()) if prop else lines.line}"
 
 
@@ -219,10 +217,11 @@ def _check_components(located: Sequence[tuple[icalendar.Component, _Lines | None
     for component, lines in located:
         for prop, message in component.errors:
             if prop is None:
-                raise CalendarError(
-                    f"{_where(lines)}: a content line cannot be read: {message}", source=source
-                )
-            if component.name != "VEVENT" or prop.upper() in _TIME_PROPERTIES:
+                raise CalendarError(f"{_where(lines)}: a content line cannot be read: {message}", source=source)
+            # Only what decides when an event is busy matters; a broken VTODO or DESCRIPTION does not.
+            if component.name in _TIMEZONE_COMPONENTS or (
+                component.name == "VEVENT" and prop.upper() in _TIME_PROPERTIES
+            ):
                 raise CalendarError(f"{_where(lines, prop)}: {prop.upper()}: {message}", source=source)
         if component.name != "VEVENT":
             continue
@@ -317,9 +316,7 @@ def _date_values(prop: object) -> Iterator[icalendar.prop.vDDDTypes]:
         yield prop
 
 
-def _expand(
-    calendar: icalendar.Component, start: datetime, end: datetime, source: str
-) -> list[icalendar.Event]:
+def _expand(calendar: icalendar.Component, start: datetime, end: datetime, source: str) -> list[icalendar.Event]:
     try:
         # Occurrences of VEVENTs (the only component asked for) are Events.
         return cast(list[icalendar.Event], recurring_ical_events.of(calendar).between(start, end))
@@ -459,7 +456,5 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         newurl: str,
     ) -> urllib.request.Request | None:
         if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
-            raise urllib.error.HTTPError(
-                newurl, code, f"redirect to a non-http address refused ({msg})", headers, fp
-            )
+            raise urllib.error.HTTPError(newurl, code, f"redirect to a non-http address refused ({msg})", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)

@@ -21,7 +21,8 @@ from scheduler.config import Config, describe_config, find_config_path, load_con
 from scheduler.errors import CoffeeChatError, InputError
 from scheduler.services import CycleOutcome, import_people, run_cycle, tick
 
-console = Console(highlight=False)
+# Off a terminal (cron, CI, a pipe) rich would wrap tables at 80 columns; plain logs can be wider.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 
 
 class Context:
@@ -282,7 +283,8 @@ def print_outcome(services: Services, outcome: CycleOutcome, *, details: bool = 
         table.add_column("when (each member's own time)")
         table.add_column("why")
         for number, row in enumerate(summary.rows, start=1):
-            table.add_row(str(number), "\n".join(row.members), "\n".join(row.times), "\n".join(row.reasons))
+            table.add_row(str(number), "\n".join(row.members), "\n".join((*row.times, row.location)),
+                          "\n".join(row.reasons))
         console.print(table)
         for email, reason in sorted(plan.calendar_problems.items()):
             console.print(f"[yellow]calendar[/yellow] {email}: {reason}")

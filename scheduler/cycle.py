@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from scheduler import emails
@@ -26,10 +26,11 @@ from scheduler.model import (
     Person,
     Program,
     Unmatched,
+    merge_intervals,
 )
 from scheduler.pairing import PairHistory, meeting_modes, pair_people
 from scheduler.ports import CalendarProvider, UnitOfWork
-from scheduler.slots import FreeTimeIndex, SlotRules, spread_load
+from scheduler.slots import LUNCH_HOURS, FreeTimeIndex, SlotRules, spread_load
 
 Progress = Callable[[str, int, int], None]
 
@@ -91,13 +92,18 @@ def plan_cycle(
     window: Interval,
     history: PairHistory,
     seed: int,
+    booked: Mapping[str, Sequence[Interval]] | None = None,
     progress: Progress | None = None,
 ) -> CyclePlan:
-    """Decide one cycle: who is in, when each person is free, who meets whom, and when."""
+    """Decide one cycle: who is in, when each person is free, who meets whom, and when.
+
+    ``booked`` holds meetings Coffee Chat already planned for people in this window (other programs), which
+    count as busy even before they reach anyone's calendar.
+    """
     ineligible: dict[str, str] = {}
     eligible: list[Person] = []
     for person in people:
-        reason = person.ineligibility(program.kind, window.start.date())
+        reason = person.ineligibility(program, window.start.date())
         if reason is None:
             eligible.append(person)
         else:
@@ -112,6 +118,8 @@ def plan_cycle(
         answer = busy.get(person.email, Busy(error="the calendar provider gave no answer"))
         if answer.error is not None:
             calendar_problems[person.email] = answer.error
+        if booked and booked.get(person.email):
+            answer = replace(answer, busy=merge_intervals((*answer.busy, *booked[person.email])))
         index.add(person, answer)
         if not index.has_any_slot(person.email):
             skipped.append(Unmatched(person.email, _no_time_reason(person, answer, program)))
@@ -152,10 +160,12 @@ def _fetch_busy(provider: CalendarProvider, people: Sequence[Person], window: In
 
 
 def _no_time_reason(person: Person, busy: Busy, program: Program) -> str:
+    hours = "lunch hours ({}–{})".format(*(t.strftime("%H:%M") for t in LUNCH_HOURS)) if program.kind == "lunch" \
+        else "working hours"
     if busy.error is None and busy.known:
-        return (f"your calendar shows no free {program.duration_minutes} minutes inside your working hours "
-                "this cycle (out of office?); you stay in for the next one")
-    return "your working hours leave no room for a meeting in this cycle's window; please check your profile"
+        return (f"your calendar shows no free {program.duration_minutes} minutes inside your {hours} this cycle "
+                "(out of office?); you stay in for the next one")
+    return f"your {hours} leave no room for a meeting in this cycle's window; please check your profile"
 
 
 def _choose_slots(groups: Sequence[Group], people: Mapping[str, Person], index: FreeTimeIndex,
@@ -179,6 +189,19 @@ def _location(members: Sequence[Person], program: Program) -> str:
                                  or program.kind == "lunch"):
         return f"In person, {members[0].office} office" if members[0].office else "In person"
     return "Video call"
+
+
+def booked_intervals(uow: UnitOfWork, window: Interval) -> dict[str, list[Interval]]:
+    """Slots of meetings already planned (by any program) that overlap ``window``, per member."""
+    booked: dict[str, list[Interval]] = {}
+    for cycle in uow.cycles.list():
+        if cycle.id is None or not cycle.window.overlaps(window):
+            continue
+        for meeting in uow.cycles.meetings(cycle.id):
+            if meeting.slot is not None and meeting.state != "cancelled":
+                for email in meeting.group.members:
+                    booked.setdefault(email, []).append(meeting.slot)
+    return booked
 
 
 def save_plan(uow: UnitOfWork, plan: CyclePlan, settings: PlanSettings) -> Cycle:

@@ -41,6 +41,13 @@ kind = "coffee"
 cadence = "weekly"
 duration_minutes = 30
 meeting_mode = "either"   # in person when both share an office, else a video call
+
+[[programs]]
+name = "lunch"
+kind = "lunch"            # slots inside 11:30-14:00 local time
+cadence = "monthly"
+duration_minutes = 60
+meeting_mode = "either"   # lunch together in the same office, or a virtual lunch across offices
 """
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+from calendar import monthrange
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -452,9 +453,9 @@ class _Planner:
         return min(candidates, key=lambda event: self._clashes(event, people))
 
     def _times(self, person: Person, minutes: int, step: int = 30) -> list[time]:
-        hours = person.working_hours
-        opens, closes = hours.start.hour * 60 + hours.start.minute, hours.end.hour * 60 + hours.end.minute
-        return [time(m // 60, m % 60) for m in range(opens, closes - minutes + 1, step)]
+        """Start times for a meeting of ``minutes`` inside the person's working hours."""
+        diary = self.diary[person.email]
+        return [time(m // 60, m % 60) for m in range(diary.opens, diary.closes - minutes + 1, step)]
 
     def _series_day(self, weekday: int) -> date:
         return self.series_start + timedelta(days=(weekday - self.series_start.weekday()) % 7)
@@ -614,11 +615,12 @@ class _Planner:
             target = load * day_length * self.rng.uniform(0.6, 1.4)
             while diary.busy_minutes(day) < target:
                 minutes = self.rng.choice((30, 30, 30, 45, 60, 60, 90))
-                starts = diary.free_starts(day, minutes) or diary.free_starts(day, 30)
+                starts = diary.free_starts(day, minutes)
+                if not starts:  # the day is fragmented: a short meeting may still fit
+                    minutes, starts = 30, diary.free_starts(day, 30)
                 if not starts:
                     break
                 at = self.rng.choice(starts)
-                minutes = minutes if at in diary.free_starts(day, minutes) else 30
                 wall = datetime.combine(day, time(at // 60, at % 60))
                 self._add(
                     _Event(
@@ -794,19 +796,13 @@ def _vtimezone(zone: str, tzid: str) -> list[str]:
 
 def _first_match(year: int, month: int, byday: str) -> date:
     """The day of ``month`` named by an RRULE BYDAY such as ``2SU`` (second Sunday) or ``-1SU`` (last)."""
-    weekday = _BYDAY.index(byday[-2:])
-    n = int(byday[:-2])
-    days = [date(year, month, d) for d in range(1, 32) if _valid(year, month, d)]
-    matching = [d for d in days if d.weekday() == weekday]
+    weekday, n = _BYDAY.index(byday[-2:]), int(byday[:-2])
+    matching = [
+        date(year, month, d)
+        for d in range(1, monthrange(year, month)[1] + 1)
+        if date(year, month, d).weekday() == weekday
+    ]
     return matching[n - 1] if n > 0 else matching[n]
-
-
-def _valid(year: int, month: int, day: int) -> bool:
-    try:
-        date(year, month, day)
-    except ValueError:
-        return False
-    return True
 
 
 def _text(value: str) -> str:

@@ -209,16 +209,19 @@ class Person:
         """The person's time zone."""
         return ZoneInfo(self.timezone)
 
-    def ineligibility(self, kind: str, on: date) -> str | None:
-        """Why this person is not in a ``kind`` program's cycle starting ``on``, or ``None`` if they are."""
+    def ineligibility(self, program: Program, on: date) -> str | None:
+        """Why this person is not in a cycle of ``program`` starting ``on``, or ``None`` if they are."""
         if self.opted_out:
             return "opted out"
         if self.verified_at is None:
             return "email address not yet confirmed"
         if self.paused_until is not None and self.paused_until > on:
             return f"paused until {self.paused_until.isoformat()}"
-        if kind not in self.kinds:
-            return f"does not take part in {kind} meetings"
+        if program.kind not in self.kinds:
+            return f"does not take part in {program.kind} meetings"
+        if {self.mode, program.meeting_mode} == {"in_person", "virtual"}:
+            wanted, offered = self.mode.replace("_", " "), program.meeting_mode.replace("_", " ")
+            return f"meets only {wanted}; this program meets {offered}"
         return None
 
 

@@ -233,7 +233,7 @@ _REFUSAL_WORDS = {
     "same team": "{n} are in your own team",
     "met recently": "you met {n} within the last {cooldown} cycles",
     "in-person and virtual-only": "{n} want a different meeting mode (in person vs. virtual)",
-    "in person, different offices": "{n} work in another office and you asked to meet in person",
+    "in person, different offices": "{n} work in another office and this meeting is in person",
     "no common free time": "{n} have no free time in common with you this cycle",
 }
 

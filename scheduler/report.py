@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from scheduler.cycle import CyclePlan
@@ -14,6 +15,7 @@ class GroupRow:
 
     members: tuple[str, ...]
     times: tuple[str, ...]
+    location: str
     reasons: tuple[str, ...]
 
 
@@ -42,6 +44,7 @@ def summarize(plan: CyclePlan) -> PlanSummary:
         rows.append(GroupRow(
             members=tuple(f"{m.name} ({m.team}, {m.office})" for m in members),
             times=times,
+            location=meeting.location,
             reasons=meeting.group.reasons,
         ))
     groups = len(plan.meetings)
@@ -51,6 +54,7 @@ def summarize(plan: CyclePlan) -> PlanSummary:
         f"people: {eligible + len(plan.ineligible)} signed up, {eligible} eligible, {placed} placed in "
         f"{groups} groups ({sum(1 for m in plan.meetings if len(m.group.members) > 2)} trios), "
         f"{len(plan.unmatched)} not placed",
+        *(f"not eligible: {count} {reason}" for reason, count in Counter(plan.ineligible.values()).most_common()),
         f"cross-department groups: {_share(cross_department, groups)}",
         f"groups with a common free slot: {_share(with_slot, groups)}",
         f"calendars read: {eligible - len(plan.calendar_problems)} of {eligible}",

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from scheduler.people_csv import parse_people_csv
 from scheduler.cycle import (
     CyclePlan,
     PlanSettings,
     Progress,
+    booked_intervals,
     default_seed,
     is_due,
     next_window,
@@ -24,6 +24,7 @@ from scheduler.errors import InputError
 from scheduler.model import Cycle, Program
 from scheduler.outbox import DeliveryReport, Performer, RetryPolicy, deliver_due
 from scheduler.pairing import PairHistory
+from scheduler.people_csv import parse_people_csv
 from scheduler.ports import CalendarProvider, Clock, UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
@@ -98,8 +99,10 @@ def run_cycle(
             recent=frozenset(uow.history.pairs_in_recent_cycles(program.name, program.cooldown_cycles)),
             last_met=uow.history.last_met(),
         )
+        booked = booked_intervals(uow, window)
     plan = plan_cycle(program, people, provider, now=now, window=window, history=history,
-                      seed=default_seed(program, window) if seed is None else seed, progress=progress)
+                      seed=default_seed(program, window) if seed is None else seed, booked=booked,
+                      progress=progress)
     if dry_run:
         return CycleOutcome(program, plan, None)
     with uow_factory() as uow:

@@ -62,12 +62,12 @@ class FreeTimeIndex:
     # -- building -------------------------------------------------------------------------------------
 
     def add(self, person: Person, busy: Busy) -> None:
-        """Index ``person``'s free time. A calendar that could not be read counts as free working hours."""
+        """Index ``person``'s free time. A calendar that could not be read (``busy.error``) has no busy
+        intervals of its own, so only what else is known (meetings already booked) is taken out."""
         working = self._working_mask(person)
         free = working
-        if busy.error is None:
-            for interval in busy.busy:
-                free &= ~self._mask(interval.start - self.rules.buffer, interval.end + self.rules.buffer)
+        for interval in busy.busy:
+            free &= ~self._mask(interval.start - self.rules.buffer, interval.end + self.rules.buffer)
         if self.rules.earliest_start is not None:
             free &= ~self._mask(self.window.start, self.rules.earliest_start)
         self._working[person.email] = working

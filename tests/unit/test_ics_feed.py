@@ -55,9 +55,7 @@ def busy_of(name: str, zone: str = LONDON, window: Interval = MARCH, **options: 
 
 def calendar(*events: str, header: str = "") -> str:
     """A minimal VCALENDAR around the given VEVENT bodies."""
-    body = "".join(
-        f"BEGIN:VEVENT\r\nUID:e{i}@example.com\r\n{event}END:VEVENT\r\n" for i, event in enumerate(events)
-    )
+    body = "".join(f"BEGIN:VEVENT\r\nUID:e{i}@example.com\r\n{event}END:VEVENT\r\n" for i, event in enumerate(events))
     return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{header}{body}END:VCALENDAR\r\n"
 
 
@@ -88,12 +86,8 @@ def test_google_feed_with_x_wr_timezone_repeats_utc_times_on_the_local_clock() -
 def test_outlook_file_with_windows_zone_names_and_its_own_vtimezones() -> None:
     busy = busy_of("outlook_windows_zones.ics")
 
-    berlin_mondays = [
-        span(BERLIN, date(2025, 3, 24) + timedelta(weeks=n), (10, 0), (11, 0)) for n in range(3)
-    ]
-    new_york_tuesdays = [
-        span(NEW_YORK, date(2025, 3, 4) + timedelta(weeks=n), (9, 30), (10, 0)) for n in range(3)
-    ]
+    berlin_mondays = [span(BERLIN, date(2025, 3, 24) + timedelta(weeks=n), (10, 0), (11, 0)) for n in range(3)]
+    new_york_tuesdays = [span(NEW_YORK, date(2025, 3, 4) + timedelta(weeks=n), (9, 30), (10, 0)) for n in range(3)]
     tentative = span(BERLIN, date(2025, 3, 26), (14, 0), (15, 0))  # X-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE
     # 27 March is WORKINGELSEWHERE: the person is working, so not busy.
     assert busy == tuple(sorted([*berlin_mondays, *new_york_tuesdays, tentative]))
@@ -109,9 +103,7 @@ def test_outlook_tentative_is_free_when_tentative_is_not_busy() -> None:
 def test_windows_zone_name_without_vtimezone_is_mapped_to_its_iana_zone() -> None:
     busy = busy_of("outlook_windows_zone_without_vtimezone.ics")
 
-    assert busy == tuple(
-        span(NEW_YORK, date(2025, 3, 4) + timedelta(weeks=n), (9, 30), (10, 0)) for n in range(3)
-    )
+    assert busy == tuple(span(NEW_YORK, date(2025, 3, 4) + timedelta(weeks=n), (9, 30), (10, 0)) for n in range(3))
 
 
 def test_issue_customized_time_zone_is_read_from_each_files_own_vtimezone() -> None:
@@ -121,19 +113,14 @@ def test_issue_customized_time_zone_is_read_from_each_files_own_vtimezone() -> N
         plus3 = busy_of("outlook_customized_zone_plus3.ics")
         minus5 = busy_of("outlook_customized_zone_minus5.ics")
 
-        assert plus3 == (
-            Interval(datetime(2025, 3, 24, 7, tzinfo=UTC), datetime(2025, 3, 24, 8, tzinfo=UTC)),
-        )
-        assert minus5 == (
-            Interval(datetime(2025, 3, 24, 15, tzinfo=UTC), datetime(2025, 3, 24, 16, tzinfo=UTC)),
-        )
+        assert plus3 == (Interval(datetime(2025, 3, 24, 7, tzinfo=UTC), datetime(2025, 3, 24, 8, tzinfo=UTC)),)
+        assert minus5 == (Interval(datetime(2025, 3, 24, 15, tzinfo=UTC), datetime(2025, 3, 24, 16, tzinfo=UTC)),)
 
 
 def test_undefined_tzid_is_not_borrowed_from_another_file() -> None:
     busy_of("outlook_customized_zone_plus3.ics")  # leaves "Customized Time Zone" in icalendar's cache
     text = calendar(
-        'DTSTART;TZID="Customized Time Zone":20250324T100000\r\n'
-        'DTEND;TZID="Customized Time Zone":20250324T110000\r\n'
+        'DTSTART;TZID="Customized Time Zone":20250324T100000\r\nDTEND;TZID="Customized Time Zone":20250324T110000\r\n'
     )
 
     with pytest.raises(CalendarError, match="Customized Time Zone"):
@@ -165,9 +152,7 @@ def test_floating_times_are_read_in_the_persons_zone(zone: str) -> None:
 def test_all_day_events_cover_whole_local_days(zone: str) -> None:
     busy = busy_of("all_day.ics", zone)
 
-    two_days = Interval(
-        local(zone, date(2025, 3, 18), 0), local(zone, date(2025, 3, 20), 0)
-    )  # DTEND exclusive
+    two_days = Interval(local(zone, date(2025, 3, 18), 0), local(zone, date(2025, 3, 20), 0))  # DTEND exclusive
     one_day = Interval(local(zone, date(2025, 3, 24), 0), local(zone, date(2025, 3, 25), 0))  # no DTEND
     # The transparent all-day reminder on 26 March is not busy.
     assert busy == (two_days, one_day)
@@ -206,9 +191,7 @@ def test_recurrence_with_exdate_rdate_and_overrides() -> None:
         span(BERLIN, date(2025, 3, 18), (14, 0), (14, 15)),  # RECURRENCE-ID moved it to the afternoon
         # 19 March: EXDATE; 20 March: the override is STATUS:CANCELLED
         span(BERLIN, date(2025, 3, 21), (9, 30), (9, 45)),  # the rule again, then UNTIL ends it
-        span(
-            BERLIN, date(2025, 3, 22), (11, 0), (11, 15)
-        ),  # RDATE adds a Saturday, with the series' DURATION
+        span(BERLIN, date(2025, 3, 22), (11, 0), (11, 15)),  # RDATE adds a Saturday, with the series' DURATION
     )
 
 
@@ -306,8 +289,17 @@ def test_structural_problems_are_named(text: str, problem: str) -> None:
     assert problem in str(caught.value)
 
 
+def test_issue_unicode_line_separators_inside_a_description_do_not_break_the_line() -> None:
+    text = calendar(
+        "DTSTART:20250318T090000Z\r\nDTEND:20250318T100000Z\r\nDESCRIPTION:one\u2028two\x85three\x0cfour\r\n"
+    )
+
+    assert len(read_busy(text, MARCH, LONDON, source="feed.ics").busy) == 1
+
+
 def test_a_broken_property_that_is_not_about_time_is_ignored() -> None:
-    text = calendar("DTSTART:20250318T090000Z\r\nDTEND:20250318T100000Z\r\nLAST-MODIFIED:yesterday\r\n")
+    todo = "BEGIN:VTODO\r\nUID:t@example.com\r\nDUE:next week\r\nEND:VTODO\r\n"
+    text = calendar("DTSTART:20250318T090000Z\r\nDTEND:20250318T100000Z\r\nLAST-MODIFIED:yesterday\r\n", header=todo)
 
     assert len(read_busy(text, MARCH, LONDON, source="feed.ics").busy) == 1
 
@@ -329,9 +321,7 @@ def events(draw: st.DrawFn) -> tuple[str, Interval | None]:
     zone = ZoneInfo(PROPERTY_ZONE)
     if form == "all-day":
         days = draw(st.integers(1, 3))
-        lines = (
-            f"DTSTART;VALUE=DATE:{start:%Y%m%d}\r\nDTEND;VALUE=DATE:{start + timedelta(days=days):%Y%m%d}\r\n"
-        )
+        lines = f"DTSTART;VALUE=DATE:{start:%Y%m%d}\r\nDTEND;VALUE=DATE:{start + timedelta(days=days):%Y%m%d}\r\n"
         first = datetime.combine(start.date(), time(0), tzinfo=zone)
         last = datetime.combine(start.date() + timedelta(days=days), time(0), tzinfo=zone)
         interval = Interval(first, last)
@@ -347,9 +337,7 @@ def events(draw: st.DrawFn) -> tuple[str, Interval | None]:
             begins = start.replace(tzinfo=zone).astimezone(UTC)
             interval = Interval(begins, max(begins, end.replace(tzinfo=zone).astimezone(UTC)))
         else:
-            lines = (
-                f"DTSTART;TZID={BERLIN}:{start:%Y%m%dT%H%M%S}\r\nDTEND;TZID={BERLIN}:{end:%Y%m%dT%H%M%S}\r\n"
-            )
+            lines = f"DTSTART;TZID={BERLIN}:{start:%Y%m%dT%H%M%S}\r\nDTEND;TZID={BERLIN}:{end:%Y%m%dT%H%M%S}\r\n"
             interval = Interval(start.replace(tzinfo=ZoneInfo(BERLIN)), end.replace(tzinfo=ZoneInfo(BERLIN)))
     lines += "TRANSP:TRANSPARENT\r\n" if transparent else ""
     lines += f"STATUS:{status}\r\n" if status else ""
@@ -361,9 +349,7 @@ def events(draw: st.DrawFn) -> tuple[str, Interval | None]:
 def test_busy_is_sorted_disjoint_inside_the_window_and_matches_the_events(
     drawn: list[tuple[str, Interval | None]],
 ) -> None:
-    busy = read_busy(
-        calendar(*(lines for lines, _ in drawn)), PROPERTY_WINDOW, PROPERTY_ZONE, source="p.ics"
-    ).busy
+    busy = read_busy(calendar(*(lines for lines, _ in drawn)), PROPERTY_WINDOW, PROPERTY_ZONE, source="p.ics").busy
 
     for interval in busy:
         assert PROPERTY_WINDOW.start <= interval.start < interval.end <= PROPERTY_WINDOW.end
@@ -378,9 +364,7 @@ def test_busy_is_sorted_disjoint_inside_the_window_and_matches_the_events(
 
 def person(location: str, *, kind: str = "ics", email: str = "ana@example.com", zone: str = LONDON) -> Person:
     """A participant whose calendar is at ``location``."""
-    return Person(
-        email=email, name="Ana", team="Payments", timezone=zone, calendar=CalendarSource(kind, location)
-    )
+    return Person(email=email, name="Ana", team="Payments", timezone=zone, calendar=CalendarSource(kind, location))
 
 
 def test_provider_reads_a_file_relative_to_its_base_directory() -> None:
@@ -490,9 +474,7 @@ def feed_server() -> Iterator[str]:
 
 
 def test_provider_fetches_a_feed_over_http(feed_server: str) -> None:
-    answer = IcsCalendarProvider(DATA).fetch_busy(
-        [person(f"{feed_server}/feeds/google_xwr_london.ics")], MARCH
-    )
+    answer = IcsCalendarProvider(DATA).fetch_busy([person(f"{feed_server}/feeds/google_xwr_london.ics")], MARCH)
 
     assert answer["ana@example.com"].busy == busy_of("google_xwr_london.ics")
 
