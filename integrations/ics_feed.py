@@ -16,8 +16,9 @@ How events count:
 - Floating times (no ``Z``, no ``TZID``) are read in the person's zone.
 - All-day (``VALUE=DATE``) events cover whole local days in the person's zone; ``DTEND`` is exclusive and a
   missing ``DTEND`` means one day. They follow ``TRANSP`` like any event (default opaque).
-- A ``TZID`` is resolved by the file's own ``VTIMEZONE`` first (Outlook's "Customized Time Zone" and Windows
-  names such as "W. Europe Standard Time"), then as an IANA name, then through icalendar's Windows→IANA table.
+- A ``TZID`` that is an IANA name is read with zoneinfo; any other by the file's own ``VTIMEZONE`` (Outlook's
+  "Customized Time Zone", Windows names such as "W. Europe Standard Time"), else through icalendar's
+  Windows→IANA table. Each file's definitions are its own, whatever other files said.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def _check_components(located: Sequence[tuple[icalendar.Component, _Lines | None
         for prop, message in component.errors:
             if prop is None:
                 raise CalendarError(f"{_where(lines)}: a content line cannot be read: {message}", source=source)
-            # Only what decides when an event is busy matters; a broken VTODO or DESCRIPTION does not.
+            # Only what decides when an event is busy matters; a broken DESCRIPTION or LAST-MODIFIED does not.
             if component.name in _TIMEZONE_COMPONENTS or (
                 component.name == "VEVENT" and prop.upper() in _TIME_PROPERTIES
             ):
@@ -227,8 +228,8 @@ def _check_components(located: Sequence[tuple[icalendar.Component, _Lines | None
             continue
         if "DTSTART" not in component:
             raise CalendarError(f"{_where(lines)}: the event has no DTSTART", source=source)
-        rules = component.get("RRULE")
-        for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+        rules = component.get("RRULE", [])
+        for rule in rules if isinstance(rules, list) else [rules]:
             frequency = str(rule.get("FREQ", ["DAILY"])[0]).upper()
             step = timedelta(seconds=_FREQ_SECONDS.get(frequency, 86400) * int(rule.get("INTERVAL", [1])[0]))
             if step < _FINEST_RECURRENCE:

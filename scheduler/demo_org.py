@@ -400,6 +400,7 @@ class _Planner:
         self._uids = 0
 
     def plan(self) -> None:
+        """Fill ``events`` (each person's calendar) and ``diary`` (their booked working time)."""
         teams: dict[str, list[Person]] = {}
         departments: dict[str, list[Person]] = {}
         for person in self.people:

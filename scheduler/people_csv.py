@@ -253,9 +253,7 @@ def format_people_csv(people: Iterable[Person]) -> str:
             raise ValueError(f"{person.email} takes part in no meeting kind; the CSV cannot say that")
         bad_interests = sorted(interest for interest in person.interests if ";" in interest)
         if bad_interests:
-            raise ValueError(
-                f"{person.email}: interest {bad_interests[0]!r} contains ';', the list separator"
-            )
+            raise ValueError(f"{person.email}: interest {bad_interests[0]!r} contains ';', the list separator")
         writer.writerow(
             (
                 person.email,

@@ -146,12 +146,7 @@ def test_every_problem_of_a_row_is_in_its_one_error() -> None:
 
 
 def test_a_repeated_email_is_an_error_on_the_later_line() -> None:
-    text = (
-        "email,name,team\n"
-        "ana@example.com,Ana,Payments\n"
-        "ben@example.com,Ben,Platform\n"
-        "ANA@example.com,Ana 2,Mobile\n"
-    )
+    text = "email,name,team\nana@example.com,Ana,Payments\nben@example.com,Ben,Platform\nANA@example.com,Ana 2,Mobile\n"
 
     people, errors = parse(text)
 
@@ -186,14 +181,10 @@ def test_windows_line_ends_and_short_rows_are_accepted() -> None:
 
 
 def test_a_row_with_more_fields_than_columns_is_an_error() -> None:
-    people, errors = parse(
-        "email,name,team\nana@example.com,Ana,Payments,London\nben@example.com,Ben,Platform,,\n"
-    )
+    people, errors = parse("email,name,team\nana@example.com,Ana,Payments,London\nben@example.com,Ben,Platform,,\n")
 
     assert [p.email for p in people] == ["ben@example.com"]  # empty trailing cells are harmless
-    assert [str(e) for e in errors] == [
-        "people.csv, line 2: the row has 4 fields but the header names 3 columns"
-    ]
+    assert [str(e) for e in errors] == ["people.csv, line 2: the row has 4 fields but the header names 3 columns"]
 
 
 def test_a_row_that_is_not_csv_is_an_error_and_reading_goes_on() -> None:
@@ -217,9 +208,7 @@ def test_now_must_be_timezone_aware() -> None:
 
 
 def test_format_writes_every_column_with_empty_calendar_for_none() -> None:
-    ana = Person(
-        email="ana@example.com", name="López, Ana", team="Payments", interests=frozenset({"go", "jazz"})
-    )
+    ana = Person(email="ana@example.com", name="López, Ana", team="Payments", interests=frozenset({"go", "jazz"}))
 
     text = format_people_csv([ana])
 
@@ -249,9 +238,7 @@ def test_format_refuses_what_the_file_cannot_express(person: Person, problem: st
 
 emails = st.from_regex(r"[a-z][a-z0-9._]{0,10}@[a-z]{1,8}\.(com|org|co\.uk)", fullmatch=True)
 words = (
-    st.text(
-        st.characters(categories=("L", "N", "P", "Zs"), exclude_characters="\x00"), min_size=1, max_size=20
-    )
+    st.text(st.characters(categories=("L", "N", "P", "Zs"), exclude_characters="\x00"), min_size=1, max_size=20)
     .map(str.strip)
     .filter(bool)
 )

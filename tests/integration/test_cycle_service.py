@@ -1,0 +1,282 @@
+"""The cycle pipeline and the delivery relay through the real storage (SQLite, and PostgreSQL when set)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+
+import pytest
+
+from scheduler.cycle import PlanSettings
+from scheduler.errors import DeliveryError
+from scheduler.model import Attendee, CycleState, Effect, Interval, Person, Program
+from scheduler.outbox import RetryPolicy, deliver_due
+from scheduler.ports import UnitOfWork
+from scheduler.services import import_people, run_cycle, tick
+from tests.conftest import NEW_YORK
+from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
+
+SETTINGS = PlanSettings(Attendee("coffee@example.com", "Coffee Chat"), "Coffee Chat <coffee@example.com>",
+                        "https://coffee.example.com")
+COFFEE = Program("coffee")
+MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
+POLICY = RetryPolicy(max_attempts=3, base=timedelta(minutes=1), lease=timedelta(minutes=5))
+NewUow = Callable[[], UnitOfWork]
+
+
+def add_people(new_uow: NewUow, people: list[Person]) -> None:
+    with new_uow() as uow:
+        for person in people:
+            uow.people.save(person)
+        uow.commit()
+
+
+def org(create_person: Callable[..., Person], size: int) -> list[Person]:
+    departments = ["Sales", "Engineering", "Design"]
+    return [create_person(team=f"team-{i % 4}", department=departments[i % 3]) for i in range(size)]
+
+
+def recipient(effect: Effect) -> str:
+    (address,) = effect.payload["to"]  # type: ignore[misc]
+    return parseaddr(str(address))[1]
+
+
+def deliver(new_uow: NewUow, mailer: FakeMailer, clock: FakeClock, policy: RetryPolicy = POLICY):
+    def send(effect: Effect) -> None:
+        from scheduler.emails import email_from_payload
+
+        mailer.send(email_from_payload(effect.payload))
+
+    return deliver_due(new_uow, {"email": send}, clock, policy)
+
+
+def test_a_cycle_stores_meetings_history_and_one_email_per_person(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    people = org(create_person, 9)
+    add_people(new_uow, people)
+    outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    assert outcome.cycle is not None
+    assert outcome.plan is not None
+    with new_uow() as uow:
+        meetings = uow.cycles.meetings(outcome.cycle.id)  # type: ignore[arg-type]
+        effects = uow.outbox.list(cycle_id=outcome.cycle.id)
+        assert outcome.cycle.seed == outcome.plan.seed
+    assert sorted(e for m in meetings for e in m.group.members) == sorted(p.email for p in people)
+    assert all(m.slot is not None and MONDAY <= m.slot.start < MONDAY + timedelta(days=5) for m in meetings)
+    recipients = sorted(recipient(e) for e in effects)
+    assert recipients == sorted(p.email for p in people)
+
+
+def test_a_dry_run_stores_nothing_and_plans_what_the_real_run_does(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, org(create_person, 8))
+    dry = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS, dry_run=True)
+    with new_uow() as uow:
+        assert uow.cycles.list() == []
+        assert uow.outbox.list() == []
+    real = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    assert dry.plan is not None
+    assert real.plan is not None
+    assert dry.plan.meetings == real.plan.meetings
+
+
+def test_the_same_window_is_never_planned_twice(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, org(create_person, 6))
+    first = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    clock.advance(timedelta(hours=3))
+    again = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    assert again.already_planned
+    assert again.cycle == first.cycle
+    with new_uow() as uow:
+        assert len(uow.cycles.list()) == 1
+        assert len(uow.outbox.list()) == 6
+
+
+def test_busy_time_is_respected_and_broken_calendars_do_not_stop_the_cycle(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    ana = create_person(team="a", department="Sales")
+    ben = create_person(team="b", department="Engineering", timezone=NEW_YORK, office="New York")
+    cat = create_person(team="c")
+    dan = create_person(team="d")
+    add_people(new_uow, [ana, ben, cat, dan])
+    # Ana is busy all week except Thursday afternoon (UTC); Dan's calendar cannot be read.
+    busy = {ana.email: [Interval(MONDAY, MONDAY + timedelta(days=3, hours=14)),
+                        Interval(MONDAY + timedelta(days=3, hours=17), MONDAY + timedelta(days=5))]}
+    provider = FakeCalendarProvider(busy=busy, errors={dan.email: "calendars/dan.ics: not iCalendar"})
+    outcome = run_cycle(new_uow, provider, clock, COFFEE, SETTINGS)
+    assert outcome.plan is not None
+    assert outcome.plan.calendar_problems == {dan.email: "calendars/dan.ics: not iCalendar"}
+    ana_meeting = next(m for m in outcome.plan.meetings if ana.email in m.group.members)
+    assert ana_meeting.slot is not None
+    assert MONDAY + timedelta(days=3, hours=14, minutes=5) <= ana_meeting.slot.start
+    assert ana_meeting.slot.end <= MONDAY + timedelta(days=3, hours=16, minutes=55)
+    assert any(dan.email in m.group.members for m in outcome.plan.meetings)
+
+
+def test_someone_out_of_office_all_week_skips_the_cycle_and_is_told_why(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    people = org(create_person, 5)
+    away = people[0]
+    add_people(new_uow, people)
+    provider = FakeCalendarProvider(busy={away.email: [Interval(MONDAY, MONDAY + timedelta(days=5))]})
+    outcome = run_cycle(new_uow, provider, clock, COFFEE, SETTINGS)
+    assert outcome.plan is not None
+    assert [u.email for u in outcome.plan.unmatched] == [away.email]
+    assert "out of office" in outcome.plan.unmatched[0].reason
+    with new_uow() as uow:
+        notice = uow.outbox.list()[-1]
+        assert uow.cycles.unmatched(outcome.cycle.id) == list(outcome.plan.unmatched)  # type: ignore[arg-type]
+    assert recipient(notice) == away.email
+    assert "out of office" in str(notice.payload["text"])
+
+
+def test_ineligible_people_are_left_out_without_an_email(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    people = [*org(create_person, 4), create_person(opted_out=True), create_person(kinds=frozenset({"lunch"})), create_person(verified_at=None)]
+    add_people(new_uow, people)
+    outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    assert outcome.plan is not None
+    assert sorted(outcome.plan.ineligible.values()) == [
+        "does not take part in coffee meetings", "email address not yet confirmed", "opted out"]
+    with new_uow() as uow:
+        assert len(uow.outbox.list()) == 4
+
+
+def test_next_cycles_respect_the_cooldown(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, org(create_person, 8))
+    seen: set[frozenset[str]] = set()
+    for _week in range(3):
+        outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+        assert outcome.plan is not None
+        pairs = {frozenset(m.group.members) for m in outcome.plan.meetings}
+        assert not pairs & seen
+        seen |= pairs
+        clock.advance(timedelta(days=7))
+
+
+def test_meetings_booked_by_another_program_are_busy_time(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    people = org(create_person, 4)
+    add_people(new_uow, people)
+    coffee = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    lunch = run_cycle(new_uow, FakeCalendarProvider(), clock,
+                      Program("lunch", kind="lunch", duration_minutes=60), SETTINGS)
+    assert coffee.plan is not None
+    assert lunch.plan is not None
+    slots: dict[str, list[Interval]] = {}
+    for meeting in (*coffee.plan.meetings, *lunch.plan.meetings):
+        assert meeting.slot is not None
+        for email in meeting.group.members:
+            slots.setdefault(email, []).append(meeting.slot)
+    for own in slots.values():
+        first, second = own
+        assert not Interval(first.start - timedelta(minutes=5), first.end + timedelta(minutes=5)).overlaps(second)
+
+
+def test_delivery_sends_each_email_once_and_closes_the_cycle(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, org(create_person, 6))
+    outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    mailer = FakeMailer()
+    report = deliver(new_uow, mailer, clock)
+    assert (report.done, report.retried, report.dead) == (6, 0, 0)
+    assert len({m.message_id for m in mailer.sent}) == 6
+    assert all(m.invite is not None and m.invite.method == "REQUEST" for m in mailer.sent)
+    assert deliver(new_uow, mailer, clock).attempted == 0
+    assert len(mailer.sent) == 6
+    with new_uow() as uow:
+        assert uow.cycles.get(outcome.cycle.id).state == CycleState.DELIVERED  # type: ignore[arg-type, union-attr]
+
+
+def test_transient_failures_wait_on_the_ladder_then_succeed(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, org(create_person, 2))
+    run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    mailer = FakeMailer()
+    mailer.fail_with = DeliveryError("451 try later", transient=True, retry_after=120)
+    assert deliver(new_uow, mailer, clock).retried == 2
+    mailer.fail_with = None
+    clock.advance(timedelta(seconds=119))
+    assert deliver(new_uow, mailer, clock).attempted == 0  # Retry-After (120 s) beats the 60 s ladder
+    clock.advance(timedelta(seconds=1))
+    assert deliver(new_uow, mailer, clock).done == 2
+    assert len(mailer.sent) == 2
+
+
+def test_permanent_failures_and_exhausted_retries_become_dead_letters(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, org(create_person, 2))
+    run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    mailer = FakeMailer()
+    mailer.fail_with = DeliveryError("550 no such user", transient=True)
+    for _attempt in range(POLICY.max_attempts):
+        deliver(new_uow, mailer, clock)
+        clock.advance(timedelta(hours=1))
+    with new_uow() as uow:
+        dead = uow.outbox.list(state="dead")
+    assert len(dead) == 2
+    assert all("gave up after 3 attempts" in e.last_error for e in dead)
+    assert mailer.sent == []
+
+
+def test_an_effect_claimed_by_a_crashed_relay_is_taken_over_after_its_lease(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, org(create_person, 2))
+    run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    with new_uow() as uow:
+        key = uow.outbox.list()[0].key
+        assert uow.outbox.claim(key, clock.now(), POLICY.lease)  # a relay claims it, then dies
+        uow.commit()
+    mailer = FakeMailer()
+    assert deliver(new_uow, mailer, clock).done == 1
+    clock.advance(POLICY.lease + timedelta(seconds=1))
+    assert deliver(new_uow, mailer, clock).done == 1
+    assert len(mailer.sent) == 2
+
+
+def test_an_unknown_effect_kind_is_parked_not_dropped(new_uow: NewUow, clock: FakeClock) -> None:
+    with new_uow() as uow:
+        uow.outbox.add(Effect(key="x", kind="carrier-pigeon", payload={}))
+        uow.commit()
+    report = deliver_due(new_uow, {}, clock, POLICY)
+    assert report.dead == 1
+    with new_uow() as uow:
+        assert "carrier-pigeon" in uow.outbox.list(state="dead")[0].last_error
+
+
+@pytest.mark.parametrize(("cadence", "weeks_until_next"), [("weekly", 1), ("fortnightly", 2), ("monthly", 4)])
+def test_tick_plans_each_program_when_its_cadence_comes_round(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock, cadence: str,
+        weeks_until_next: int) -> None:
+    add_people(new_uow, org(create_person, 4))
+    program = Program("coffee", cadence=cadence, cooldown_cycles=0)
+    mailer = FakeMailer()
+
+    def run() -> int:
+        from scheduler.emails import email_from_payload
+
+        report = tick(new_uow, FakeCalendarProvider(), clock, [program], SETTINGS,
+                      {"email": lambda e: mailer.send(email_from_payload(e.payload))}, POLICY)
+        return sum(1 for c in report.cycles if not c.already_planned)
+
+    planned = [run()]
+    for _week in range(weeks_until_next):
+        clock.advance(timedelta(days=7))
+        planned.append(run())
+    assert planned == [1] + [0] * (weeks_until_next - 1) + [1]
+    assert len(mailer.sent) == 8
+
+
+def test_reimport_updates_by_email_and_keeps_the_confirmation_time(new_uow: NewUow, clock: FakeClock) -> None:
+    csv = "email,name,team\nAna@Example.com,Ana,Payments\n"
+    first = import_people(new_uow, csv, source="people.csv", clock=clock)
+    clock.advance(timedelta(days=1))
+    second = import_people(new_uow, csv.replace("Payments", "Platform"), source="people.csv", clock=clock)
+    assert (first.created, second.created, second.updated) == (1, 0, 1)
+    with new_uow() as uow:
+        (ana,) = uow.people.list()
+    assert (ana.email, ana.team) == ("ana@example.com", "Platform")
+    assert ana.verified_at == clock.now() - timedelta(days=1)
