@@ -134,7 +134,8 @@ def test_someone_out_of_office_all_week_skips_the_cycle_and_is_told_why(
 
 def test_ineligible_people_are_left_out_without_an_email(
         new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
-    people = [*org(create_person, 4), create_person(opted_out=True), create_person(kinds=frozenset({"lunch"})), create_person(verified_at=None)]
+    people = [*org(create_person, 4), create_person(opted_out=True),
+              create_person(kinds=frozenset({"lunch"})), create_person(verified_at=None)]
     add_people(new_uow, people)
     outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
     assert outcome.plan is not None
