@@ -87,11 +87,13 @@ def pair_people(
                 continue
             edges[(i, j)] = _score(a, b, program, history, today, free_time)
 
+    # Integer weights for rustworkx; the seeded jitter also breaks ties when each person's best candidates are
+    # chosen, so equal scores do not all favour the same few people.
+    weights = {key: round(edge.score * SCORE_SCALE) + rng.randrange(TIE_JITTER) for key, edge in edges.items()}
     graph = rustworkx.PyGraph()
     graph.add_nodes_from(range(len(order)))
-    for (i, j) in _sparsify(edges, len(order)):
-        weight = round(edges[(i, j)].score * SCORE_SCALE) + rng.randrange(TIE_JITTER)
-        graph.add_edge(i, j, weight)
+    for (i, j) in _sparsify(weights, len(order)):
+        graph.add_edge(i, j, weights[(i, j)])
     matching = rustworkx.max_weight_matching(graph, max_cardinality=True, weight_fn=lambda w: w)
 
     groups: list[list[int]] = [sorted(pair) for pair in sorted(matching, key=min)]
@@ -199,19 +201,19 @@ def _score(a: Person, b: Person, program: Program, history: PairHistory, today: 
     return _Edge(score, tuple(reasons))
 
 
-def _sparsify(edges: Mapping[tuple[int, int], _Edge], size: int) -> set[tuple[int, int]]:
+def _sparsify(weights: Mapping[tuple[int, int], int], size: int) -> set[tuple[int, int]]:
     """Keep each person's best candidates: the union of everyone's top ``CANDIDATES_PER_PERSON`` edges.
 
     The matching's cost grows fast with edges; a top-k graph keeps near-optimal plans (see
     shared/reference/matching-facts.md).
     """
-    per_person: list[list[tuple[float, tuple[int, int]]]] = [[] for _ in range(size)]
-    for key, edge in edges.items():
-        per_person[key[0]].append((edge.score, key))
-        per_person[key[1]].append((edge.score, key))
+    per_person: list[list[tuple[int, tuple[int, int]]]] = [[] for _ in range(size)]
+    for key, weight in weights.items():
+        per_person[key[0]].append((weight, key))
+        per_person[key[1]].append((weight, key))
     kept: set[tuple[int, int]] = set()
     for candidates in per_person:
-        candidates.sort(key=lambda item: (-item[0], item[1]))
+        candidates.sort(reverse=True)
         kept.update(key for _, key in candidates[:CANDIDATES_PER_PERSON])
     return kept
 
@@ -242,8 +244,10 @@ def _explain(refusals: Counter[str], others: int, program: Program) -> str:
     """Why nobody could be paired with this person, in words they understand."""
     if others == 0:
         return "you were the only person taking part this cycle"
-    if not refusals:
-        return "everyone who could meet you was already in a full group"
+    allowed = others - sum(refusals.values())
+    if allowed > 0:
+        return (f"the {allowed} people you could have met were all in full groups this cycle; "
+                "you stay in for the next cycle")
     parts = [
         _REFUSAL_WORDS[rule].format(n=count, cooldown=program.cooldown_cycles)
         for rule, count in refusals.most_common()

@@ -175,3 +175,12 @@ def test_pairs_are_optimal_on_small_groups(specs: list[tuple[int, int, str, str]
     got = sum(edge(by_email[g.members[0]], by_email[g.members[1]]) or 0 for g in result.groups)
     assert len(result.groups) == count
     assert got >= total - 0.021 * count  # within the seeded tie-breaking jitter
+
+
+def test_equal_scores_do_not_crowd_the_candidate_graph(create_person: MakePerson) -> None:
+    """Regression: when every pair scores the same, ties must not all favour the same few people (which left
+    a quarter of a large organisation in trios or unmatched)."""
+    people = [create_person(team=f"team-{i % 25}") for i in range(300)]
+    result = pair(people)
+    assert result.unmatched == ()
+    assert all(len(g.members) == 2 for g in result.groups)
