@@ -15,28 +15,38 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from scheduler.bootstrap import Services, bootstrap
-from scheduler.config import Config, describe_config, find_config_path, load_config
-from scheduler.errors import CoffeeChatError, InputError
+from scheduler.config import CONFIG_ENV, Config, describe_config, find_config_path, load_config
+from scheduler.errors import CoffeeChatError, ConfigError, InputError
 from scheduler.services import CycleOutcome, import_people, run_cycle, tick
 
 # Off a terminal (cron, CI, a pipe) rich would wrap tables at 80 columns; plain logs can be wider.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+# markup=False: names, reasons and CSV errors are user data; "[/x]" in a name must print as it is, not crash.
+console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
 
 
 class Context:
     """What every command shares: the --config option, loaded on first use."""
 
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, *, from_env: bool = False) -> None:
         self.config_path = config_path
+        self.from_env = from_env
         self._config: Config | None = None
 
     @property
     def config(self) -> Config:
         """The loaded, validated config."""
         if self._config is None:
-            self._config = load_config(find_config_path(self.config_path))
+            try:
+                path = find_config_path(self.config_path)
+            except ConfigError as error:
+                if not self.from_env:
+                    raise
+                # Say where the path came from: a forgotten variable in a cron job or unit file is hard to spot.
+                raise ConfigError(f"no config file here (named by ${CONFIG_ENV})", path=error.path) from None
+            self._config = load_config(path)
         return self._config
 
     @contextmanager
@@ -69,7 +79,8 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
       coffeechat demo                      # a whole cycle on a generated organisation
       coffeechat --config prod.toml tick   # from cron, every few minutes
     """
-    ctx.obj = Context(config_path)
+    from_env = ctx.get_parameter_source("config_path") is click.core.ParameterSource.ENVIRONMENT
+    ctx.obj = Context(config_path, from_env=from_env)
 
 
 @cli.command()
@@ -90,7 +101,12 @@ def init(ctx: Context) -> None:
 
 @cli.group("config")
 def config_group() -> None:
-    """Inspect configuration."""
+    """Inspect configuration.
+
+    \b
+    Example:
+      coffeechat --config coffeechat.toml config check
+    """
 
 
 @config_group.command("check")
@@ -127,7 +143,7 @@ def import_people_command(ctx: Context, csv_file: Path) -> None:
     with ctx.services() as services:
         report = import_people(services.uow_factory, text, source=str(csv_file), clock=services.clock)
     for error in report.errors:
-        console.print(f"[red]skipped[/red] {error}")
+        console.print(Text("skipped", style="red"), str(error))
     console.print(f"imported {report.created + report.updated} people ({report.created} new, {report.updated} "
                   f"updated), {len(report.errors)} rows skipped")
     if report.errors:
@@ -183,7 +199,7 @@ def tick_command(ctx: Context) -> None:
         try:
             report = tick(services.uow_factory, services.calendar, services.clock, ctx.config.programs,
                           services.settings, services.performers(mailer), services.retry_policy,
-                          progress=progress)
+                          batch_size=ctx.config.delivery.batch_size, progress=progress)
         finally:
             mailer.close()
         for outcome in report.cycles:
@@ -246,7 +262,7 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 
 
 def deliver_now(services: Services, progress: Callable[[str, int, int], None] | None) -> None:
-    """One delivery pass with a fresh mailer, and a one-line report."""
+    """Deliver everything due with a fresh mailer, and a one-line report."""
     from scheduler.outbox import deliver_due
 
     mailer = services.mailer_factory()
@@ -287,9 +303,9 @@ def print_outcome(services: Services, outcome: CycleOutcome, *, details: bool = 
                           "\n".join(row.reasons))
         console.print(table)
         for email, reason in sorted(plan.calendar_problems.items()):
-            console.print(f"[yellow]calendar[/yellow] {email}: {reason}")
+            console.print(Text("calendar", style="yellow"), f"{email}: {reason}")
         for left_out in plan.unmatched:
-            console.print(f"[yellow]not paired[/yellow] {left_out.email}: {left_out.reason}")
+            console.print(Text("not paired", style="yellow"), f"{left_out.email}: {left_out.reason}")
     for line in summary.figures:
         console.print(line)
 

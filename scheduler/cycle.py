@@ -171,7 +171,7 @@ def _no_time_reason(person: Person, busy: Busy, program: Program) -> str:
 def _choose_slots(groups: Sequence[Group], people: Mapping[str, Person], index: FreeTimeIndex,
                   program: Program) -> tuple[Meeting, ...]:
     """A slot for every group; the least flexible groups choose first, and days fill evenly."""
-    by_flexibility = sorted(groups, key=lambda g: (index.count_slots(g.members), g.members))
+    by_flexibility = sorted(groups, key=lambda g: (index.common_hours(g.members), g.members))
     chosen: dict[tuple[str, ...], Interval | None] = {}
     for group in by_flexibility:
         members = [people[email] for email in group.members]

@@ -196,6 +196,9 @@ class Person:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "email", normalize_email(self.email))
+        if self.verified_at is not None:
+            # Stored and compared in UTC: a wall time in a DST gap never equals its UTC twin in Python.
+            object.__setattr__(self, "verified_at", require_utc(self.verified_at, "verified_at"))
         ZoneInfo(self.timezone)  # raises for an unknown zone: better here than in the middle of a cycle
         if not self.kinds <= set(MEETING_KINDS):
             raise ValueError(f"unknown meeting kinds {sorted(self.kinds - set(MEETING_KINDS))}")

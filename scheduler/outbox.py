@@ -63,11 +63,27 @@ def deliver_due(
     batch_size: int = 200,
     progress: Progress | None = None,
 ) -> DeliveryReport:
-    """Perform every effect that is due now, one at a time; return what happened.
+    """Perform every effect that is due now, one at a time, reading ``batch_size`` at a time; return what
+    happened.
 
     ``performers`` maps an effect kind to the function that performs it; a performer raises
     ``DeliveryError`` on failure. An effect of an unknown kind is parked as dead, never dropped.
     """
+    total = DeliveryReport()
+    while True:
+        batch, due = _deliver_batch(uow_factory, performers, clock, policy, batch_size, progress)
+        total = DeliveryReport(done=total.done + batch.done, retried=total.retried + batch.retried,
+                               dead=total.dead + batch.dead, skipped=total.skipped + batch.skipped)
+        # A short batch means nothing more is due; a retried effect is never due again at once, so this ends.
+        if due < batch_size:
+            break
+    _close_delivered_cycles(uow_factory)
+    return total
+
+
+def _deliver_batch(uow_factory: Callable[[], UnitOfWork], performers: Mapping[str, Performer], clock: Clock,
+                   policy: RetryPolicy, batch_size: int, progress: Progress | None) -> tuple[DeliveryReport, int]:
+    """One batch of due effects: the report and how many were due."""
     done = retried = dead = skipped = 0
     with uow_factory() as uow:
         due = uow.outbox.due(clock.now(), limit=batch_size)
@@ -95,8 +111,7 @@ def deliver_due(
             uow.commit()
         if progress:
             progress("delivering", position, len(due))
-    _close_delivered_cycles(uow_factory)
-    return DeliveryReport(done=done, retried=retried, dead=dead, skipped=skipped)
+    return DeliveryReport(done=done, retried=retried, dead=dead, skipped=skipped), len(due)
 
 
 def _perform(performers: Mapping[str, Performer], effect: Effect) -> DeliveryError | None:

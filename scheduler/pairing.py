@@ -191,9 +191,10 @@ def _score(a: Person, b: Person, program: Program, history: PairHistory, today: 
         score += weights.shared_interest * min(3, len(shared))
         reasons.append(f"both into {', '.join(shared)}")
     if free_time is not None:
-        slots = free_time.count_slots((a.email, b.email))
-        score += weights.common_slots * min(1.0, slots / 10)
-        reasons.append(f"{slots} common free half-hour starts" if slots != 1 else "one common free time")
+        hours = free_time.common_hours((a.email, b.email))
+        score += weights.common_slots * min(1.0, hours / 5)
+        reasons.append(f"{hours:g} hours of common free time this cycle" if hours != 1
+                       else "one hour of common free time this cycle")
         if a.timezone != b.timezone:
             overlap = free_time.working_overlap(a.email, b.email)
             score += weights.timezone_overlap * overlap

@@ -132,6 +132,7 @@ def tick(
     performers: dict[str, Performer],
     policy: RetryPolicy,
     *,
+    batch_size: int = 200,
     progress: Progress | None = None,
 ) -> TickReport:
     """Do whatever is due: plan each program whose cadence has come round, then deliver due effects.
@@ -144,7 +145,7 @@ def tick(
             cycles = uow.cycles.list(program.name)
         if is_due(program, cycles[0] if cycles else None, clock.now()):
             outcomes.append(run_cycle(uow_factory, provider, clock, program, settings, progress=progress))
-    delivery = deliver_due(uow_factory, performers, clock, policy, progress=progress)
+    delivery = deliver_due(uow_factory, performers, clock, policy, batch_size=batch_size, progress=progress)
     return TickReport(cycles=tuple(outcomes), delivery=delivery)
 
 

@@ -119,10 +119,9 @@ class FreeTimeIndex:
             starts &= common >> shift
         return starts
 
-    def count_slots(self, emails: Iterable[str]) -> int:
-        """How many distinct half-hour-aligned starts the group has in common (a measure of flexibility)."""
-        starts = self.common_starts(emails)
-        return sum(1 for i in _bits(starts) if i % 2 == 0) if starts else 0
+    def common_hours(self, emails: Iterable[str]) -> float:
+        """Hours of possible meeting starts the group shares (a measure of how easy they are to book)."""
+        return self.common_starts(emails).bit_count() * STEP.total_seconds() / 3600
 
     def has_any_slot(self, email: str) -> bool:
         """Whether the person alone has room for one meeting in the window (False when out of office)."""

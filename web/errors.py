@@ -13,6 +13,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle(error: HTTPException) -> ResponseReturnValue:
         status = error.code or 500
+        # Keep the headers the error brings (Allow on a 405, Retry-After, WWW-Authenticate); the body is ours.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
         if request.accept_mimetypes.best == "application/json":
-            return jsonify(error=error.name, message=error.description), status
-        return render_template("error.html", error=error), status
+            return jsonify(error=error.name, message=error.description), status, headers
+        return render_template("error.html", error=error), status, headers

@@ -365,7 +365,7 @@ def test_unmatched_notice_is_kind_and_names_the_next_round_in_the_readers_zone()
         assert "no common free time with anyone this round" in body
         assert "Monday 23 November" in body
         assert "Monday 7 December" in body
-        assert "you stay in Engineering coffee" in body
+        assert "you stay in the Engineering coffee program" in body
         assert "https://coffee.example.com/account" in body
 
 
