@@ -33,6 +33,8 @@ from scheduler.ports import CalendarProvider, UnitOfWork
 from scheduler.slots import LUNCH_HOURS, FreeTimeIndex, SlotRules, spread_load
 
 Progress = Callable[[str, int, int], None]
+# Below this share of free working time, a person with no slot is treated as away rather than just busy.
+OUT_OF_OFFICE_FREE_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,8 @@ def plan_cycle(
             answer = replace(answer, busy=merge_intervals((*answer.busy, *booked[person.email])))
         index.add(person, answer)
         if not index.has_any_slot(person.email):
-            skipped.append(Unmatched(person.email, _no_time_reason(person, answer, program)))
+            reason = _no_time_reason(person, answer, program, index.free_share(person.email))
+            skipped.append(Unmatched(person.email, reason))
         else:
             available.append(person)
 
@@ -159,13 +162,16 @@ def _fetch_busy(provider: CalendarProvider, people: Sequence[Person], window: In
     return busy
 
 
-def _no_time_reason(person: Person, busy: Busy, program: Program) -> str:
-    hours = "lunch hours ({}–{})".format(*(t.strftime("%H:%M") for t in LUNCH_HOURS)) if program.kind == "lunch" \
-        else "working hours"
-    if busy.error is None and busy.known:
-        return (f"your calendar shows no free {program.duration_minutes} minutes inside your {hours} this cycle "
-                "(out of office?); you stay in for the next one")
-    return f"your {hours} leave no room for a meeting in this cycle's window; please check your profile"
+def _no_time_reason(person: Person, busy: Busy, program: Program, free_share: float) -> str:
+    """Why someone has no room for a meeting this cycle, in their words."""
+    lunch = program.kind == "lunch"
+    hours = "lunch hours ({}–{})".format(*(t.strftime("%H:%M") for t in LUNCH_HOURS)) if lunch else "working hours"
+    if not (busy.error is None and busy.known):
+        return f"your {hours} leave no room for a meeting in this cycle's window; please check your profile"
+    if free_share < OUT_OF_OFFICE_FREE_SHARE:
+        return "your calendar shows you away or fully booked most of this cycle; you stay in for the next one"
+    return (f"your calendar has no free {program.duration_minutes} minutes inside your {hours} this cycle; "
+            "you stay in for the next one")
 
 
 def _choose_slots(groups: Sequence[Group], people: Mapping[str, Person], index: FreeTimeIndex,

@@ -124,12 +124,12 @@ def test_someone_out_of_office_all_week_skips_the_cycle_and_is_told_why(
     outcome = run_cycle(new_uow, provider, clock, COFFEE, SETTINGS)
     assert outcome.plan is not None
     assert [u.email for u in outcome.plan.unmatched] == [away.email]
-    assert "out of office" in outcome.plan.unmatched[0].reason
+    assert "away or fully booked" in outcome.plan.unmatched[0].reason
     with new_uow() as uow:
         notice = uow.outbox.list()[-1]
         assert uow.cycles.unmatched(outcome.cycle.id) == list(outcome.plan.unmatched)  # type: ignore[arg-type]
     assert recipient(notice) == away.email
-    assert "out of office" in str(notice.payload["text"])
+    assert "away or fully booked" in str(notice.payload["text"])
 
 
 def test_ineligible_people_are_left_out_without_an_email(
