@@ -226,6 +226,10 @@ def _build(cls: type[Any], data: Any, *, prefix: str, file: str) -> Any:
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls) if f.init}
     unknown = sorted(set(data) - known)
+    for name in unknown:
+        if f"{name}_env" in known:
+            raise ConfigError(f"secrets never go in the config file: put it in an environment variable and name "
+                              f"that variable with {name}_env", path=file, key=prefix + name)
     if unknown:
         raise ConfigError(f"unknown key (known keys: {', '.join(sorted(known - {'path'}))})", path=file,
                           key=prefix + unknown[0])

@@ -96,3 +96,8 @@ def test_describe_shows_whether_secrets_are_set_but_never_their_value(
 ])
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
+
+
+def test_a_secret_written_into_the_file_is_refused_with_the_way_to_do_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"mail\.smtp\.password.*password_env"):
+        load_config(write(tmp_path, "[mail.smtp]\npassword = 'hunter2'\n"))
