@@ -22,7 +22,7 @@ import ssl
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage as MimeMessage
 from email.utils import format_datetime
@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Self, TextIO
 
 from integrations.invites import render_invite as default_render_invite
+from scheduler.clock import SystemClock
 from scheduler.errors import DeliveryError
 from scheduler.model import EmailMessage, Invite
 from scheduler.ports import Clock
@@ -61,14 +62,6 @@ _RESERVED_HEADERS = frozenset(
 )
 _HEADER_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII without ":" (RFC 5322 field name)
 _METHOD_LINE = re.compile(r"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
-
-
-class SystemClock:
-    """The real time, in UTC: the default clock of the backends (tests pass their own)."""
-
-    def now(self) -> datetime:
-        """The current moment, timezone-aware, in UTC."""
-        return datetime.now(UTC)
 
 
 def _check_header(name: str, value: str) -> None:

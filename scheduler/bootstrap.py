@@ -8,23 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parseaddr
+from datetime import timedelta
 
 from scheduler.availability import CalendarRouter
+from scheduler.clock import SystemClock
 from scheduler.config import Config, secret
 from scheduler.cycle import PlanSettings
 from scheduler.model import Attendee, Effect
 from scheduler.outbox import Performer, RetryPolicy
 from scheduler.ports import CalendarProvider, Clock, Mailer, UnitOfWork
-
-
-class SystemClock:
-    """The real clock, in UTC."""
-
-    def now(self) -> datetime:
-        """The current moment in UTC."""
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -109,7 +101,3 @@ def build_mailer(config: Config) -> Mailer:
         local_hostname=None,
     )
 
-
-def sender_domain(config: Config) -> str:
-    """The domain of the configured sender address (used in Message-IDs)."""
-    return parseaddr(config.mail.sender)[1].rpartition("@")[2] or "localhost"

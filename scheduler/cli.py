@@ -221,7 +221,7 @@ def demo(directory: Path, size: int) -> None:
     Example:
       coffeechat demo && coffeechat --config demo/config.toml serve
     """
-    from scheduler.bootstrap import SystemClock
+    from scheduler.clock import SystemClock
     from scheduler.demo import prepare_demo
 
     config, people_csv = prepare_demo(directory, size=size, now=SystemClock().now())

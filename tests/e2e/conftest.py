@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.bootstrap import SystemClock
 from scheduler.cli import main
+from scheduler.clock import SystemClock
 from scheduler.cycle import next_window
 from scheduler.model import Program
 from tests.e2e.org import ANSI, COFFEE, CONFIG, HEADER, PEOPLE, CliResult, Org, busy_calendar, person_row
