@@ -33,6 +33,8 @@ from scheduler.ports import CalendarProvider, UnitOfWork
 from scheduler.slots import LUNCH_HOURS, FreeTimeIndex, SlotRules, spread_load
 
 Progress = Callable[[str, int, int], None]
+# Reminders go out this long before a meeting; a meeting planned closer than that gets none.
+REMINDER_LEAD = timedelta(hours=24)
 # Below this share of free working time, a person with no slot is treated as away rather than just busy.
 OUT_OF_OFFICE_FREE_SHARE = 0.2
 
@@ -232,7 +234,8 @@ def _stored_id(value: int | None) -> int:
 
 def plan_effects(cycle: Cycle, plan: CyclePlan, meetings: Sequence[Meeting],
                  settings: PlanSettings) -> list[Effect]:
-    """One announcement (with the invite) per member of each meeting, one notice per person left out."""
+    """One announcement (with the invite) per member of each meeting, a reminder the day before (held in the
+    outbox until then, so `tick` sends it), and one notice per person left out."""
     effects = []
     for meeting in meetings:
         members = [plan.people[email] for email in meeting.group.members]
@@ -243,6 +246,13 @@ def plan_effects(cycle: Cycle, plan: CyclePlan, meetings: Sequence[Meeting],
                 stamp=plan.planned_at, base_url=settings.base_url, key=key)
             effects.append(Effect(key=key, kind="email", payload=emails.email_to_payload(message),
                                   cycle_id=cycle.id))
+            remind_at = meeting.slot.start - REMINDER_LEAD if meeting.slot else None
+            if remind_at is not None and remind_at > plan.planned_at:
+                key = f"cycle-{cycle.id}/meeting-{meeting.id}/seq-{meeting.sequence}/remind/{recipient.email}"
+                reminder = emails.meeting_reminder(meeting, members, recipient, plan.program,
+                                                   sender=settings.sender, base_url=settings.base_url, key=key)
+                effects.append(Effect(key=key, kind="email", payload=emails.email_to_payload(reminder),
+                                      cycle_id=cycle.id, next_attempt_at=remind_at))
     for left_out in plan.unmatched:
         key = f"cycle-{cycle.id}/unmatched/{left_out.email}"
         message = emails.unmatched_notice(

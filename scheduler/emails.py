@@ -278,6 +278,48 @@ def match_announcement(
     )
 
 
+def meeting_reminder(
+    meeting: Meeting,
+    members: Sequence[Person],
+    recipient: Person,
+    program: Program,
+    *,
+    sender: str,
+    base_url: str,
+    key: str,
+) -> EmailMessage:
+    """A short reminder, sent the day before, of whom ``recipient`` meets, when (in their own time zone) and
+    where. It carries no invite: the one sent with the announcement already holds the time. Raises
+    ``ValueError`` for a meeting without a slot, one not stored, or a recipient not in it."""
+    people = _ordered_members(meeting, members)
+    if recipient.email not in meeting.group.members:
+        raise ValueError(f"{recipient.email} is not in meeting {meeting.id}")
+    if meeting.slot is None:
+        raise ValueError(f"meeting {meeting.id} has no time to remind anyone of")
+    others = [person for person in people if person.email != recipient.email]
+    label = _kind_label(program)
+    other_names = _join_names([_one_line(person.name) for person in others])
+    local_start = as_local(meeting.slot.start, recipient.timezone)
+    context = {
+        "label": label,
+        "recipient_name": recipient.name,
+        "other_names": other_names,
+        "when": format_slot(meeting.slot, recipient.timezone),
+        "place": _place(meeting, program),
+        "match_url": _match_url(base_url, meeting),
+    }
+    return EmailMessage(
+        to=(format_recipient(recipient),),
+        subject=_one_line(f"Reminder: {label.lower()} with {other_names}, {format_day(local_start)} "
+                          f"{local_start:%H:%M}"),
+        text=_render("meeting_reminder.txt", context),
+        html=_render("meeting_reminder.html", context),
+        sender=sender,
+        message_id=make_message_id(key, sender_domain(sender)),
+        headers=STANDARD_HEADERS,
+    )
+
+
 def unmatched_notice(
     person: Person,
     reason: str,

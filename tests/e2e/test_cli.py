@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -295,7 +296,15 @@ def test_run_cycle_stores_sends_once_and_deliver_sends_nothing_more(imported_org
         effects = uow.outbox.list()
     assert len(meetings) == 3
     assert sorted(email for m in meetings for email in m.group.members) == sorted(EMAILS)
-    assert {effect.state for effect in effects} == {"done"}
+    sent_now = [effect for effect in effects if "/remind/" not in effect.key]
+    reminders = [effect for effect in effects if "/remind/" in effect.key]
+    assert {effect.state for effect in sent_now} == {"done"}
+    # Reminders wait for the day before each meeting.
+    assert len(reminders) == 6
+    assert {effect.state for effect in reminders} == {"pending"}
+    slot_start = {email: m.slot.start for m in meetings for email in m.group.members if m.slot}
+    for reminder in reminders:
+        assert reminder.next_attempt_at == slot_start[reminder.key.rsplit("/", 1)[1]] - timedelta(hours=24)
     files = snapshot(org.outbox)
     assert len(files) == 6
     invites = read_invites(org.outbox)

@@ -64,8 +64,13 @@ def test_a_cycle_stores_meetings_history_and_one_email_per_person(
         assert outcome.cycle.seed == outcome.plan.seed
     assert sorted(e for m in meetings for e in m.group.members) == sorted(p.email for p in people)
     assert all(m.slot is not None and MONDAY <= m.slot.start < MONDAY + timedelta(days=5) for m in meetings)
-    recipients = sorted(recipient(e) for e in effects)
-    assert recipients == sorted(p.email for p in people)
+    announcements = [e for e in effects if "/announce/" in e.key]
+    reminders = [e for e in effects if "/remind/" in e.key]
+    assert sorted(recipient(e) for e in announcements) == sorted(p.email for p in people)
+    assert sorted(recipient(e) for e in reminders) == sorted(p.email for p in people)
+    slot_of = {email: m.slot for m in meetings for email in m.group.members}
+    for reminder in reminders:
+        assert reminder.next_attempt_at == slot_of[recipient(reminder)].start - timedelta(hours=24)  # type: ignore[union-attr]
 
 
 def test_a_dry_run_stores_nothing_and_plans_what_the_real_run_does(
@@ -91,7 +96,7 @@ def test_the_same_window_is_never_planned_twice(
     assert again.cycle == first.cycle
     with new_uow() as uow:
         assert len(uow.cycles.list()) == 1
-        assert len(uow.outbox.list()) == 6
+        assert len([e for e in uow.outbox.list() if "/announce/" in e.key]) == 6
 
 
 def test_busy_time_is_respected_and_broken_calendars_do_not_stop_the_cycle(
@@ -142,7 +147,7 @@ def test_ineligible_people_are_left_out_without_an_email(
     assert sorted(outcome.plan.ineligible.values()) == [
         "does not take part in coffee meetings", "email address not yet confirmed", "opted out"]
     with new_uow() as uow:
-        assert len(uow.outbox.list()) == 4
+        assert sorted({recipient(e) for e in uow.outbox.list()}) == sorted(p.email for p in people[:4])
 
 
 def test_next_cycles_respect_the_cooldown(
@@ -188,6 +193,13 @@ def test_delivery_sends_each_email_once_and_closes_the_cycle(
     assert all(m.invite is not None and m.invite.method == "REQUEST" for m in mailer.sent)
     assert deliver(new_uow, mailer, clock).attempted == 0
     assert len(mailer.sent) == 6
+    with new_uow() as uow:
+        assert uow.cycles.get(outcome.cycle.id).state == CycleState.PLANNED  # type: ignore[arg-type, union-attr]
+    # The reminders wait in the outbox until the day before each meeting, then go out once.
+    clock.current = MONDAY + timedelta(days=5)
+    assert deliver(new_uow, mailer, clock).done == 6
+    assert deliver(new_uow, mailer, clock).attempted == 0
+    assert sorted(m.subject.startswith("Reminder") for m in mailer.sent) == [False] * 6 + [True] * 6
     with new_uow() as uow:
         assert uow.cycles.get(outcome.cycle.id).state == CycleState.DELIVERED  # type: ignore[arg-type, union-attr]
 
@@ -268,7 +280,10 @@ def test_tick_plans_each_program_when_its_cadence_comes_round(
         clock.advance(timedelta(days=7))
         planned.append(run())
     assert planned == [1] + [0] * (weeks_until_next - 1) + [1]
-    assert len(mailer.sent) == 8
+    # Two cycles' announcements, and the first cycle's reminders (the second cycle's are not due yet).
+    subjects = [m.subject for m in mailer.sent]
+    assert sum(not s.startswith("Reminder") for s in subjects) == 8
+    assert sum(s.startswith("Reminder") for s in subjects) == 4
 
 
 def test_reimport_updates_by_email_and_keeps_the_confirmation_time(new_uow: NewUow, clock: FakeClock) -> None:

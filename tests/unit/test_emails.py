@@ -535,3 +535,20 @@ def test_any_message_round_trips_through_a_json_payload(message: EmailMessage) -
     if message.invite is not None:
         assert back.invite is not None
         assert back.invite.start.tzinfo == UTC
+
+
+def test_reminder_snapshots() -> None:
+    meeting = create_meeting()
+    message = emails.meeting_reminder(meeting, [ANA, BEN], BEN, PROGRAM, sender=SENDER, base_url=BASE_URL,
+                                      key="cycle-7/meeting-42/seq-0/remind/ben@example.com")
+    assert message.invite is None
+    assert message.to == ("Ben Okafor <ben@example.com>",)
+    assert message.subject == "Reminder: coffee chat with Ana López, Tuesday 24 November 05:30"
+    assert_snapshot("reminder.txt", message.text)
+    assert_snapshot("reminder.html", message.html)
+
+
+def test_a_meeting_without_a_time_has_no_reminder() -> None:
+    with pytest.raises(ValueError, match="no time to remind"):
+        emails.meeting_reminder(create_meeting(slot=None), [ANA, BEN], ANA, PROGRAM, sender=SENDER,
+                                base_url=BASE_URL, key="k")
