@@ -16,6 +16,7 @@ MEETING_KINDS = ("coffee", "lunch")
 MEETING_MODES = ("in_person", "virtual", "either")
 CADENCES = ("weekly", "fortnightly", "monthly")
 CADENCE_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 28}
+RELAX_RULES = ("never", "cooldown", "cooldown_then_team")
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -190,6 +191,10 @@ class Person:
     interests: frozenset[str] = frozenset()
     seniority: str = ""
     manager: str = ""
+    # Emails, or "team:NAME" / "department:NAME": whom this person would like to meet (a soft rule).
+    wishlist: frozenset[str] = frozenset()
+    # Emails of people this person must never be paired with (a hard rule, either way round).
+    blocked: frozenset[str] = frozenset()
     paused_until: date | None = None
     opted_out: bool = False
     verified_at: datetime | None = None
@@ -247,6 +252,9 @@ class Weights:
     shared_interest: float = 1.0
     common_slots: float = 0.5
     timezone_overlap: float = 1.0
+    wishlist: float = 3.0
+    no_shared_manager: float = 0.5
+    seniority_mix: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -263,6 +271,9 @@ class Program:
     window_days: int = 5
     min_notice_hours: int = 24
     buffer_minutes: int = 5
+    # When the hard rules leave people without a partner: "never" relaxes nothing, "cooldown" lets recent
+    # pairs meet again, "cooldown_then_team" also lets teammates meet as a last resort.
+    relax: str = "cooldown"
     weights: Weights = field(default_factory=Weights)
 
     def __post_init__(self) -> None:
@@ -277,6 +288,8 @@ class Program:
             raise ValueError("duration_minutes must be between 10 and 180")
         if self.meeting_mode not in MEETING_MODES:
             raise ValueError(f"unknown meeting mode {self.meeting_mode!r}")
+        if self.relax not in RELAX_RULES:
+            raise ValueError(f"relax must be one of {', '.join(RELAX_RULES)}")
 
     @property
     def duration(self) -> timedelta:
