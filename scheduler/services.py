@@ -98,6 +98,7 @@ def run_cycle(
         history = PairHistory(
             recent=frozenset(uow.history.pairs_in_recent_cycles(program.name, program.cooldown_cycles)),
             last_met=uow.history.last_met(),
+            left_over=_left_over_last_time(uow, program),
         )
         booked = booked_intervals(uow, window)
     plan = plan_cycle(program, people, provider, now=now, window=window, history=history,
@@ -113,6 +114,16 @@ def run_cycle(
         cycle = save_plan(uow, plan, settings)
         uow.commit()
     return CycleOutcome(program, plan, cycle)
+
+
+def _left_over_last_time(uow: UnitOfWork, program: Program) -> frozenset[str]:
+    """Who was in a trio or unmatched in the program's latest cycle: not again this time, if avoidable."""
+    cycles = uow.cycles.list(program.name)
+    if not cycles or cycles[0].id is None:
+        return frozenset()
+    in_trios = {email for m in uow.cycles.meetings(cycles[0].id) if len(m.group.members) > 2
+                for email in m.group.members}
+    return frozenset(in_trios | {u.email for u in uow.cycles.unmatched(cycles[0].id)})
 
 
 @dataclass(frozen=True)

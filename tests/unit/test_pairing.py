@@ -2,6 +2,7 @@ import itertools
 from collections.abc import Callable
 from datetime import date
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -184,3 +185,83 @@ def test_equal_scores_do_not_crowd_the_candidate_graph(create_person: MakePerson
     result = pair(people)
     assert result.unmatched == ()
     assert all(len(g.members) == 2 for g in result.groups)
+
+
+def test_blocked_people_are_never_grouped(create_person: MakePerson) -> None:
+    a = create_person()
+    b = create_person(blocked=frozenset({a.email}))
+    result = pair([a, b])
+    assert result.groups == ()
+    assert "1 are on a block list with you" in result.unmatched[0].reason
+
+
+def test_a_wish_makes_the_pair(create_person: MakePerson) -> None:
+    people = [create_person() for _ in range(6)]
+    wisher = create_person(wishlist=frozenset({"team:team-3"}))
+    target = next(p for p in people if p.team == "team-3")
+    for seed in range(5):
+        result = pair([*people, create_person(), wisher], seed=seed)
+        group = next(g for g in result.groups if wisher.email in g.members)
+        assert target.email in group.members
+        assert f"{wisher.name.split()[0]} asked to meet someone in team-3" in group.reasons
+
+
+def test_nobody_is_in_a_trio_two_cycles_running_when_avoidable(create_person: MakePerson) -> None:
+    people = [create_person() for _ in range(7)]
+    for seed in range(10):
+        first = pair(people, seed=seed)
+        (trio,) = [g for g in first.groups if len(g.members) == 3]
+        second = pair(people, history=PairHistory(left_over=frozenset(trio.members)), seed=seed + 100)
+        (next_trio,) = [g for g in second.groups if len(g.members) == 3]
+        assert not set(next_trio.members) & set(trio.members)
+
+
+def test_the_cooldown_gives_way_only_when_the_program_allows_it(create_person: MakePerson) -> None:
+    a, b = create_person(), create_person()
+    history = PairHistory(recent=frozenset({frozenset((a.email, b.email))}))
+    strict = pair([a, b], Program("coffee", relax="never"), history=history)
+    assert strict.groups == ()
+    assert "you met 1 within the last 6 cycles" in strict.unmatched[0].reason
+    relaxed = pair([a, b], Program("coffee", relax="cooldown"), history=history)
+    (group,) = relaxed.groups
+    assert "met recently: paired anyway because nobody else was free" in group.reasons
+    assert any("rule relaxed for 2 people: met recently" in note for note in relaxed.notes)
+
+
+def test_a_team_of_sixty_percent_pairs_teammates_only_as_a_last_resort(create_person: MakePerson) -> None:
+    team = [create_person(team="big") for _ in range(6)]
+    others = [create_person() for _ in range(4)]
+    strict = pair(team + others, Program("coffee", relax="cooldown"))
+    assert len(strict.unmatched) == 2
+    assert all("the 4 people you could have met were all in full groups" in u.reason for u in strict.unmatched)
+    last_resort = pair(team + others, Program("coffee", relax="cooldown_then_team"))
+    assert last_resort.unmatched == ()
+    same_team = [g for g in last_resort.groups if {e for e in g.members} <= {p.email for p in team}]
+    assert len(same_team) == 1
+    assert "same team: paired anyway because nobody else was free" in same_team[0].reasons
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3])
+def test_tiny_programs(create_person: MakePerson, size: int) -> None:
+    people = [create_person() for _ in range(size)]
+    result = pair(people)
+    placed = sorted(members_of(result))
+    assert placed == ([] if size < 2 else sorted(p.email for p in people))
+    assert len(result.unmatched) == (1 if size == 1 else 0)
+
+
+def test_large_organisations_are_split_into_blocks_and_keep_every_rule(create_person: MakePerson) -> None:
+    departments = ["Sales", "Engineering", "Design", "Operations"]
+    people = [create_person(team=f"team-{i % 97}", department=departments[i % 4],
+                            office=["London", "Berlin", "New York"][i % 3]) for i in range(3001)]
+    history = PairHistory(recent=frozenset(frozenset((people[i].email, people[i + 1].email))
+                                           for i in range(0, 3000, 2)))
+    result = pair(people, history=history, seed=3)
+    assert pair(people, history=history, seed=3) == result  # deterministic across blocks too
+    assert result.unmatched == ()
+    assert sorted(len(g.members) for g in result.groups).count(3) == 1
+    by_email = {p.email: p for p in people}
+    for group in result.groups:
+        for x, y in itertools.combinations(group.members, 2):
+            assert _hard_rule(by_email[x], by_email[y], COFFEE, history, None) is None
+        assert group.reasons
