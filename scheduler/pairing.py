@@ -21,7 +21,8 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import rustworkx
 
@@ -217,16 +218,16 @@ class _Engine:
                 for b in members[x + 1:]:
                     yield a, b
             return
-        buckets: dict[tuple[str, str], list[int]] = defaultdict(list)
+        buckets: dict[tuple[str, str, str], list[int]] = defaultdict(list)
         for i in members:
             person = self.order[i]
-            buckets[(person.department, person.office)].append(i)
+            buckets[(person.department, person.office, person.timezone)].append(i)
         in_block = set(members)
-        tiers: dict[tuple[str, str], list[list[int]]] = {}
-        interest_pools: dict[tuple[tuple[str, str], str], list[int]] = {}
+        tiers: dict[tuple[str, str, str], list[list[int]]] = {}
+        interest_pools: dict[tuple[tuple[str, str, str], str], list[int]] = {}
         for i in members:
             person = self.order[i]
-            home = (person.department, person.office)
+            home = (person.department, person.office, person.timezone)
             if home not in tiers:  # everyone in a bucket sees the other buckets alike
                 tiers[home] = self._tiers(home, buckets)
             # Shared interests are invisible at bucket level: look for them in the best tier first.
@@ -246,15 +247,20 @@ class _Engine:
                 if wished is not None and wished in in_block:
                     yield i, wished
 
-    def _tiers(self, home: tuple[str, str], buckets: Mapping[tuple[str, str], list[int]]) -> list[list[int]]:
-        """The members of the other buckets, pooled by how well their department and office suit someone in
-        ``home`` (best first) and shuffled, so a run of a pool is a random mix of all its buckets."""
+    def _tiers(self, home: tuple[str, str, str],
+               buckets: Mapping[tuple[str, str, str], list[int]]) -> list[list[int]]:
+        """The members of the buckets (department, office, time zone), pooled by how well they suit someone
+        in ``home`` (best first) and shuffled, so a run of a pool is a random mix of all its buckets. With
+        calendars in play, zones whose working days barely overlap come last."""
         weights = self.program.weights
         by_score: dict[float, list[int]] = defaultdict(list)
         for bucket, pool in buckets.items():
             score = (weights.different_department * (bucket[0] != home[0])
                      + weights.different_office * (bucket[1] != home[1]))
-            by_score[score].extend(pool)
+            if self.free_time is not None and bucket[2] != home[2]:
+                overlap = _zone_overlap(home[2], bucket[2], self.free_time.window.start)
+                score = score + weights.timezone_overlap * overlap if overlap > 0 else -1.0
+            by_score[round(score, 6)].extend(pool)
         pools = [by_score[score] for score in sorted(by_score, reverse=True)]
         for pool in pools:
             self.rng.shuffle(pool)
@@ -393,6 +399,15 @@ class _Engine:
             for rule, count in refusals.most_common()
         ]
         return f"nobody could be paired with you: of {len(others)} other people, " + "; ".join(parts)
+
+
+def _zone_overlap(zone_a: str, zone_b: str, moment: datetime) -> float:
+    """Share of a 09:00-17:00 day that two zones have in common at ``moment`` (0 to 1): a cheap estimate to
+    rank buckets; the exact overlap of each pair comes from the free-time index."""
+    offset_a = moment.astimezone(ZoneInfo(zone_a)).utcoffset() or timedelta(0)
+    offset_b = moment.astimezone(ZoneInfo(zone_b)).utcoffset() or timedelta(0)
+    apart = abs((offset_a - offset_b).total_seconds()) / 3600
+    return max(0.0, 8 - apart) / 8
 
 
 def _key(i: int, j: int) -> tuple[int, int]:
