@@ -114,7 +114,6 @@ class _Engine:
         self.today = today
         self.free_time = free_time
         self.index = {person.email: i for i, person in enumerate(self.order)}
-        self.edges: dict[tuple[int, int], _Edge | None] = {}  # None: a hard rule forbids the pair
         self.candidates: dict[int, list[int]] = defaultdict(list)
         self.relaxed: dict[tuple[int, int], str] = {}
 
@@ -186,10 +185,14 @@ class _Engine:
         if len(members) < 2:
             return [], list(members)
         graph_edges: dict[tuple[int, int], int] = {}
+        seen: set[tuple[int, int]] = set()
         for a, b in self._candidate_pairs(members, relax):
-            edge = self._edge(a, b, relax)
+            key = _key(a, b)
+            if key in seen:
+                continue
+            seen.add(key)
+            edge = self._edge(key[0], key[1], relax)
             if edge is not None:
-                key = _key(a, b)
                 graph_edges[key] = round(edge.score * SCORE_SCALE) + self._jitter(key)
         position = {person: n for n, person in enumerate(members)}
         graph = rustworkx.PyGraph()
@@ -276,21 +279,17 @@ class _Engine:
             if other != i:
                 yield i, other
 
-    def _edge(self, a: int, b: int, relax: str | None = None) -> _Edge | None:
-        """The scored edge between two people, or None when a hard rule (not relaxed) forbids it."""
-        key = _key(a, b)
-        if relax is None and key in self.edges:
-            return self.edges[key]
-        first, second = self.order[key[0]], self.order[key[1]]
+    def _edge(self, a: int, b: int, relax: str | None = None, *, explain: bool = False) -> _Edge | None:
+        """The scored edge between two people, or None when a hard rule (not relaxed) forbids it. Reasons
+        are written only when ``explain`` is set: formatting them for every candidate would cost more than
+        scoring."""
+        first, second = self.order[a], self.order[b]
         refusal = _hard_rule(first, second, self.program, self.history, self.free_time)
         if refusal is not None and not _may_relax(refusal, relax):
-            edge = None
-        else:
-            edge = _score(first, second, self.program, self.history, self.today, self.free_time)
-            if refusal is not None:
-                edge = _Edge(edge.score, (*edge.reasons, f"{refusal}: paired anyway because nobody else was free"))
-        if relax is None:
-            self.edges[key] = edge
+            return None
+        edge = _score(first, second, self.program, self.history, self.today, self.free_time, explain=explain)
+        if refusal is not None and explain:
+            edge = _Edge(edge.score, (*edge.reasons, f"{refusal}: paired anyway because nobody else was free"))
         return edge
 
     def _attach_to_trios(self, leftovers: list[int], groups: list[list[int]],
@@ -370,7 +369,7 @@ class _Engine:
         for x in range(len(people)):
             for y in range(x + 1, len(people)):
                 a, b = self.index[people[x].email], self.index[people[y].email]
-                edge = self._edge(a, b, self.relaxed.get(_key(a, b)))
+                edge = self._edge(a, b, self.relaxed.get(_key(a, b)), explain=True)
                 if edge is None:  # cannot happen: every grouped pair was allowed when it was grouped
                     raise RuntimeError(f"grouped a forbidden pair: {people[x].email}, {people[y].email}")
                 score += edge.score
@@ -512,50 +511,60 @@ def _hard_rule(a: Person, b: Person, program: Program, history: PairHistory,
 
 
 def _score(a: Person, b: Person, program: Program, history: PairHistory, today: date,
-           free_time: FreeTimeIndex | None) -> _Edge:
-    """The soft-rule score of an allowed pair and the reasons behind it, most telling first."""
+           free_time: FreeTimeIndex | None, *, explain: bool = True) -> _Edge:
+    """The soft-rule score of an allowed pair and, when ``explain``, the reasons behind it, most telling
+    first."""
     weights = program.weights
     score = BASE_SCORE
     reasons: list[str] = []
     if a.department and b.department and a.department != b.department:
         score += weights.different_department
-        reasons.append(f"different departments: {a.department} and {b.department}")
-    elif a.team != b.team:
+        if explain:
+            reasons.append(f"different departments: {a.department} and {b.department}")
+    elif explain and a.team != b.team:
         reasons.append(f"different teams: {a.team} and {b.team}")
     if a.office and b.office and a.office != b.office:
         score += weights.different_office
-        reasons.append(f"different offices: {a.office} and {b.office}")
-    last = history.last_met.get(frozenset((a.email, b.email)))
+        if explain:
+            reasons.append(f"different offices: {a.office} and {b.office}")
+    last = history.last_met.get(frozenset((a.email, b.email))) if history.last_met else None
     if last is None:
         score += weights.never_met
-        reasons.append("never met")
+        if explain:
+            reasons.append("never met")
     else:
         # Pairs who met long ago are nearly as welcome as new ones; the weight recovers over a year.
         score += weights.never_met * min(1.0, (today - last).days / 365)
-        reasons.append(f"last met on {last.isoformat()}")
+        if explain:
+            reasons.append(f"last met on {last.isoformat()}")
     wish = (a.wishlist or b.wishlist) and (_wish_reason(a, b) or _wish_reason(b, a))
     if wish:
         score += weights.wishlist
-        reasons.append(wish)
-    shared = sorted(a.interests & b.interests)
+        if explain:
+            reasons.append(wish)
+    shared = a.interests & b.interests if a.interests and b.interests else None
     if shared:
         score += weights.shared_interest * min(3, len(shared))
-        reasons.append(f"both into {', '.join(shared)}")
+        if explain:
+            reasons.append(f"both into {', '.join(sorted(shared))}")
     if not (a.manager and a.manager == b.manager):
         score += weights.no_shared_manager
     level_a, level_b = (_level(a), _level(b)) if weights.seniority_mix else (None, None)
     if level_a is not None and level_b is not None and level_a != level_b:
         score += weights.seniority_mix * min(3, abs(level_a - level_b))
-        reasons.append(f"seniority mix: levels {min(level_a, level_b)} and {max(level_a, level_b)}")
+        if explain:
+            reasons.append(f"seniority mix: levels {min(level_a, level_b)} and {max(level_a, level_b)}")
     if free_time is not None:
         hours = free_time.common_hours((a.email, b.email))
         score += weights.common_slots * min(1.0, hours / 5)
-        reasons.append(f"{hours:g} hours of common free time this cycle" if hours != 1
-                       else "one hour of common free time this cycle")
+        if explain:
+            reasons.append(f"{hours:g} hours of common free time this cycle" if hours != 1
+                           else "one hour of common free time this cycle")
         if a.timezone != b.timezone:
             overlap = free_time.working_overlap(a.email, b.email)
             score += weights.timezone_overlap * overlap
-            reasons.append(f"working days overlap {round(overlap * 100)}% ({a.timezone} and {b.timezone})")
+            if explain:
+                reasons.append(f"working days overlap {round(overlap * 100)}% ({a.timezone} and {b.timezone})")
     return _Edge(score, tuple(reasons))
 
 

@@ -22,6 +22,9 @@ cadence                 ``weekly``, ``fortnightly`` or ``monthly`` (``weekly``)
 interests               ``jazz;climbing;go`` (none)
 seniority               free text such as ``junior``, ``senior``, ``lead`` ("")
 manager                 the manager's email address ("")
+wishlist                whom the person would like to meet: email addresses, ``team:NAME`` and
+                        ``department:NAME``, like ``bo@example.com;team:Search;department:Sales`` (none)
+blocked                 email addresses of people never to be paired with, like ``cy@example.com`` (none)
 verified                ``yes`` or ``no`` (``yes``): an admin import vouches for the address, so it counts as
                         confirmed; ``no`` makes the person confirm it by email first
 ============== ======== ===================================================================================
@@ -65,6 +68,8 @@ COLUMNS = (
     "interests",
     "seniority",
     "manager",
+    "wishlist",
+    "blocked",
     "verified",
 )
 REQUIRED_COLUMNS = ("email", "name", "team")
@@ -72,6 +77,7 @@ REQUIRED_COLUMNS = ("email", "name", "team")
 _T = TypeVar("_T")
 _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"no", "n", "false", "0"})
+_WISHLIST_GROUPS = ("team", "department")
 
 
 def parse_people_csv(text: str, *, source: str, now: datetime) -> tuple[list[Person], list[InputError]]:
@@ -177,6 +183,9 @@ def _person(cells: dict[str, str], verified_at: datetime) -> Person:
     mode = read("mode", _choice(MEETING_MODES), "either")
     cadence = read("cadence", _choice(CADENCES), "weekly")
     manager = read("manager", normalize_email, "")
+    no_one: frozenset[str] = frozenset()
+    wishlist = read("wishlist", _entries(_wishlist_entry), no_one)
+    blocked = read("blocked", _entries(normalize_email), no_one)
     verified = read("verified", _yes_no, True)
     if problems:
         raise _RowError("; ".join(problems))
@@ -195,6 +204,8 @@ def _person(cells: dict[str, str], verified_at: datetime) -> Person:
         interests=frozenset(_split(cells.get("interests", ""))),
         seniority=cells.get("seniority", ""),
         manager=manager,
+        wishlist=wishlist,
+        blocked=blocked,
         verified_at=verified_at if verified else None,
     )
 
@@ -225,6 +236,37 @@ def _choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+def _entries(parse: Callable[[str], str]) -> Callable[[str], frozenset[str]]:
+    """A parser of a ``;``-separated list whose entries each go through ``parse``; every bad entry is named."""
+
+    def parse_list(text: str) -> frozenset[str]:
+        entries: set[str] = set()
+        problems: list[str] = []
+        for part in _split(text):
+            try:
+                entries.add(parse(part))
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return frozenset(entries)
+
+    return parse_list
+
+
+def _wishlist_entry(text: str) -> str:
+    """``team:NAME`` or ``department:NAME`` (the prefix in any case), else a normalised email address."""
+    prefix, sep, name = text.partition(":")
+    if sep and prefix.strip().lower() in _WISHLIST_GROUPS:
+        if not name.strip():
+            raise ValueError(f"{text!r} names no {prefix.strip().lower()}")
+        return f"{prefix.strip().lower()}:{name.strip()}"
+    try:
+        return normalize_email(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an email address, team:NAME or department:NAME") from None
+
+
 def _yes_no(text: str) -> bool:
     if text.lower() in _YES:
         return True
@@ -243,7 +285,8 @@ def format_people_csv(people: Iterable[Person]) -> str:
     Reading the text back gives the same people (values are stripped, so surrounding spaces do not survive),
     except that ``verified_at`` becomes the reader's ``now`` (the file says only yes or no) and pausing and
     opting out are not written. Raises ``ValueError`` for a person the format cannot express: one taking part
-    in no meeting kind, or with an interest containing ``;``.
+    in no meeting kind, with an interest containing ``;``, or with a wishlist or blocked entry that would not
+    read back as itself (one containing ``;``, an address not lower-case, ``Team:x`` for ``team:x``, …).
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -270,7 +313,24 @@ def format_people_csv(people: Iterable[Person]) -> str:
                 ";".join(sorted(person.interests)),
                 person.seniority,
                 person.manager,
+                _list_cell(person.email, "wishlist", person.wishlist, _wishlist_entry),
+                _list_cell(person.email, "blocked", person.blocked, normalize_email),
                 "no" if person.verified_at is None else "yes",
             )
         )
     return out.getvalue()
+
+
+def _list_cell(email: str, column: str, entries: frozenset[str], parse: Callable[[str], str]) -> str:
+    """``entries`` as one ``;``-separated cell of ``column``; ``ValueError`` for an entry that would not read
+    back as itself through ``parse``."""
+    for entry in sorted(entries):
+        if ";" in entry:
+            raise ValueError(f"{email}: {column} entry {entry!r} contains ';', the list separator")
+        try:
+            read_back = parse(entry)
+        except ValueError as exc:
+            raise ValueError(f"{email}: {column}: {exc}") from None
+        if read_back != entry:
+            raise ValueError(f"{email}: {column} entry {entry!r} would read back as {read_back!r}")
+    return ";".join(sorted(entries))

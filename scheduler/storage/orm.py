@@ -118,6 +118,9 @@ class PersonRow(Base):
     interests: Mapped[list[str]] = mapped_column(JsonType)
     seniority: Mapped[str] = mapped_column(Text, default="")
     manager: Mapped[str] = mapped_column(Text, default="")
+    # Sorted lists. The server defaults gave the rows that existed before these columns their empty lists.
+    wishlist: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default="[]")
+    blocked: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default="[]")
     paused_until: Mapped[date | None] = mapped_column(Date)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -126,7 +129,8 @@ class PersonRow(Base):
 
 
 class ProgramRow(Base):
-    """A recurring pairing program, identified by name. ``weights`` holds ``model.Weights`` as JSON."""
+    """A recurring pairing program, identified by name. ``weights`` holds ``model.Weights`` as JSON: a key
+    missing from a row (one written before that weight existed) reads as the weight's default."""
 
     __tablename__ = "programs"
 
@@ -141,6 +145,7 @@ class ProgramRow(Base):
     window_days: Mapped[int] = mapped_column(Integer)
     min_notice_hours: Mapped[int] = mapped_column(Integer)
     buffer_minutes: Mapped[int] = mapped_column(Integer)
+    relax: Mapped[str] = mapped_column(String(CODE_LENGTH), default="cooldown", server_default="cooldown")
     weights: Mapped[dict[str, float]] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -146,6 +146,8 @@ def _person_values(person: Person) -> dict[str, Any]:
         "interests": sorted(person.interests),
         "seniority": person.seniority,
         "manager": person.manager,
+        "wishlist": sorted(person.wishlist),
+        "blocked": sorted(person.blocked),
         "paused_until": person.paused_until,
         "opted_out": person.opted_out,
         # Checked here so a naive datetime fails with a plain ValueError, not one wrapped by SQLAlchemy.
@@ -169,6 +171,8 @@ def _to_person(row: PersonRow) -> Person:
         interests=frozenset(row.interests),
         seniority=row.seniority,
         manager=row.manager,
+        wishlist=frozenset(row.wishlist),
+        blocked=frozenset(row.blocked),
         paused_until=row.paused_until,
         opted_out=row.opted_out,
         verified_at=row.verified_at,
@@ -202,7 +206,6 @@ class SqlAlchemyProgramRepository:
 
 
 def _program_values(program: Program) -> dict[str, Any]:
-    weights = program.weights
     return {
         "name": program.name,
         "kind": program.kind,
@@ -214,14 +217,9 @@ def _program_values(program: Program) -> dict[str, Any]:
         "window_days": program.window_days,
         "min_notice_hours": program.min_notice_hours,
         "buffer_minutes": program.buffer_minutes,
-        "weights": {
-            "different_department": weights.different_department,
-            "different_office": weights.different_office,
-            "never_met": weights.never_met,
-            "shared_interest": weights.shared_interest,
-            "common_slots": weights.common_slots,
-            "timezone_overlap": weights.timezone_overlap,
-        },
+        "relax": program.relax,
+        # Every field of ``Weights`` by its name, so a weight added to the model is stored without a change here.
+        "weights": asdict(program.weights),
     }
 
 
@@ -241,6 +239,7 @@ def _to_program(row: ProgramRow) -> Program:
         window_days=row.window_days,
         min_notice_hours=row.min_notice_hours,
         buffer_minutes=row.buffer_minutes,
+        relax=row.relax,
         weights=weights,
     )
 

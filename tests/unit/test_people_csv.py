@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time
 
 import pytest
@@ -48,7 +49,8 @@ def test_every_column_is_read() -> None:
     text = (
         f"{FULL_HEADER}\n"
         "ben@example.com,Ben Okafor,Platform,Engineering,London,Europe/London,mon-thu 08:00-16:00,"
-        "ics:calendars/ben.ics,coffee,in-person,fortnightly,jazz; climbing ;,senior,Carla@Example.com,no\n"
+        "ics:calendars/ben.ics,coffee,in-person,fortnightly,jazz; climbing ;,senior,Carla@Example.com,"
+        "Dana@Example.com; Team: Search ;DEPARTMENT:Sales Ops;,Eve@Example.com;;frank@example.com,no\n"
     )
 
     people, errors = parse(text)
@@ -70,6 +72,8 @@ def test_every_column_is_read() -> None:
             interests=frozenset({"jazz", "climbing"}),
             seniority="senior",
             manager="carla@example.com",
+            wishlist=frozenset({"dana@example.com", "team:Search", "department:Sales Ops"}),
+            blocked=frozenset({"eve@example.com", "frank@example.com"}),
             verified_at=None,
         )
     ]
@@ -115,6 +119,14 @@ def test_a_bad_header_is_one_error_on_line_1(header: str, problem: str) -> None:
         ("mode", "telepathy", "mode: 'telepathy' is not one of in_person, virtual, either"),
         ("cadence", "daily", "cadence: 'daily' is not one of weekly, fortnightly, monthly"),
         ("manager", "the boss", "manager: 'the boss' is not an email address"),
+        (
+            "wishlist",
+            "dana@example.com;the boss",
+            "wishlist: 'the boss' is not an email address, team:NAME or department:NAME",
+        ),
+        ("wishlist", "office:London", "wishlist: 'office:London' is not an email address, team:NAME or"),
+        ("wishlist", "team: ", "wishlist: 'team:' names no team"),
+        ("blocked", "eve@example.com;team:Search", "blocked: 'team:search' is not an email address"),
         ("verified", "maybe", "verified: 'maybe' is not yes or no"),
     ],
 )
@@ -143,6 +155,23 @@ def test_every_problem_of_a_row_is_in_its_one_error() -> None:
         "people.csv, line 2: name: required but empty; timezone: unknown time zone 'Nowhere/Land'; use an "
         "IANA name such as Europe/London; mode: 'walking' is not one of in_person, virtual, either"
     ]
+
+
+def test_every_bad_entry_of_a_list_is_named() -> None:
+    people, errors = parse("email,name,team,wishlist\nana@example.com,Ana,Payments,bo;team:Ads;department:;cy\n")
+
+    assert people == []
+    assert [str(e) for e in errors] == [
+        "people.csv, line 2: wishlist: 'bo' is not an email address, team:NAME or department:NAME; "
+        "'department:' names no department; 'cy' is not an email address, team:NAME or department:NAME"
+    ]
+
+
+def test_empty_wishlist_and_blocked_cells_mean_none() -> None:
+    people, errors = parse("email,name,team,wishlist,blocked\nana@example.com,Ana,Payments, ; ,\n")
+
+    assert errors == []
+    assert (people[0].wishlist, people[0].blocked) == (frozenset(), frozenset())
 
 
 def test_a_repeated_email_is_an_error_on_the_later_line() -> None:
@@ -215,8 +244,22 @@ def test_format_writes_every_column_with_empty_calendar_for_none() -> None:
     assert text == (
         f"{FULL_HEADER}\n"
         'ana@example.com,"López, Ana",Payments,,,UTC,mon-fri 09:00-17:00,,'
-        "coffee;lunch,either,weekly,go;jazz,,,no\n"
+        "coffee;lunch,either,weekly,go;jazz,,,,,no\n"
     )
+
+
+def test_format_writes_wishlist_and_blocked_sorted() -> None:
+    ana = Person(
+        email="ana@example.com",
+        name="Ana",
+        team="Payments",
+        wishlist=frozenset({"team:Search", "bo@example.com", "department:Sales, EMEA"}),
+        blocked=frozenset({"zed@example.com", "cy@example.com"}),
+    )
+
+    [_, row] = format_people_csv([ana]).splitlines()
+
+    assert row.endswith(',"bo@example.com;department:Sales, EMEA;team:Search",cy@example.com;zed@example.com,no')
 
 
 @pytest.mark.parametrize(
@@ -227,10 +270,30 @@ def test_format_writes_every_column_with_empty_calendar_for_none() -> None:
             Person(email="a@example.com", name="A", team="T", interests=frozenset({"rock;roll"})),
             "contains ';'",
         ),
+        (
+            Person(email="a@example.com", name="A", team="T", wishlist=frozenset({"team:Rock;Roll"})),
+            "wishlist entry 'team:Rock;Roll' contains ';'",
+        ),
+        (
+            Person(email="a@example.com", name="A", team="T", wishlist=frozenset({"office:London"})),
+            "a@example.com: wishlist: 'office:London' is not an email address, team:NAME or department:NAME",
+        ),
+        (
+            Person(email="a@example.com", name="A", team="T", wishlist=frozenset({"Team: Ads"})),
+            "wishlist entry 'Team: Ads' would read back as 'team:Ads'",
+        ),
+        (
+            Person(email="a@example.com", name="A", team="T", blocked=frozenset({"Bo@Example.com"})),
+            "blocked entry 'Bo@Example.com' would read back as 'bo@example.com'",
+        ),
+        (
+            Person(email="a@example.com", name="A", team="T", blocked=frozenset({"team:Ads"})),
+            "blocked: 'team:ads' is not an email address",
+        ),
     ],
 )
 def test_format_refuses_what_the_file_cannot_express(person: Person, problem: str) -> None:
-    with pytest.raises(ValueError, match=problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
         format_people_csv([person])
 
 
@@ -243,6 +306,8 @@ words = (
     .filter(bool)
 )
 minutes = st.integers(0, 23 * 60 + 58)
+list_words = words.filter(lambda w: ";" not in w)
+wishlist_entries = emails | list_words.map("team:{}".format) | list_words.map("department:{}".format)
 
 
 @st.composite
@@ -273,9 +338,11 @@ people_strategy = st.builds(
     kinds=st.frozensets(st.sampled_from(MEETING_KINDS), min_size=1),
     mode=st.sampled_from(MEETING_MODES),
     cadence=st.sampled_from(CADENCES),
-    interests=st.frozensets(words.filter(lambda w: ";" not in w), max_size=4),
+    interests=st.frozensets(list_words, max_size=4),
     seniority=st.just("") | words,
     manager=st.just("") | emails,
+    wishlist=st.frozensets(wishlist_entries, max_size=4),
+    blocked=st.frozensets(emails, max_size=3),
     verified_at=st.sampled_from([None, NOW]),
 )
 

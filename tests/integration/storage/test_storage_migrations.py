@@ -1,17 +1,24 @@
-"""Migrations: from an empty database to head and back, the schema they build, and the schema check."""
+"""Migrations: from an empty database to head and back, the schema they build, the rows they carry over
+from one revision to the next, and the schema check."""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, MetaData, Text, inspect, text
 
 from scheduler.errors import StorageError
+from scheduler.model import Cycle, Group, Interval, Meeting, Person, Program, Weights, WorkingHours
 from scheduler.storage.migrate import (
+    alembic_config,
     check_schema,
     current_revision,
     downgrade_database,
@@ -19,7 +26,7 @@ from scheduler.storage.migrate import (
     upgrade_database,
 )
 from scheduler.storage.orm import Base
-from scheduler.storage.uow import create_engine_for
+from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for, make_session_factory
 
 
 def table_names(url: str) -> set[str]:
@@ -38,6 +45,48 @@ def schema_differences(url: str, metadata: MetaData) -> list[object]:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
+def upgrade_to(url: str, revision: str) -> None:
+    """Upgrade the database at ``url`` to ``revision`` (``upgrade_database`` only knows head)."""
+    engine = create_engine_for(url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), revision)
+    finally:
+        engine.dispose()
+
+
+def column_names(url: str, table: str) -> set[str]:
+    """The columns of ``table`` in the database at ``url``."""
+    engine = create_engine_for(url)
+    try:
+        return {column["name"] for column in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
+def run_sql(url: str, *statements: str) -> list[tuple[object, ...]]:
+    """Run plain SQL statements in one transaction; return the rows of the last one (if it has any)."""
+    engine = create_engine_for(url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                result = connection.exec_driver_sql(statement)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def unit_of_work(url: str) -> Iterator[SqlAlchemyUnitOfWork]:
+    """An entered unit of work on ``url``, with an engine of its own disposed of afterwards."""
+    engine = create_engine_for(url)
+    try:
+        with SqlAlchemyUnitOfWork(make_session_factory(engine)) as uow:
+            yield uow
     finally:
         engine.dispose()
 
@@ -79,6 +128,113 @@ def test_downgrade_to_base_removes_every_table(migrated_url: str) -> None:
     # Alembic keeps its own (now empty) bookkeeping table.
     assert table_names(migrated_url) <= {"alembic_version"}
     assert upgrade_database(migrated_url) == head_revision()
+
+
+# Rows as release 0001 wrote them: every column of that schema, spelled in SQL both databases read the same way.
+PERSON_AT_0001 = """
+INSERT INTO people (
+    email, name, team, department, office, timezone, work_days, work_start, work_end, calendar_kind,
+    calendar_location, kinds, mode, cadence, interests, seniority, manager, paused_until, opted_out, verified_at,
+    created_at, updated_at
+) VALUES (
+    'ada@example.com', 'Ada', 'Engines', 'Research', 'London', 'Europe/London', '[0, 1, 2, 3]', '08:30:00',
+    '16:30:00', 'none', '', '["coffee"]', 'virtual', 'fortnightly', '["chess", "go"]', 'senior',
+    'charles@example.com', NULL, FALSE, NULL, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP
+)
+"""
+PROGRAM_AT_0001 = """
+INSERT INTO programs (
+    name, kind, cadence, group_size, duration_minutes, cooldown_cycles, meeting_mode, window_days,
+    min_notice_hours, buffer_minutes, weights, created_at, updated_at
+) VALUES (
+    'lunch', 'lunch', 'monthly', 2, 60, 3, 'in_person', 10, 48, 15,
+    '{"different_department": 2.5, "different_office": 1.5, "never_met": 4.0, "shared_interest": 0.0,
+      "common_slots": 0.5, "timezone_overlap": 1.0}',
+    CURRENT_TIMESTAMP, CURRENT_TIMESTAMP
+)
+"""
+
+
+def test_rows_written_at_0001_read_back_at_head_with_the_defaults_of_what_is_new(database_url: str) -> None:
+    upgrade_to(database_url, "0001")
+    run_sql(database_url, PERSON_AT_0001, PROGRAM_AT_0001)
+
+    assert upgrade_database(database_url) == head_revision()
+
+    with unit_of_work(database_url) as uow:
+        person, program = uow.people.get("ada@example.com"), uow.programs.get("lunch")
+    assert person == Person(
+        email="ada@example.com",
+        name="Ada",
+        team="Engines",
+        department="Research",
+        office="London",
+        timezone="Europe/London",
+        working_hours=WorkingHours(frozenset({0, 1, 2, 3}), time(8, 30), time(16, 30)),
+        kinds=frozenset({"coffee"}),
+        mode="virtual",
+        cadence="fortnightly",
+        interests=frozenset({"chess", "go"}),
+        seniority="senior",
+        manager="charles@example.com",
+        wishlist=frozenset(),
+        blocked=frozenset(),
+    )
+    assert program == Program(
+        name="lunch",
+        kind="lunch",
+        cadence="monthly",
+        duration_minutes=60,
+        cooldown_cycles=3,
+        meeting_mode="in_person",
+        window_days=10,
+        min_notice_hours=48,
+        buffer_minutes=15,
+        relax="cooldown",
+        # The six weights the row has, and wishlist, no_shared_manager and seniority_mix at their defaults.
+        weights=Weights(different_department=2.5, shared_interest=0.0),
+    )
+    # The new columns hold real empty lists, not NULL read back as empty.
+    assert run_sql(database_url, "SELECT wishlist, blocked FROM people") in ([([], [])], [("[]", "[]")])
+    assert run_sql(database_url, "SELECT relax FROM programs") == [("cooldown",)]
+
+
+def test_downgrading_0002_drops_its_columns_and_keeps_everything_else(database_url: str) -> None:
+    upgrade_database(database_url)
+    start = datetime(2026, 11, 23, tzinfo=UTC)
+    with unit_of_work(database_url) as uow:
+        for email in ("ada@example.com", "bob@example.com"):
+            uow.people.save(
+                Person(email, email[:3], "Engines", wishlist=frozenset({"team:Ads"}), blocked=frozenset({"x@y.org"}))
+            )
+        uow.programs.save(Program("coffee", relax="never", weights=Weights(wishlist=9.0)))
+        cycle = uow.cycles.add(Cycle("coffee", Interval(start, start + timedelta(days=5)), seed=1))
+        assert cycle.id is not None
+        uow.cycles.add_meetings(cycle.id, [Meeting(Group(("ada@example.com", "bob@example.com"), 1.0), None)])
+        uow.commit()
+
+    assert downgrade_database(database_url, "0001") == "0001"
+
+    assert {"wishlist", "blocked"}.isdisjoint(column_names(database_url, "people"))
+    assert "relax" not in column_names(database_url, "programs")
+    assert run_sql(database_url, "SELECT email FROM people ORDER BY email") == [
+        ("ada@example.com",),
+        ("bob@example.com",),
+    ]
+    # Rebuilding ``people`` with foreign keys on would have set these to NULL (ON DELETE SET NULL).
+    linked = "SELECT COUNT(*) FROM group_members WHERE person_id IS NOT NULL"
+    assert run_sql(database_url, linked) == [(2,)]
+
+    assert upgrade_database(database_url) == head_revision()
+    assert schema_differences(database_url, Base.metadata) == []
+    with unit_of_work(database_url) as uow:
+        ada, coffee = uow.people.get("ada@example.com"), uow.programs.get("coffee")
+    assert ada is not None
+    assert (ada.wishlist, ada.blocked) == (frozenset(), frozenset())
+    assert coffee is not None
+    assert coffee.relax == "cooldown"
+    assert coffee.weights.wishlist == 9.0  # weights are one JSON column, untouched by the migration
+    assert run_sql(database_url, linked) == [(2,)]
 
 
 def test_check_schema_complains_on_an_empty_database(database_url: str) -> None:

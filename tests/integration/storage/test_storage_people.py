@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from scheduler.model import CalendarSource, Person, Program, Weights, WorkingHours
+from scheduler.model import RELAX_RULES, CalendarSource, Person, Program, Weights, WorkingHours
 from scheduler.storage.orm import PersonRow, ProgramRow
 from scheduler.storage.uow import SqlAlchemyUnitOfWork
 
@@ -36,6 +37,8 @@ def test_a_person_round_trips_every_field(uow: SqlAlchemyUnitOfWork, create_pers
         interests=frozenset({"chess", "poetry", "ünïcode ☕"}),
         seniority="senior",
         manager="charles@example.com",
+        wishlist=frozenset({"grace@example.com", "team:Compilers", "department:Mathematics"}),
+        blocked=frozenset({"mallory@example.com", "eve@example.com"}),
         paused_until=date(2027, 1, 31),
         opted_out=True,
         # Stored in UTC whatever zone it was given in.
@@ -50,6 +53,37 @@ def test_a_person_round_trips_every_field(uow: SqlAlchemyUnitOfWork, create_pers
     assert loaded.verified_at is not None
     assert loaded.verified_at.tzinfo is UTC
     assert loaded.verified_at == datetime(2026, 11, 20, 0, 15, 30, 123456, tzinfo=UTC)
+
+
+def test_wishlist_and_blocked_are_stored_as_sorted_lists(
+    uow: SqlAlchemyUnitOfWork, create_person: CreatePerson
+) -> None:
+    uow.people.save(
+        create_person(
+            email="ada@example.com",
+            wishlist=frozenset({"team:Search", "bob@example.com", "department:Sales"}),
+            blocked=frozenset({"zed@example.com", "cyd@example.com"}),
+        )
+    )
+
+    stored = select(PersonRow.wishlist, PersonRow.blocked).where(PersonRow.email == "ada@example.com")
+
+    # Sorted, so equal sets always store equal JSON.
+    assert tuple(uow.session.execute(stored).one()) == (
+        ["bob@example.com", "department:Sales", "team:Search"],
+        ["cyd@example.com", "zed@example.com"],
+    )
+
+
+def test_saving_a_person_again_replaces_wishlist_and_blocked(
+    uow: SqlAlchemyUnitOfWork, create_person: CreatePerson
+) -> None:
+    uow.people.save(create_person(email="ada@example.com", wishlist=frozenset({"team:Ads"}), blocked=frozenset()))
+    changed = create_person(email="ada@example.com", wishlist=frozenset(), blocked=frozenset({"bob@example.com"}))
+
+    uow.people.save(changed)
+
+    assert uow.people.list() == [changed]
 
 
 def test_a_person_with_defaults_round_trips(uow: SqlAlchemyUnitOfWork) -> None:
@@ -137,6 +171,7 @@ def test_a_program_round_trips_with_its_weights(uow: SqlAlchemyUnitOfWork) -> No
         window_days=10,
         min_notice_hours=48,
         buffer_minutes=15,
+        relax="cooldown_then_team",
         weights=Weights(
             different_department=0.25,
             different_office=0.0,
@@ -144,6 +179,9 @@ def test_a_program_round_trips_with_its_weights(uow: SqlAlchemyUnitOfWork) -> No
             shared_interest=2.0,
             common_slots=1 / 3,
             timezone_overlap=-1.0,
+            wishlist=5.5,
+            no_shared_manager=0.0,
+            seniority_mix=1.25,
         ),
     )
 
@@ -153,9 +191,32 @@ def test_a_program_round_trips_with_its_weights(uow: SqlAlchemyUnitOfWork) -> No
     assert uow.programs.get("Nope") is None
 
 
+@pytest.mark.parametrize("relax", RELAX_RULES)
+def test_every_relax_rule_round_trips(uow: SqlAlchemyUnitOfWork, relax: str) -> None:
+    uow.programs.save(Program("coffee", relax=relax))
+
+    loaded = uow.programs.get("coffee")
+
+    assert loaded is not None
+    assert loaded.relax == relax
+
+
+def test_every_weight_is_stored_under_its_name(uow: SqlAlchemyUnitOfWork) -> None:
+    # Distinct values that are no field's default, so a weight left out or read into another one shows.
+    names = [field.name for field in fields(Weights)]
+    weights = Weights(**{name: 10.0 + n for n, name in enumerate(names)})
+
+    uow.programs.save(Program("coffee", weights=weights))
+
+    assert uow.session.scalar(select(ProgramRow.weights)) == {name: 10.0 + n for n, name in enumerate(names)}
+    loaded = uow.programs.get("coffee")
+    assert loaded is not None
+    assert loaded.weights == weights
+
+
 def test_saving_a_program_again_updates_it_by_name(uow: SqlAlchemyUnitOfWork) -> None:
     uow.programs.save(Program("coffee"))
-    changed = Program("coffee", cadence="monthly", weights=Weights(never_met=10.0))
+    changed = Program("coffee", cadence="monthly", relax="never", weights=Weights(never_met=10.0, wishlist=0.0))
 
     uow.programs.save(changed)
 
@@ -178,6 +239,27 @@ def test_weights_stored_by_an_older_release_fall_back_to_defaults(uow: SqlAlchem
     assert loaded is not None
     assert loaded.weights == Weights(never_met=2.0)
     assert loaded.weights.different_department == Weights().different_department
+
+
+def test_weights_stored_before_the_wishlist_manager_and_seniority_weights_read_their_defaults(
+    uow: SqlAlchemyUnitOfWork,
+) -> None:
+    uow.programs.save(Program("coffee"))
+    # Exactly the keys the previous release wrote.
+    old = {
+        "different_department": 2.0,
+        "different_office": 1.0,
+        "never_met": 5.0,
+        "shared_interest": 0.5,
+        "common_slots": 0.25,
+        "timezone_overlap": 0.0,
+    }
+    uow.session.execute(ProgramRow.__table__.update().values(weights=old))
+
+    loaded = uow.programs.get("coffee")
+
+    assert loaded is not None
+    assert loaded.weights == Weights(**old, wishlist=3.0, no_shared_manager=0.5, seniority_mix=0.0)
 
 
 def test_time_values_keep_their_minutes(uow: SqlAlchemyUnitOfWork, create_person: CreatePerson) -> None:

@@ -61,6 +61,11 @@ people = st.builds(
     interests=st.frozensets(texts, max_size=5),
     seniority=texts,
     manager=texts,
+    # Storage keeps whatever the model holds; what counts as a valid entry is for the CSV and the web to say.
+    wishlist=st.frozensets(
+        st.emails() | texts.map("team:{}".format) | texts.map("department:{}".format) | texts, max_size=5
+    ),
+    blocked=st.frozensets(st.emails() | texts, max_size=5),
     paused_until=st.none() | st.dates(),
     opted_out=st.booleans(),
     verified_at=st.none() | aware_datetimes,
