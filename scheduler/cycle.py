@@ -8,6 +8,7 @@ work, so a plan is either stored whole or not at all. Delivery happens later, in
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from scheduler.model import (
 )
 from scheduler.pairing import PairHistory, meeting_modes, pair_people
 from scheduler.ports import CalendarProvider, UnitOfWork
-from scheduler.slots import LUNCH_HOURS, FreeTimeIndex, SlotRules, spread_load
+from scheduler.slots import LUNCH_HOURS, FreeTimeIndex, SlotRules
 
 Progress = Callable[[str, int, int], None]
 # Reminders go out this long before a meeting; a meeting planned closer than that gets none.
@@ -133,7 +134,7 @@ def plan_cycle(
 
     result = pair_people(available, program, history=history, today=now.date(), seed=seed, free_time=index)
     by_email = {person.email: person for person in eligible}
-    meetings = _choose_slots(result.groups, by_email, index, program)
+    meetings = choose_slots(result.groups, by_email, index, program)
     notes = list(result.notes)
     if calendar_problems:
         notes.append(f"{len(calendar_problems)} people planned on working hours alone: their calendar could "
@@ -176,18 +177,29 @@ def _no_time_reason(person: Person, busy: Busy, program: Program, free_share: fl
             "you stay in for the next one")
 
 
-def _choose_slots(groups: Sequence[Group], people: Mapping[str, Person], index: FreeTimeIndex,
-                  program: Program) -> tuple[Meeting, ...]:
-    """A slot for every group; the least flexible groups choose first, and days fill evenly."""
+def choose_slots(groups: Sequence[Group], people: Mapping[str, Person], index: FreeTimeIndex,
+                 program: Program) -> tuple[Meeting, ...]:
+    """A meeting for every group, with its slot (None when the group shares no free time) and place.
+
+    The least flexible groups choose first, days fill evenly, and each group's reasons gain the time it got.
+    """
     by_flexibility = sorted(groups, key=lambda g: (index.common_hours(g.members), g.members))
     chosen: dict[tuple[str, ...], Interval | None] = {}
+    day_load: Counter[str] = Counter()
     for group in by_flexibility:
         members = [people[email] for email in group.members]
-        chosen[group.members] = index.choose_slot(members, spread_load(chosen.values()))
+        slot = index.choose_slot(members, day_load)
+        chosen[group.members] = slot
+        if slot is not None:
+            day_load[slot.start.date().isoformat()] += 1
     meetings = []
     for group in groups:
         members = [people[email] for email in group.members]
-        meetings.append(Meeting(group=group, slot=chosen[group.members], location=_location(members, program)))
+        slot = chosen[group.members]
+        if slot is not None:
+            who = "both free" if len(members) == 2 else "all free"
+            group = replace(group, reasons=(*group.reasons, f"{who} {slot.start:%a %d %b %H:%M} UTC"))
+        meetings.append(Meeting(group=group, slot=slot, location=_location(members, program)))
     return tuple(meetings)
 
 

@@ -12,7 +12,6 @@ resolved with zoneinfo's ``fold=0`` rule, consistently.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -162,11 +161,6 @@ class FreeTimeIndex:
 
         start = self.step_start(min(_bits(starts), key=cost))
         return Interval(start, start + self.rules.duration)
-
-
-def spread_load(slots: Iterable[Interval | None]) -> Counter[str]:
-    """Meetings per UTC day, the load that ``choose_slot`` spreads."""
-    return Counter(slot.start.date().isoformat() for slot in slots if slot is not None)
 
 
 def _local_time_cost(local: time) -> float:
