@@ -32,10 +32,11 @@ class Services:
 
     @property
     def settings(self) -> PlanSettings:
-        """Who emails come from and where their links point."""
+        """Who emails come from, where their links point, and the offices' lunch hours and holidays."""
         org = self.config.organisation
         return PlanSettings(organizer=Attendee(org.organizer_email, org.organizer_name),
-                            sender=self.config.mail.sender, base_url=org.base_url.rstrip("/"))
+                            sender=self.config.mail.sender, base_url=org.base_url.rstrip("/"),
+                            offices=self.config.office_rules())
 
     @property
     def retry_policy(self) -> RetryPolicy:

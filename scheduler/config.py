@@ -12,11 +12,12 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import date, time
 from pathlib import Path
 from typing import Any, get_type_hints
 
 from scheduler.errors import ConfigError
-from scheduler.model import Program, Weights
+from scheduler.model import OfficeRules, Program, Weights
 
 CONFIG_ENV = "COFFEECHAT_CONFIG"
 DEFAULT_CONFIG_NAME = "coffeechat.toml"
@@ -128,6 +129,32 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True)
+class OfficeConfig:
+    """An office's lunch hours ("HH:MM-HH:MM", local) and holidays ("YYYY-MM-DD", local dates)."""
+
+    name: str
+    lunch: str = "11:30-14:00"
+    holidays: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.rules()  # fail at load time, naming the office, rather than in the middle of a cycle
+
+    def rules(self) -> OfficeRules:
+        """The office's rules as the slot finder uses them."""
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in self.lunch.split("-"))
+        except ValueError:
+            raise ValueError(f"office {self.name}: lunch {self.lunch!r} is not like '11:30-14:00'") from None
+        holidays = set()
+        for text in self.holidays:
+            try:
+                holidays.add(date.fromisoformat(text))
+            except ValueError:
+                raise ValueError(f"office {self.name}: holiday {text!r} is not a date like 2026-12-25") from None
+        return OfficeRules(lunch=(start, end), holidays=frozenset(holidays))
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. ``path`` is the file it came from (relative paths resolve against its folder)."""
 
@@ -138,6 +165,7 @@ class Config:
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     web: WebConfig = field(default_factory=WebConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    offices: tuple[OfficeConfig, ...] = ()
     programs: tuple[Program, ...] = (Program(name="coffee"),)
 
     @property
@@ -154,6 +182,10 @@ class Config:
         """A path from the config made absolute against the config's folder."""
         path = Path(relative).expanduser()
         return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    def office_rules(self) -> dict[str, OfficeRules]:
+        """Lunch hours and holidays by office name."""
+        return {office.name: office.rules() for office in self.offices}
 
     def program(self, name: str | None) -> Program:
         """The named program, or the only/first one when ``name`` is None; ConfigError when unknown."""

@@ -24,6 +24,7 @@ from scheduler.model import (
     Group,
     Interval,
     Meeting,
+    OfficeRules,
     Person,
     Program,
     Unmatched,
@@ -31,7 +32,7 @@ from scheduler.model import (
 )
 from scheduler.pairing import PairHistory, meeting_modes, pair_people
 from scheduler.ports import CalendarProvider, UnitOfWork
-from scheduler.slots import LUNCH_HOURS, FreeTimeIndex, SlotRules
+from scheduler.slots import DEFAULT_OFFICE, FreeTimeIndex, SlotRules
 
 Progress = Callable[[str, int, int], None]
 # Reminders go out this long before a meeting; a meeting planned closer than that gets none.
@@ -42,11 +43,13 @@ OUT_OF_OFFICE_FREE_SHARE = 0.2
 
 @dataclass(frozen=True)
 class PlanSettings:
-    """Who the emails come from and where their links point."""
+    """Organisation-wide settings of a plan: who the emails come from, where their links point, and each
+    office's lunch hours and holidays."""
 
     organizer: Attendee
     sender: str
     base_url: str
+    offices: Mapping[str, OfficeRules] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def plan_cycle(
     history: PairHistory,
     seed: int,
     booked: Mapping[str, Sequence[Interval]] | None = None,
+    offices: Mapping[str, OfficeRules] | None = None,
     progress: Progress | None = None,
 ) -> CyclePlan:
     """Decide one cycle: who is in, when each person is free, who meets whom, and when.
@@ -115,7 +119,7 @@ def plan_cycle(
             ineligible[person.email] = reason
 
     busy = _fetch_busy(provider, eligible, window, progress)
-    index = FreeTimeIndex(window, SlotRules.for_program(program, now))
+    index = FreeTimeIndex(window, SlotRules.for_program(program, now, offices))
     calendar_problems: dict[str, str] = {}
     skipped: list[Unmatched] = []
     available: list[Person] = []
@@ -127,14 +131,14 @@ def plan_cycle(
             answer = replace(answer, busy=merge_intervals((*answer.busy, *booked[person.email])))
         index.add(person, answer)
         if not index.has_any_slot(person.email):
-            reason = _no_time_reason(person, answer, program, index.free_share(person.email))
+            reason = _no_time_reason(person, answer, program, index.free_share(person.email), offices)
             skipped.append(Unmatched(person.email, reason))
         else:
             available.append(person)
 
     result = pair_people(available, program, history=history, today=now.date(), seed=seed, free_time=index)
     by_email = {person.email: person for person in eligible}
-    meetings = choose_slots(result.groups, by_email, index, program)
+    meetings = choose_slots(result.groups, by_email, index, program, favour=history.edge_of_day)
     notes = list(result.notes)
     if calendar_problems:
         notes.append(f"{len(calendar_problems)} people planned on working hours alone: their calendar could "
@@ -165,10 +169,11 @@ def _fetch_busy(provider: CalendarProvider, people: Sequence[Person], window: In
     return busy
 
 
-def _no_time_reason(person: Person, busy: Busy, program: Program, free_share: float) -> str:
+def _no_time_reason(person: Person, busy: Busy, program: Program, free_share: float,
+                    offices: Mapping[str, OfficeRules] | None) -> str:
     """Why someone has no room for a meeting this cycle, in their words."""
-    lunch = program.kind == "lunch"
-    hours = "lunch hours ({}–{})".format(*(t.strftime("%H:%M") for t in LUNCH_HOURS)) if lunch else "working hours"
+    lunch = (offices or {}).get(person.office, DEFAULT_OFFICE).lunch
+    hours = "lunch hours ({:%H:%M}–{:%H:%M})".format(*lunch) if program.kind == "lunch" else "working hours"
     if not (busy.error is None and busy.known):
         return f"your {hours} leave no room for a meeting in this cycle's window; please check your profile"
     if free_share < OUT_OF_OFFICE_FREE_SHARE:
@@ -178,17 +183,18 @@ def _no_time_reason(person: Person, busy: Busy, program: Program, free_share: fl
 
 
 def choose_slots(groups: Sequence[Group], people: Mapping[str, Person], index: FreeTimeIndex,
-                 program: Program) -> tuple[Meeting, ...]:
+                 program: Program, *, favour: frozenset[str] = frozenset()) -> tuple[Meeting, ...]:
     """A meeting for every group, with its slot (None when the group shares no free time) and place.
 
-    The least flexible groups choose first, days fill evenly, and each group's reasons gain the time it got.
+    The least flexible groups choose first, days fill evenly, the local time of people in ``favour`` counts
+    more (they had the edge of the day last cycle), and each group's reasons gain the time it got.
     """
     by_flexibility = sorted(groups, key=lambda g: (index.common_hours(g.members), g.members))
     chosen: dict[tuple[str, ...], Interval | None] = {}
     day_load: Counter[str] = Counter()
     for group in by_flexibility:
         members = [people[email] for email in group.members]
-        slot = index.choose_slot(members, day_load)
+        slot = index.choose_slot(members, day_load, favour)
         chosen[group.members] = slot
         if slot is not None:
             day_load[slot.start.date().isoformat()] += 1

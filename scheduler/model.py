@@ -243,6 +243,18 @@ def normalize_email(address: str) -> str:
 
 
 @dataclass(frozen=True)
+class OfficeRules:
+    """What an office decides for slots: its lunch hours (local) and its holidays (local dates)."""
+
+    lunch: tuple[time, time] = (time(11, 30), time(14, 0))
+    holidays: frozenset[date] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.lunch[1] <= self.lunch[0]:
+            raise ValueError(f"lunch hours end ({self.lunch[1]}) must be after they start ({self.lunch[0]})")
+
+
+@dataclass(frozen=True)
 class Weights:
     """Soft-rule weights of a program. Higher means a pair is more wanted. Documented in config.example.toml."""
 

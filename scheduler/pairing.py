@@ -64,6 +64,8 @@ class PairHistory:
     recent: frozenset[frozenset[str]] = frozenset()
     last_met: Mapping[frozenset[str], date] = field(default_factory=dict)
     left_over: frozenset[str] = frozenset()
+    # Who had the early or late end of the day in a cross-zone meeting last cycle (slot choice rotates it).
+    edge_of_day: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ arguments, so the same code runs in tests with fakes and in production with real
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from scheduler.cycle import (
@@ -21,11 +21,12 @@ from scheduler.cycle import (
     save_plan,
 )
 from scheduler.errors import InputError
-from scheduler.model import Cycle, Program
+from scheduler.model import Cycle, Person, Program
 from scheduler.outbox import DeliveryReport, Performer, RetryPolicy, deliver_due
 from scheduler.pairing import PairHistory
 from scheduler.people_csv import parse_people_csv
 from scheduler.ports import CalendarProvider, Clock, UnitOfWork
+from scheduler.slots import edge_of_day
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -99,11 +100,12 @@ def run_cycle(
             recent=frozenset(uow.history.pairs_in_recent_cycles(program.name, program.cooldown_cycles)),
             last_met=uow.history.last_met(),
             left_over=_left_over_last_time(uow, program),
+            edge_of_day=_edge_of_day_last_time(uow, program, {p.email: p for p in people}),
         )
         booked = booked_intervals(uow, window)
     plan = plan_cycle(program, people, provider, now=now, window=window, history=history,
                       seed=default_seed(program, window) if seed is None else seed, booked=booked,
-                      progress=progress)
+                      offices=settings.offices, progress=progress)
     if dry_run:
         return CycleOutcome(program, plan, None)
     with uow_factory() as uow:
@@ -124,6 +126,19 @@ def _left_over_last_time(uow: UnitOfWork, program: Program) -> frozenset[str]:
     in_trios = {email for m in uow.cycles.meetings(cycles[0].id) if len(m.group.members) > 2
                 for email in m.group.members}
     return frozenset(in_trios | {u.email for u in uow.cycles.unmatched(cycles[0].id)})
+
+
+def _edge_of_day_last_time(uow: UnitOfWork, program: Program, people: Mapping[str, Person]) -> frozenset[str]:
+    """Who had the early or late end of the day in the program's latest cycle."""
+    cycles = uow.cycles.list(program.name)
+    if not cycles or cycles[0].id is None:
+        return frozenset()
+    edges = set()
+    for meeting in uow.cycles.meetings(cycles[0].id):
+        members = [people[e] for e in meeting.group.members if e in people]
+        if meeting.slot is not None and (who := edge_of_day(meeting.slot, members)):
+            edges.add(who)
+    return frozenset(edges)
 
 
 @dataclass(frozen=True)

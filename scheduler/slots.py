@@ -13,14 +13,16 @@ resolved with zoneinfo's ``fold=0`` rule, consistently.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.model import Busy, Interval, Person, Program
+from scheduler.model import Busy, Interval, OfficeRules, Person, Program
 
 STEP = timedelta(minutes=15)
-LUNCH_HOURS = (time(11, 30), time(14, 0))
+DEFAULT_OFFICE = OfficeRules()
+# How much more the local time of someone who had the edge of the day last cycle counts this cycle.
+FAVOUR_FACTOR = 3.0
 # Preferred local starts: mid-morning and early afternoon, where people say yes to a coffee.
 PREFERRED_LOCAL = ((time(10, 0), time(11, 30)), (time(13, 30), time(15, 30)))
 
@@ -33,15 +35,19 @@ class SlotRules:
     buffer: timedelta = timedelta(minutes=5)
     earliest_start: datetime | None = None
     lunch: bool = False
+    offices: Mapping[str, OfficeRules] = field(default_factory=dict)
 
     @classmethod
-    def for_program(cls, program: Program, now: datetime) -> SlotRules:
-        """The rules of ``program`` for a cycle planned at ``now``."""
+    def for_program(cls, program: Program, now: datetime,
+                    offices: Mapping[str, OfficeRules] | None = None) -> SlotRules:
+        """The rules of ``program`` for a cycle planned at ``now``, with each office's lunch hours and
+        holidays."""
         return cls(
             duration=program.duration,
             buffer=timedelta(minutes=program.buffer_minutes),
             earliest_start=now + timedelta(hours=program.min_notice_hours),
             lunch=program.kind == "lunch",
+            offices=offices or {},
         )
 
 
@@ -75,15 +81,16 @@ class FreeTimeIndex:
     def _working_mask(self, person: Person) -> int:
         zone = person.zone
         hours = person.working_hours
+        office = self.rules.offices.get(person.office, DEFAULT_OFFICE)
         start_day = self.window.start.astimezone(zone).date() - timedelta(days=1)
         end_day = self.window.end.astimezone(zone).date() + timedelta(days=1)
         mask = 0
         day = start_day
         while day <= end_day:
-            if day.weekday() in hours.days:
+            if day.weekday() in hours.days and day not in office.holidays:
                 begin, finish = hours.start, hours.end
                 if self.rules.lunch:
-                    begin, finish = max(begin, LUNCH_HOURS[0]), min(finish, LUNCH_HOURS[1])
+                    begin, finish = max(begin, office.lunch[0]), min(finish, office.lunch[1])
                 if begin < finish:
                     mask |= self._mask(_local(day, begin, zone), _local(day, finish, zone))
             day += timedelta(days=1)
@@ -140,12 +147,15 @@ class FreeTimeIndex:
         """The UTC start of step ``index``."""
         return self.window.start + index * STEP
 
-    def choose_slot(self, people: Sequence[Person], day_load: Mapping[str, int] | None = None) -> Interval | None:
+    def choose_slot(self, people: Sequence[Person], day_load: Mapping[str, int] | None = None,
+                    favour: frozenset[str] = frozenset()) -> Interval | None:
         """The best common slot for ``people``, or None when they share no free time.
 
         Best means: a start on the hour or half hour, inside mid-morning or early afternoon for every member in
         their own zone, on a day with few meetings of this cycle already (``day_load``, keyed by ISO date), and
-        otherwise the earliest. Ties always break the same way, so a plan can be replayed.
+        otherwise the earliest. People in ``favour`` (who had the early or late end of the day last cycle) weigh
+        three times as much, so in a cross-zone pair the edge of the day moves from one to the other. Ties
+        always break the same way, so a plan can be replayed.
         """
         starts = self.common_starts(p.email for p in people)
         if not starts:
@@ -155,12 +165,22 @@ class FreeTimeIndex:
         def cost(index: int) -> tuple[float, int]:
             start = self.step_start(index)
             total = 0.0 if start.minute in (0, 30) else 2.0
-            total += sum(_local_time_cost(start.astimezone(person.zone).time()) for person in people)
+            total += sum(_local_time_cost(start.astimezone(person.zone).time())
+                         * (FAVOUR_FACTOR if person.email in favour else 1.0) for person in people)
             total += 1.5 * load.get(start.date().isoformat(), 0)
             return (total, index)  # equal costs: the earliest start wins
 
         start = self.step_start(min(_bits(starts), key=cost))
         return Interval(start, start + self.rules.duration)
+
+
+def edge_of_day(slot: Interval, people: Sequence[Person]) -> str | None:
+    """Who had the least comfortable local time in this meeting (outside mid-morning and early afternoon,
+    and worse than the others), or None when nobody did."""
+    costs = sorted((_local_time_cost(slot.start.astimezone(p.zone).time()), p.email) for p in people)
+    if not costs or costs[-1][0] == 0 or costs[-1][0] == costs[0][0]:
+        return None
+    return costs[-1][1]
 
 
 def _local_time_cost(local: time) -> float:

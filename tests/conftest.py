@@ -30,6 +30,7 @@ BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"
 SYDNEY = "Australia/Sydney"
 KOLKATA = "Asia/Kolkata"
+AUCKLAND = "Pacific/Auckland"
 
 # A Sunday: the next planning window starts on Monday 2026-11-23.
 SUNDAY_NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ import pytest
 
 from scheduler.cli import main
 from scheduler.model import Cycle, Interval, Meeting, Person
-from scheduler.slots import LUNCH_HOURS
+from scheduler.slots import DEFAULT_OFFICE
 from tests.e2e.org import open_store
 from tests.e2e.outbox import Invite, read_email, read_invites, recipient_of, snapshot
 
@@ -178,8 +178,8 @@ def test_invites_fall_inside_the_week_and_everyone_s_working_hours(demo: DemoRun
             assert hours.start <= start.time(), (email, start, hours)
             assert end.time() <= hours.end, (email, end, hours)
             if program == "lunch":
-                assert LUNCH_HOURS[0] <= start.time(), (email, start)
-                assert end.time() <= LUNCH_HOURS[1], (email, end)
+                assert DEFAULT_OFFICE.lunch[0] <= start.time(), (email, start)
+                assert end.time() <= DEFAULT_OFFICE.lunch[1], (email, end)
 
 
 def test_nobody_has_two_meetings_at_once(demo: DemoRun) -> None:

@@ -1,4 +1,5 @@
 import itertools
+import random
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -92,3 +93,12 @@ def test_eligibility_reasons() -> None:
 def test_unknown_time_zone_is_refused_at_once() -> None:
     with pytest.raises(Exception, match="Mars/Olympus"):
         Person(email="a@example.com", name="A", team="t", timezone="Mars/Olympus")
+
+
+@given(intervals, st.randoms(use_true_random=False))
+def test_merging_is_idempotent_and_order_independent(spans: list[Interval], rng: random.Random) -> None:
+    merged = merge_intervals(spans)
+    assert merge_intervals(merged) == merged
+    shuffled = spans[:]
+    rng.shuffle(shuffled)
+    assert merge_intervals(shuffled) == merged

@@ -1,12 +1,15 @@
-from datetime import UTC, datetime, time, timedelta
+import itertools
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.model import Busy, Interval, Person, Program, WorkingHours
-from scheduler.slots import FreeTimeIndex, SlotRules
-from tests.conftest import BERLIN, LONDON, NEW_YORK, SUNDAY_NOON, SYDNEY
+from scheduler.model import Busy, Interval, OfficeRules, Person, Program, WorkingHours
+from scheduler.slots import FreeTimeIndex, SlotRules, edge_of_day
+from tests.conftest import AUCKLAND, BERLIN, KOLKATA, LONDON, NEW_YORK, SUNDAY_NOON, SYDNEY
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 WEEK = Interval(MONDAY, MONDAY + timedelta(days=5))
@@ -142,7 +145,94 @@ def test_a_chosen_slot_is_free_for_everyone_and_inside_working_hours(
         widened = [Interval(b.start - COFFEE.buffer, b.end + COFFEE.buffer) for b in busy]
         assert not any(slot.overlaps(w) for w in widened)
         local_start, local_end = slot.start.astimezone(p.zone), slot.end.astimezone(p.zone)
+        # The local start exists on the wall clock: read back as a wall time, it is the same instant.
+        wall = datetime.combine(local_start.date(), local_start.time(), tzinfo=p.zone).replace(fold=local_start.fold)
+        assert wall.astimezone(UTC) == slot.start
         assert local_start.date() == local_end.date() or local_end.time() == time(0)
         assert p.working_hours.start <= local_start.time()
         assert local_end.time() <= p.working_hours.end
         assert local_start.weekday() in p.working_hours.days
+
+
+def test_office_holidays_are_not_booked() -> None:
+    holiday = Interval(utc(24, 0), utc(25, 0)).start.date()
+    rules = SlotRules.for_program(Program("coffee"), SUNDAY_NOON,
+                                  {"London": OfficeRules(holidays=frozenset({holiday}))})
+    ana = replace(person("ana@example.com"), office="London")
+    bob = replace(person("bob@example.com"), office="Berlin", timezone=BERLIN)
+    index = index_of((ana, Busy()), (bob, Busy()), rules=rules)
+    for start in _starts(index, [ana.email]):
+        assert start.astimezone(ana.zone).date() != holiday
+    assert any(s.astimezone(bob.zone).date() == holiday for s in _starts(index, [bob.email]))
+
+
+def test_office_lunch_hours_bound_lunch_slots() -> None:
+    rules = SlotRules.for_program(Program("lunch", kind="lunch", duration_minutes=60), SUNDAY_NOON,
+                                  {"London": OfficeRules(lunch=(time(12, 30), time(14, 30)))})
+    ana = replace(person("ana@example.com"), office="London")
+    index = index_of((ana, Busy()), rules=rules)
+    starts = _starts(index, [ana.email])
+    assert min(s.astimezone(ana.zone).time() for s in starts) == time(12, 30)
+    assert max(s.astimezone(ana.zone).time() for s in starts) == time(13, 30)
+
+
+def test_the_edge_of_the_day_moves_to_the_other_person_next_cycle() -> None:
+    # Berlin 09-17 and New York 08-16 share 13:00-16:00 UTC: one of them gets an early or late meeting.
+    kai = person("kai@example.com", BERLIN)
+    bob = person("bob@example.com", NEW_YORK, "mon-fri 08:00-16:00")
+    index = index_of((kai, Busy()), (bob, Busy()))
+    first = index.choose_slot([kai, bob])
+    assert first is not None
+    had_edge = edge_of_day(first, [kai, bob])
+    assert had_edge is not None
+    second = index.choose_slot([kai, bob], favour=frozenset({had_edge}))
+    assert second is not None
+    assert edge_of_day(second, [kai, bob]) not in (None, had_edge)
+
+
+def _starts(index: FreeTimeIndex, emails: list[str]) -> list[datetime]:
+    starts = index.common_starts(emails)
+    return [index.step_start(i) for i in range(index.steps) if starts >> i & 1]
+
+
+ZONES = [LONDON, NEW_YORK, KOLKATA, SYDNEY, AUCKLAND]
+# Mondays of weeks that hold or follow a daylight-saving change somewhere among ZONES.
+DST_WEEKS = [date(2026, 9, 28), date(2026, 10, 5), date(2026, 10, 26), date(2026, 11, 2), date(2027, 3, 15),
+             date(2027, 3, 29), date(2027, 4, 5)]
+
+
+def _oracle_has_slot(zones: tuple[str, str], monday: date) -> bool:
+    """Independently of FreeTimeIndex: is there a 30-minute start, on the 15-minute UTC grid, inside 09:00-17:00
+    on a weekday for both zones?"""
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+    for step in range(5 * 96):
+        begin = start + timedelta(minutes=15 * step)
+        end = begin + timedelta(minutes=30)
+        ok = True
+        for zone in zones:
+            local_begin, local_end = begin.astimezone(ZoneInfo(zone)), end.astimezone(ZoneInfo(zone))
+            if not (local_begin.weekday() < 5 and local_begin.date() == local_end.date()
+                    and time(9) <= local_begin.time() and local_end.time() <= time(17)):
+                ok = False
+                break
+        if ok:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("monday", DST_WEEKS, ids=str)
+@pytest.mark.parametrize("zones", list(itertools.combinations(ZONES, 2)), ids="-".join)
+def test_zone_pairs_across_daylight_saving_changes(zones: tuple[str, str], monday: date) -> None:
+    window = Interval(datetime(monday.year, monday.month, monday.day, tzinfo=UTC),
+                      datetime(monday.year, monday.month, monday.day, tzinfo=UTC) + timedelta(days=5))
+    rules = SlotRules(duration=timedelta(minutes=30), buffer=timedelta(0), earliest_start=window.start)
+    a, b = person("a@example.com", zones[0]), person("b@example.com", zones[1])
+    index = index_of((a, Busy()), (b, Busy()), rules=rules, window=window)
+    slot = index.choose_slot([a, b])
+    assert (slot is not None) == _oracle_has_slot(zones, monday)
+    if slot is not None:
+        for p in (a, b):
+            local_start, local_end = slot.start.astimezone(p.zone), slot.end.astimezone(p.zone)
+            assert local_start.weekday() < 5
+            assert time(9) <= local_start.time()
+            assert local_end.time() <= time(17)
