@@ -1,7 +1,8 @@
 """Busy time from iCalendar (RFC 5545) files and feeds.
 
-``read_busy`` turns one ``.ics`` text into merged UTC busy intervals over a window; ``IcsCalendarProvider`` is
-the ``CalendarProvider`` for people whose calendar is an ``ics:`` file path or http(s) URL.
+``read_busy`` turns one ``.ics`` text into merged UTC busy and tentative intervals over a window;
+``IcsCalendarProvider`` is the ``CalendarProvider`` for people whose calendar is an ``ics:`` file path or http(s)
+URL.
 
 Only start and end times leave this module: summaries, attendees, locations and descriptions are never read
 into the result.
@@ -10,7 +11,8 @@ How events count:
 
 - ``TRANSP:TRANSPARENT`` ("show as free") and ``STATUS:CANCELLED`` are not busy; neither are Outlook's
   ``X-MICROSOFT-CDO-BUSYSTATUS:FREE`` / ``WORKINGELSEWHERE``.
-- ``STATUS:TENTATIVE`` (or Outlook's ``BUSYSTATUS:TENTATIVE``) is busy unless ``tentative_busy`` is False.
+- ``STATUS:TENTATIVE`` (or Outlook's ``BUSYSTATUS:TENTATIVE``) goes to ``Busy.tentative``, apart from the busy
+  time: whether it counts as busy is the program's choice (``Program.tentative_busy``), made by the cycle.
 - Recurrences (RRULE, RDATE, EXDATE, RECURRENCE-ID overrides) are expanded by ``recurring_ical_events``, which
   also applies a Google feed's ``X-WR-TIMEZONE`` (UTC and floating times are then read in that zone).
 - Floating times (no ``Z``, no ``TZID``) are read in the person's zone.
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from http.client import HTTPMessage
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
@@ -88,9 +90,9 @@ def read_busy(
     zone: str,
     *,
     source: str,
-    tentative_busy: bool = True,
 ) -> Busy:
-    """Busy intervals of one iCalendar text over ``window``: UTC, merged, sorted and clipped to the window.
+    """Busy and tentative intervals of one iCalendar text over ``window``: each UTC, merged, sorted and clipped
+    to the window. A tentative event is in ``Busy.tentative`` only, not in ``Busy.busy``.
 
     ``zone`` is the person's IANA zone, used for floating times and all-day events. ``source`` names the file
     or feed in error messages.
@@ -112,6 +114,7 @@ def read_busy(
     person_zone = ZoneInfo(zone)
     span_start, span_end = window.start - _EXPANSION_MARGIN, window.end + _EXPANSION_MARGIN
     busy: list[Interval] = []
+    tentative: list[Interval] = []
     offset = 0
     for calendar in calendars:
         components = calendar.walk()
@@ -124,15 +127,16 @@ def read_busy(
         _check_components(located, source)
         _bind_timezones(calendar, located, source)
         for occurrence in _expand(calendar, span_start, span_end, source):
-            if not _counts_as_busy(occurrence, tentative_busy):
+            kind = _busy_kind(occurrence)
+            if kind is None:
                 continue
             start = _to_utc(occurrence.start, person_zone)
             # A floating end inside the hour skipped by a DST change can land before its start: it is empty.
             end = max(start, _to_utc(occurrence.end, person_zone))
             clipped = Interval(start, end).clip(window)
             if clipped is not None:
-                busy.append(clipped)
-    return Busy(busy=merge_intervals(busy))
+                (tentative if kind == "tentative" else busy).append(clipped)
+    return Busy(busy=merge_intervals(busy), tentative=merge_intervals(tentative))
 
 
 def _decode(ics: bytes | str) -> str:
@@ -328,16 +332,17 @@ def _expand(calendar: icalendar.Component, start: datetime, end: datetime, sourc
         raise CalendarError(f"the events cannot be expanded: {_short(exc)}", source=source) from exc
 
 
-def _counts_as_busy(event: icalendar.Component, tentative_busy: bool) -> bool:
+def _busy_kind(event: icalendar.Component) -> Literal["busy", "tentative"] | None:
+    """``"busy"``, ``"tentative"``, or ``None`` for an event that leaves the person free."""
     status = str(event.get("STATUS", "")).upper()
     cdo_status = str(event.get("X-MICROSOFT-CDO-BUSYSTATUS", "")).upper()
     if status == "CANCELLED" or str(event.get("TRANSP", "")).upper() == "TRANSPARENT":
-        return False
+        return None
     if cdo_status in _FREE_CDO_STATUSES:
-        return False
+        return None
     if "TENTATIVE" in (status, cdo_status):
-        return tentative_busy
-    return True
+        return "tentative"
+    return "busy"
 
 
 def _to_utc(moment: date | datetime, zone: ZoneInfo) -> datetime:
@@ -363,10 +368,9 @@ class IcsCalendarProvider:
     Calendars are fetched one after another, each within ``timeout`` seconds.
     """
 
-    def __init__(self, base_dir: Path, *, timeout: float = 10.0, tentative_busy: bool = True) -> None:
+    def __init__(self, base_dir: Path, *, timeout: float = 10.0) -> None:
         self.base_dir = base_dir
         self.timeout = timeout
-        self.tentative_busy = tentative_busy
         # Our own opener, so that a redirect can only lead to another http(s) address (urllib also follows
         # redirects to ftp://).
         self._opener = urllib.request.build_opener(_HttpOnlyRedirects)
@@ -383,7 +387,7 @@ class IcsCalendarProvider:
             return Busy(error=f"no {calendar.kind} connector configured")
         try:
             data, source = self._load(calendar.location)
-            return read_busy(data, window, person.timezone, source=source, tentative_busy=self.tentative_busy)
+            return read_busy(data, window, person.timezone, source=source)
         except CalendarError as exc:
             return Busy(error=str(exc))
 

@@ -1,13 +1,17 @@
 """Availability: route each person to the calendar provider of their source, and keep the cycle going when
-one provider or one calendar fails."""
+one provider or one calendar fails; and show one calendar's busy time as the engine reads it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from scheduler.errors import ProviderUnavailable
-from scheduler.model import Busy, Interval, Person
+from scheduler.errors import CalendarError, InputError, ProviderUnavailable
+from scheduler.model import Busy, CalendarSource, Interval, Person, as_local, zone_named
 from scheduler.ports import CalendarProvider
 
 
@@ -40,3 +44,105 @@ class CalendarRouter:
                 except ProviderUnavailable as exc:
                     answers.update({p.email: Busy(error=str(exc)) for p in group})
         return answers
+
+
+# --- "why was I marked busy?": the `coffeechat busy` command ---------------------------------------------
+
+# Reads a calendar that belongs to nobody stored (``coffeechat busy --ics``): the provider needs a person.
+_NOBODY = "calendar@coffeechat.invalid"
+
+
+def check_zone(name: str, *, where: str = "--tz") -> str:
+    """``name`` when it is an IANA time zone; ``InputError`` naming it and ``where`` otherwise."""
+    try:
+        zone_named(name)
+    except ValueError as exc:
+        raise InputError(str(exc), where=where) from None
+    return name
+
+
+def parse_moment(text: str, zone: str, *, where: str, end: bool = False) -> datetime:
+    """An ISO date or date-time as UTC. A naive date-time is read on a wall clock in ``zone``; a date is that
+    day's midnight in ``zone`` or, when ``end``, the next day's, so that an end date includes its whole day."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        moment = datetime.combine(day + timedelta(days=1) if end else day, time(0))
+        return moment.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not an ISO date or date-time such as 2025-03-17 or 2025-03-17T09:00",
+                         where=where) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.astimezone(UTC)
+
+
+def parse_window(start: str | None, end: str | None, zone: str) -> Interval:
+    """The window from ``--start`` to ``--end`` (see ``parse_moment``); ``InputError`` when one is missing or
+    the window is empty."""
+    if start is None or end is None:
+        raise InputError("give both --start and --end (ISO dates or date-times)")
+    window_start = parse_moment(start, zone, where="--start")
+    window_end = parse_moment(end, zone, where="--end", end=True)
+    if window_end <= window_start:
+        raise InputError(f"{end!r} is not after --start {start!r}", where="--end")
+    return Interval(window_start, window_end)
+
+
+def read_person_busy(provider: CalendarProvider, person: Person, window: Interval) -> Busy:
+    """What ``provider`` says about ``person`` over ``window``, exactly as a cycle would ask.
+
+    A calendar that cannot be read raises ``CalendarError`` with the provider's message (which names the file
+    or feed and the problem), where a cycle would go on without it. A person with no calendar gets a warning
+    saying they are planned on working hours alone.
+    """
+    answer = provider.fetch_busy([person], window).get(person.email, Busy(error="the calendar provider gave no answer"))
+    if answer.error is not None:
+        raise CalendarError(answer.error)
+    if not answer.known:
+        return replace(answer, warnings=(*answer.warnings, "no calendar: planned on working hours alone"))
+    return answer
+
+
+def read_calendar_busy(provider: CalendarProvider, location: str, zone: str, window: Interval) -> Busy:
+    """Like ``read_person_busy`` for an ICS file or URL that no stored person needs to have: read as the
+    calendar of a person in ``zone`` (the zone of its floating times and all-day events)."""
+    if not location.strip():
+        raise InputError("needs a file name or an http(s) URL", where="--ics")
+    stand_in = Person(email=_NOBODY, name="calendar", team="", timezone=zone, calendar=CalendarSource("ics", location))
+    return read_person_busy(provider, stand_in, window)
+
+
+def busy_as_json(busy: Busy) -> dict[str, list[Any]]:
+    """``{"busy": [{"start": "…Z", "end": "…Z"}, …], "tentative": […], "warnings": […]}``, times in UTC."""
+
+    def intervals(spans: tuple[Interval, ...]) -> list[dict[str, str]]:
+        return [{"start": _utc_text(i.start), "end": _utc_text(i.end)} for i in spans]
+
+    return {"busy": intervals(busy.busy), "tentative": intervals(busy.tentative), "warnings": list(busy.warnings)}
+
+
+def describe_busy(busy: Busy, zone: str) -> list[str]:
+    """One line per busy or tentative interval, in time order on a wall clock in ``zone``, then the warnings
+    and a count: ``Tue 2025-03-18 09:00–10:00 busy``."""
+    marked = sorted([*((i, "busy") for i in busy.busy), *((i, "tentative") for i in busy.tentative)])
+    lines = [f"{_local_span(interval, zone)} {kind}" for interval, kind in marked]
+    lines += [f"warning: {warning}" for warning in busy.warnings]
+    rule = "; tentative is busy unless the program sets tentative_busy = false" if busy.tentative else ""
+    lines.append(f"{len(busy.busy)} busy, {len(busy.tentative)} tentative (times in {zone}{rule})")
+    return lines
+
+
+def _utc_text(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%S}Z"
+
+
+def _local_span(interval: Interval, zone: str) -> str:
+    start, end = as_local(interval.start, zone), as_local(interval.end, zone)
+    if start.date() == end.date():
+        return f"{start:%a %Y-%m-%d %H:%M}–{end:%H:%M}"
+    return f"{start:%a %Y-%m-%d %H:%M} – {end:%a %Y-%m-%d %H:%M}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from scheduler.availability import CalendarRouter
 from scheduler.clock import SystemClock
@@ -76,14 +77,19 @@ def bootstrap(config: Config, *, clock: Clock | None = None, calendar: CalendarP
 
 def build_calendar(config: Config) -> CalendarProvider:
     """The calendar router with a provider for every source the config enables."""
-    from integrations.ics_feed import IcsCalendarProvider
-
     calendars = config.calendar
     providers: dict[str, CalendarProvider] = {
-        "ics": IcsCalendarProvider(config.resolve(calendars.ics_dir), timeout=calendars.timeout_seconds,
-                                   tentative_busy=calendars.tentative_busy),
+        "ics": build_ics_calendar(config.resolve(calendars.ics_dir), timeout=calendars.timeout_seconds),
     }
     return CalendarRouter(providers)
+
+
+def build_ics_calendar(base_dir: Path, *, timeout: float = 10.0) -> CalendarProvider:
+    """The provider of ``ics`` calendars: files relative to ``base_dir``, and http(s) URLs. Needs no config, so
+    ``coffeechat busy --ics`` works before there is one."""
+    from integrations.ics_feed import IcsCalendarProvider
+
+    return IcsCalendarProvider(base_dir, timeout=timeout)
 
 
 def build_mailer(config: Config) -> Mailer:

@@ -171,6 +171,47 @@ def run_cycle_command(ctx: Context, program_name: str | None, dry_run: bool, see
             deliver_now(services, progress)
 
 
+@cli.command("pair")
+@click.argument("instance_file", metavar="INSTANCE.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result JSON here (default: the JSON on stdout, a summary on stderr).")
+def pair_command(instance_file: Path, output: Path | None) -> None:
+    """Pair the people of an instance file offline, for what-if planning and benchmarks. No config or
+    database is needed. The format is in docs/pairing-instance.md. Exits 2 naming the place of bad input.
+
+    \b
+    Example:
+      coffeechat pair org.json -o plan.json
+    """
+    import json
+
+    from scheduler.instance import load_instance, solve_instance
+
+    try:
+        data = json.loads(instance_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", where=str(instance_file)) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("not UTF-8 text", where=str(instance_file)) from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", where=f"{instance_file}, line {exc.lineno}") from exc
+    result = solve_instance(load_instance(data, source=str(instance_file)))
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    stats = result["stats"]
+    summary = (f"{stats['people']} people: {stats['groups']} groups, {len(result['unmatched'])} unmatched, "
+               f"score {stats['score']:g} ({100 * (1 - stats['gap']):.2f}% of the bound {stats['upper_bound']:g})"
+               f" in {stats['seconds']:.2f} s")
+    if output is None:
+        click.echo(summary, err=True)  # stdout stays pure JSON, ready for a pipe
+        click.echo(text)
+        return
+    try:
+        output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", where=str(output)) from exc
+    console.print(f"{summary}; result in {output}")
+
+
 @cli.command()
 @pass_context
 def deliver(ctx: Context) -> None:
@@ -206,6 +247,51 @@ def tick_command(ctx: Context) -> None:
             print_outcome(services, outcome, details=False)
         delivery = report.delivery
         console.print(f"delivery: {delivery.done} sent, {delivery.retried} to retry, {delivery.dead} failed")
+
+
+@cli.command("busy")
+@click.option("--ics", "ics", metavar="FILE", help="An ICS file (or http(s) URL) to read; needs no config or database.")
+@click.option("--person", "email", metavar="EMAIL", help="A stored person, read through their own calendar source.")
+@click.option("--start", metavar="ISO", help="Start of the window: a date or a date-time (naive: read in --tz). "
+              "Default for --person: the first program's next window.")
+@click.option("--end", metavar="ISO", help="End of the window; a date includes that whole day.")
+@click.option("--tz", "zone", default="UTC", show_default=True, metavar="ZONE",
+              help="Zone of the times printed and of a naive --start/--end; for --ics also the zone its floating "
+              "times and all-day events are read in.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: busy, tentative (times in UTC) and warnings.")
+@pass_context
+def busy_command(ctx: Context, ics: str | None, email: str | None, start: str | None, end: str | None, zone: str,
+                 as_json: bool) -> None:
+    """Print the busy time the engine would use from a calendar over a window: "why was I marked busy?".
+    A calendar that cannot be read exits 1, naming the file and the problem.
+
+    \b
+    Example:
+      coffeechat busy --ics ana.ics --start 2025-03-17 --end 2025-03-21 --tz Europe/London
+      coffeechat busy --person ana@example.com --json
+    """
+    import json
+
+    from scheduler.availability import busy_as_json, check_zone, describe_busy, parse_window, read_calendar_busy
+    from scheduler.bootstrap import build_ics_calendar
+    from scheduler.cycle import next_window
+    from scheduler.services import stored_person_busy
+
+    zone = check_zone(zone)
+    if ics is not None and email is None:
+        busy = read_calendar_busy(build_ics_calendar(Path.cwd()), ics, zone, parse_window(start, end, zone))
+    elif email is not None and ics is None:
+        with ctx.services() as services:
+            window = (parse_window(start, end, zone) if start or end
+                      else next_window(ctx.config.program(None), services.clock.now()))
+            busy = stored_person_busy(services.uow_factory, services.calendar, email, window)
+    else:
+        raise InputError("give either --ics FILE or --person EMAIL")
+    if as_json:
+        click.echo(json.dumps(busy_as_json(busy), indent=2))
+    else:
+        for line in describe_busy(busy, zone):
+            console.print(line)
 
 
 @cli.command()

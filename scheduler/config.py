@@ -23,6 +23,12 @@ CONFIG_ENV = "COFFEECHAT_CONFIG"
 DEFAULT_CONFIG_NAME = "coffeechat.toml"
 DEFAULT_DATABASE_NAME = "coffeechat.db"
 
+# Keys that older releases knew, and where their setting lives now: named in the unknown-key error.
+MOVED_KEYS = {
+    "calendar.tentative_busy": "moved to [[programs]] tentative_busy (each program decides whether tentative "
+    "events count as busy)",
+}
+
 
 @dataclass(frozen=True)
 class OrganisationConfig:
@@ -99,7 +105,6 @@ class CalendarConfig:
 
     ics_dir: str = "."
     timeout_seconds: float = 10.0
-    tentative_busy: bool = True
     google: GoogleConfig = field(default_factory=GoogleConfig)
     microsoft: MicrosoftConfig = field(default_factory=MicrosoftConfig)
 
@@ -262,6 +267,8 @@ def _build(cls: type[Any], data: Any, *, prefix: str, file: str) -> Any:
         if f"{name}_env" in known:
             raise ConfigError(f"secrets never go in the config file: put it in an environment variable and name "
                               f"that variable with {name}_env", path=file, key=prefix + name)
+        if prefix + name in MOVED_KEYS:
+            raise ConfigError(f"unknown key: {MOVED_KEYS[prefix + name]}", path=file, key=prefix + name)
     if unknown:
         raise ConfigError(f"unknown key (known keys: {', '.join(sorted(known - {'path'}))})", path=file,
                           key=prefix + unknown[0])

@@ -107,7 +107,8 @@ def plan_cycle(
     """Decide one cycle: who is in, when each person is free, who meets whom, and when.
 
     ``booked`` holds meetings Coffee Chat already planned for people in this window (other programs), which
-    count as busy even before they reach anyone's calendar.
+    count as busy even before they reach anyone's calendar. Tentative calendar events count as busy when
+    ``program.tentative_busy`` says so, and as free time otherwise.
     """
     ineligible: dict[str, str] = {}
     eligible: list[Person] = []
@@ -127,6 +128,8 @@ def plan_cycle(
         answer = busy.get(person.email, Busy(error="the calendar provider gave no answer"))
         if answer.error is not None:
             calendar_problems[person.email] = answer.error
+        if program.tentative_busy and answer.tentative:
+            answer = replace(answer, busy=merge_intervals((*answer.busy, *answer.tentative)))
         if booked and booked.get(person.email):
             answer = replace(answer, busy=merge_intervals((*answer.busy, *booked[person.email])))
         index.add(person, answer)

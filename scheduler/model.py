@@ -10,7 +10,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MEETING_KINDS = ("coffee", "lunch")
 MEETING_MODES = ("in_person", "virtual", "either")
@@ -18,6 +18,15 @@ CADENCES = ("weekly", "fortnightly", "monthly")
 CADENCE_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 28}
 RELAX_RULES = ("never", "cooldown", "cooldown_then_team")
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; ``ValueError`` saying so for anything else (a typo, a folder of zones
+    such as "Europe", a path)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/London") from None
 
 
 def require_utc(moment: datetime, what: str = "datetime") -> datetime:
@@ -204,7 +213,7 @@ class Person:
         if self.verified_at is not None:
             # Stored and compared in UTC: a wall time in a DST gap never equals its UTC twin in Python.
             object.__setattr__(self, "verified_at", require_utc(self.verified_at, "verified_at"))
-        ZoneInfo(self.timezone)  # raises for an unknown zone: better here than in the middle of a cycle
+        zone_named(self.timezone)  # an unknown zone fails here rather than in the middle of a cycle
         if not self.kinds <= set(MEETING_KINDS):
             raise ValueError(f"unknown meeting kinds {sorted(self.kinds - set(MEETING_KINDS))}")
         if self.mode not in MEETING_MODES:
@@ -286,6 +295,8 @@ class Program:
     # When the hard rules leave people without a partner: "never" relaxes nothing, "cooldown" lets recent
     # pairs meet again, "cooldown_then_team" also lets teammates meet as a last resort.
     relax: str = "cooldown"
+    # Whether events the calendar marks tentative count as busy (True) or as free time (False).
+    tentative_busy: bool = True
     weights: Weights = field(default_factory=Weights)
 
     def __post_init__(self) -> None:
@@ -413,11 +424,15 @@ class EmailMessage:
 class Busy:
     """What a calendar says about one person over a window: merged busy intervals, or why it could not say.
 
+    ``busy`` holds the events the person is surely at; ``tentative`` those they only might be at (STATUS or
+    Outlook's busy status TENTATIVE). Both are merged, sorted, UTC and clipped to the window. Whether tentative
+    time counts as busy is the program's decision (``Program.tentative_busy``), not the calendar's.
     ``error`` set means the calendar could not be read; ``busy`` is then empty and must not be taken as "free".
     Only times are kept: never titles, attendees or locations.
     """
 
     busy: tuple[Interval, ...] = ()
+    tentative: tuple[Interval, ...] = ()
     error: str | None = None
     warnings: tuple[str, ...] = ()
     known: bool = True  # False for people with no calendar at all (kind "none")

@@ -39,7 +39,6 @@ import io
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scheduler.errors import InputError
 from scheduler.model import (
@@ -51,6 +50,7 @@ from scheduler.model import (
     WorkingHours,
     normalize_email,
     require_utc,
+    zone_named,
 )
 
 COLUMNS = (
@@ -211,10 +211,7 @@ def _person(cells: dict[str, str], verified_at: datetime) -> Person:
 
 
 def _zone_name(text: str) -> str:
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {text!r}; use an IANA name such as Europe/London") from None
+    zone_named(text)
     return text
 
 

@@ -41,7 +41,8 @@ class CalendarProvider(Protocol):
     ``fetch_busy`` answers for every person given, keyed by their email. A person whose calendar cannot be read
     (file missing or malformed, mailbox not found, no permission) gets a ``Busy`` with ``error`` set: that is
     theirs alone and never raises. Intervals are UTC, merged, sorted and clipped to ``window``; nothing but times
-    is kept. A provider that is down as a whole raises ``ProviderUnavailable`` after bounded retries.
+    is kept. Tentative events go to ``Busy.tentative``, not ``Busy.busy``: the program decides what they mean.
+    A provider that is down as a whole raises ``ProviderUnavailable`` after bounded retries.
     """
 
     def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from scheduler.availability import read_person_busy
 from scheduler.cycle import (
     CyclePlan,
     PlanSettings,
@@ -20,8 +21,8 @@ from scheduler.cycle import (
     plan_cycle,
     save_plan,
 )
-from scheduler.errors import InputError
-from scheduler.model import Cycle, Person, Program
+from scheduler.errors import InputError, NotFoundError
+from scheduler.model import Busy, Cycle, Interval, Person, Program
 from scheduler.outbox import DeliveryReport, Performer, RetryPolicy, deliver_due
 from scheduler.pairing import PairHistory
 from scheduler.people_csv import parse_people_csv
@@ -207,3 +208,17 @@ def program_overview(uow_factory: UowFactory, programs: Sequence[Program]) -> li
                 sum(len(m.group.members) for m in meetings),
                 cross / groups if groups else None, with_slot / groups if groups else None))
     return overviews
+
+
+def stored_person_busy(uow_factory: UowFactory, provider: CalendarProvider, email: str, window: Interval) -> Busy:
+    """A stored person's busy and tentative time over ``window``, read through their own calendar source just
+    as a cycle reads it ("why was I marked busy?").
+
+    Raises ``NotFoundError`` when nobody with ``email`` is stored, ``CalendarError`` when their calendar cannot
+    be read (see ``availability.read_person_busy``).
+    """
+    with uow_factory() as uow:
+        person = uow.people.get(email)
+    if person is None:
+        raise NotFoundError(f"nobody with email {email.strip().lower()!r} is stored (see `coffeechat import-people`)")
+    return read_person_busy(provider, person, window)

@@ -23,10 +23,13 @@ class FakeClock:
 
 
 class FakeCalendarProvider:
-    """Busy intervals held in a dict; people not in it have free calendars; ``errors`` fail one person."""
+    """Busy and tentative intervals held in dicts; people in neither have free calendars; ``errors`` fail one
+    person."""
 
-    def __init__(self, busy: dict[str, list[Interval]] | None = None, errors: dict[str, str] | None = None):
+    def __init__(self, busy: dict[str, list[Interval]] | None = None, errors: dict[str, str] | None = None,
+                 tentative: dict[str, list[Interval]] | None = None):
         self.busy = busy or {}
+        self.tentative = tentative or {}
         self.errors = errors or {}
         self.calls: list[list[str]] = []
 
@@ -37,9 +40,13 @@ class FakeCalendarProvider:
             if person.email in self.errors:
                 answers[person.email] = Busy(error=self.errors[person.email])
             else:
-                clipped = [c for i in self.busy.get(person.email, []) if (c := i.clip(window))]
-                answers[person.email] = Busy(busy=merge_intervals(clipped))
+                answers[person.email] = Busy(busy=_clipped(self.busy.get(person.email, []), window),
+                                             tentative=_clipped(self.tentative.get(person.email, []), window))
         return answers
+
+
+def _clipped(intervals: Sequence[Interval], window: Interval) -> tuple[Interval, ...]:
+    return merge_intervals(c for i in intervals if (c := i.clip(window)))
 
 
 class FakeMailer:

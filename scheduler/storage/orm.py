@@ -146,6 +146,8 @@ class ProgramRow(Base):
     min_notice_hours: Mapped[int] = mapped_column(Integer)
     buffer_minutes: Mapped[int] = mapped_column(Integer)
     relax: Mapped[str] = mapped_column(String(CODE_LENGTH), default="cooldown", server_default="cooldown")
+    # "1", not true(): the literal that SQLite and PostgreSQL both read as true (see migration 0003).
+    tentative_busy: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     weights: Mapped[dict[str, float]] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

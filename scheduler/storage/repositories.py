@@ -218,6 +218,7 @@ def _program_values(program: Program) -> dict[str, Any]:
         "min_notice_hours": program.min_notice_hours,
         "buffer_minutes": program.buffer_minutes,
         "relax": program.relax,
+        "tentative_busy": program.tentative_busy,
         # Every field of ``Weights`` by its name, so a weight added to the model is stored without a change here.
         "weights": asdict(program.weights),
     }
@@ -240,6 +241,7 @@ def _to_program(row: ProgramRow) -> Program:
         min_notice_hours=row.min_notice_hours,
         buffer_minutes=row.buffer_minutes,
         relax=row.relax,
+        tentative_busy=row.tentative_busy,
         weights=weights,
     )
 

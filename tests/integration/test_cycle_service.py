@@ -182,6 +182,65 @@ def test_meetings_booked_by_another_program_are_busy_time(
         assert not Interval(first.start - timedelta(minutes=5), first.end + timedelta(minutes=5)).overlaps(second)
 
 
+def tentative_week(ana: Person, tentative: Interval) -> FakeCalendarProvider:
+    """Ana busy all week except Thursday 09:00-17:00 UTC (London working hours in November), and ``tentative``
+    in that gap; everyone else free."""
+    thursday = MONDAY + timedelta(days=3)
+    busy = [Interval(MONDAY, thursday + timedelta(hours=9)), Interval(thursday + timedelta(hours=17),
+                                                                        MONDAY + timedelta(days=5))]
+    return FakeCalendarProvider(busy={ana.email: busy}, tentative={ana.email: [tentative]})
+
+
+def test_a_program_that_counts_tentative_as_free_books_over_a_tentative_event(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    ana, ben = create_person(team="a"), create_person(team="b")
+    add_people(new_uow, [ana, ben])
+    thursday = MONDAY + timedelta(days=3)
+    tentative = Interval(thursday + timedelta(hours=9), thursday + timedelta(hours=17))  # all of Ana's free time
+
+    outcome = run_cycle(new_uow, tentative_week(ana, tentative), clock, Program("coffee", tentative_busy=False),
+                        SETTINGS)
+
+    assert outcome.plan is not None
+    (meeting,) = outcome.plan.meetings
+    assert meeting.slot is not None
+    assert meeting.slot.overlaps(tentative)
+    assert outcome.plan.unmatched == ()
+
+
+def test_a_program_that_counts_tentative_as_busy_books_around_a_tentative_event(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    ana, ben = create_person(team="a"), create_person(team="b")
+    add_people(new_uow, [ana, ben])
+    thursday = MONDAY + timedelta(days=3)
+    tentative = Interval(thursday + timedelta(hours=9), thursday + timedelta(hours=16))
+
+    outcome = run_cycle(new_uow, tentative_week(ana, tentative), clock, Program("coffee", tentative_busy=True),
+                        SETTINGS)
+
+    assert outcome.plan is not None
+    (meeting,) = outcome.plan.meetings
+    assert meeting.slot is not None
+    assert not meeting.slot.overlaps(tentative)
+    # The only time left: after the tentative event and its 5-minute buffer, before the end of the day.
+    assert thursday + timedelta(hours=16, minutes=5) <= meeting.slot.start
+    assert meeting.slot.end <= thursday + timedelta(hours=16, minutes=55)
+
+
+def test_a_program_that_counts_tentative_as_busy_skips_someone_tentative_all_week(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    ana, ben, cat = create_person(team="a"), create_person(team="b"), create_person(team="c")
+    add_people(new_uow, [ana, ben, cat])
+    thursday = MONDAY + timedelta(days=3)
+    tentative = Interval(thursday + timedelta(hours=9), thursday + timedelta(hours=17))
+
+    outcome = run_cycle(new_uow, tentative_week(ana, tentative), clock, COFFEE, SETTINGS)  # the default: True
+
+    assert outcome.plan is not None
+    assert [u.email for u in outcome.plan.unmatched] == [ana.email]
+    assert all(ana.email not in m.group.members for m in outcome.plan.meetings)
+
+
 def test_delivery_sends_each_email_once_and_closes_the_cycle(
         new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
     add_people(new_uow, org(create_person, 6))

@@ -55,6 +55,21 @@ def test_program_weights_are_read(tmp_path: Path) -> None:
         config.program("coffee")
 
 
+def test_tentative_busy_is_a_program_setting(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[[programs]]\nname = 'coffee'\n[[programs]]\nname = 'lunch'\n"
+                                         "kind = 'lunch'\ntentative_busy = false\n"))
+    assert [p.tentative_busy for p in config.programs] == [True, False]
+
+
+def test_the_old_calendar_tentative_busy_key_says_where_it_moved(tmp_path: Path) -> None:
+    path = write(tmp_path, "[calendar]\ntentative_busy = false\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "calendar.tentative_busy" in str(caught.value)
+    assert "moved to [[programs]] tentative_busy" in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
 def test_duplicate_program_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unique: x"):
         load_config(write(tmp_path, "[[programs]]\nname = 'x'\n[[programs]]\nname = 'x'\n"))

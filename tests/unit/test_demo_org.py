@@ -58,8 +58,9 @@ def working_time(person: Person) -> tuple[Interval, ...]:
 
 
 def free_time(person: Person, busy: Busy) -> list[Interval]:
-    """Working time minus busy time."""
-    return [free for work in working_time(person) for free in subtract_intervals(work, busy.busy)]
+    """Working time minus busy and tentative time (tentative is busy unless a program says otherwise)."""
+    taken = merge_intervals((*busy.busy, *busy.tentative))
+    return [free for work in working_time(person) for free in subtract_intervals(work, taken)]
 
 
 def total(intervals: list[Interval] | tuple[Interval, ...]) -> float:

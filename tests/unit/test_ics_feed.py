@@ -45,12 +45,17 @@ def span(zone: str, day: date, start: tuple[int, int], end: tuple[int, int]) -> 
     return Interval(local(zone, day, *start), local(zone, day, *end))
 
 
-def busy_of(name: str, zone: str = LONDON, window: Interval = MARCH, **options: bool) -> tuple[Interval, ...]:
-    """The busy intervals of a corpus file; fails the test if the file cannot be read."""
-    result = read_busy(load(name), window, zone, source=name, **options)
+def read(name: str, zone: str = LONDON, window: Interval = MARCH) -> Busy:
+    """What a corpus file says; fails the test if the file cannot be read."""
+    result = read_busy(load(name), window, zone, source=name)
     assert result.error is None
     assert result.warnings == ()
-    return result.busy
+    return result
+
+
+def busy_of(name: str, zone: str = LONDON, window: Interval = MARCH) -> tuple[Interval, ...]:
+    """The busy (not tentative) intervals of a corpus file."""
+    return read(name, zone, window).busy
 
 
 def calendar(*events: str, header: str = "") -> str:
@@ -84,20 +89,14 @@ def test_google_feed_with_x_wr_timezone_repeats_utc_times_on_the_local_clock() -
 
 
 def test_outlook_file_with_windows_zone_names_and_its_own_vtimezones() -> None:
-    busy = busy_of("outlook_windows_zones.ics")
+    result = read("outlook_windows_zones.ics")
 
     berlin_mondays = [span(BERLIN, date(2025, 3, 24) + timedelta(weeks=n), (10, 0), (11, 0)) for n in range(3)]
     new_york_tuesdays = [span(NEW_YORK, date(2025, 3, 4) + timedelta(weeks=n), (9, 30), (10, 0)) for n in range(3)]
-    tentative = span(BERLIN, date(2025, 3, 26), (14, 0), (15, 0))  # X-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE
     # 27 March is WORKINGELSEWHERE: the person is working, so not busy.
-    assert busy == tuple(sorted([*berlin_mondays, *new_york_tuesdays, tentative]))
-
-
-def test_outlook_tentative_is_free_when_tentative_is_not_busy() -> None:
-    busy = busy_of("outlook_windows_zones.ics", tentative_busy=False)
-
-    assert span(BERLIN, date(2025, 3, 26), (14, 0), (15, 0)) not in busy
-    assert len(busy) == 6
+    assert result.busy == tuple(sorted([*berlin_mondays, *new_york_tuesdays]))
+    # X-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE: apart, for the program to decide.
+    assert result.tentative == (span(BERLIN, date(2025, 3, 26), (14, 0), (15, 0)),)
 
 
 def test_windows_zone_name_without_vtimezone_is_mapped_to_its_iana_zone() -> None:
@@ -169,18 +168,31 @@ def test_all_day_event_with_duration_lasts_that_many_days() -> None:
 # --- what counts as busy ---------------------------------------------------------------------------
 
 
-def test_cancelled_and_transparent_events_are_not_busy_and_tentative_is() -> None:
-    busy = busy_of("statuses.ics")
+def test_cancelled_and_transparent_events_are_not_busy_and_tentative_comes_back_apart() -> None:
+    result = read("statuses.ics")
 
     confirmed = Interval(datetime(2025, 3, 18, 9, tzinfo=UTC), datetime(2025, 3, 18, 10, tzinfo=UTC))
     tentative = Interval(datetime(2025, 3, 18, 11, tzinfo=UTC), datetime(2025, 3, 18, 12, tzinfo=UTC))
-    assert busy == (confirmed, tentative)
+    assert result.busy == (confirmed,)
+    assert result.tentative == (tentative,)
 
 
-def test_tentative_is_free_when_asked() -> None:
-    busy = busy_of("statuses.ics", tentative_busy=False)
+def test_tentative_intervals_are_merged_and_clipped_and_may_overlap_busy_time() -> None:
+    window = Interval(datetime(2025, 3, 18, 8, tzinfo=UTC), datetime(2025, 3, 18, 12, tzinfo=UTC))
+    text = calendar(
+        "DTSTART:20250318T070000Z\r\nDTEND:20250318T083000Z\r\nSTATUS:TENTATIVE\r\n",  # starts before the window
+        "DTSTART:20250318T083000Z\r\nDTEND:20250318T090000Z\r\nX-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE\r\n",
+        "DTSTART:20250318T100000Z\r\nDTEND:20250318T110000Z\r\n",
+        "DTSTART:20250318T103000Z\r\nDTEND:20250318T113000Z\r\nSTATUS:TENTATIVE\r\n",
+    )
 
-    assert busy == (Interval(datetime(2025, 3, 18, 9, tzinfo=UTC), datetime(2025, 3, 18, 10, tzinfo=UTC)),)
+    result = read_busy(text, window, LONDON, source="maybe.ics")
+
+    assert result.busy == (Interval(datetime(2025, 3, 18, 10, tzinfo=UTC), datetime(2025, 3, 18, 11, tzinfo=UTC)),)
+    assert result.tentative == (
+        Interval(window.start, datetime(2025, 3, 18, 9, tzinfo=UTC)),
+        Interval(datetime(2025, 3, 18, 10, 30, tzinfo=UTC), datetime(2025, 3, 18, 11, 30, tzinfo=UTC)),
+    )
 
 
 def test_recurrence_with_exdate_rdate_and_overrides() -> None:
@@ -211,12 +223,10 @@ def test_overlapping_and_touching_events_are_merged() -> None:
 def test_busy_time_is_clipped_to_the_window() -> None:
     window = Interval(datetime(2025, 3, 18, 9, 30, tzinfo=UTC), datetime(2025, 3, 18, 11, 30, tzinfo=UTC))
 
-    busy = busy_of("statuses.ics", window=window)
+    result = read("statuses.ics", window=window)
 
-    assert busy == (
-        Interval(window.start, datetime(2025, 3, 18, 10, tzinfo=UTC)),
-        Interval(datetime(2025, 3, 18, 11, tzinfo=UTC), window.end),
-    )
+    assert result.busy == (Interval(window.start, datetime(2025, 3, 18, 10, tzinfo=UTC)),)
+    assert result.tentative == (Interval(datetime(2025, 3, 18, 11, tzinfo=UTC), window.end),)
 
 
 def test_only_times_are_kept() -> None:
@@ -310,8 +320,9 @@ PROPERTY_ZONE = NEW_YORK  # the window spans New York's change to daylight time
 
 
 @st.composite
-def events(draw: st.DrawFn) -> tuple[str, Interval | None]:
-    """One VEVENT and the busy interval it should produce (``None`` when it is not busy)."""
+def events(draw: st.DrawFn) -> tuple[str, Interval | None, bool]:
+    """One VEVENT, the interval it should produce (``None`` when it leaves the person free), and whether that
+    interval is tentative."""
     base = datetime(2025, 3, 7)
     start = base + timedelta(minutes=15 * draw(st.integers(0, 6 * 24 * 4)))
     form = draw(st.sampled_from(["utc", "floating", "tzid", "all-day"]))
@@ -340,22 +351,23 @@ def events(draw: st.DrawFn) -> tuple[str, Interval | None]:
             interval = Interval(start.replace(tzinfo=ZoneInfo(BERLIN)), end.replace(tzinfo=ZoneInfo(BERLIN)))
     lines += "TRANSP:TRANSPARENT\r\n" if transparent else ""
     lines += f"STATUS:{status}\r\n" if status else ""
-    return lines, None if transparent or status == "CANCELLED" else interval
+    return lines, None if transparent or status == "CANCELLED" else interval, status == "TENTATIVE"
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(events(), max_size=12))
-def test_busy_is_sorted_disjoint_inside_the_window_and_matches_the_events(
-    drawn: list[tuple[str, Interval | None]],
+def test_busy_and_tentative_are_sorted_disjoint_inside_the_window_and_match_the_events(
+    drawn: list[tuple[str, Interval | None, bool]],
 ) -> None:
-    busy = read_busy(calendar(*(lines for lines, _ in drawn)), PROPERTY_WINDOW, PROPERTY_ZONE, source="p.ics").busy
+    result = read_busy(calendar(*(lines for lines, *_ in drawn)), PROPERTY_WINDOW, PROPERTY_ZONE, source="p.ics")
 
-    for interval in busy:
-        assert PROPERTY_WINDOW.start <= interval.start < interval.end <= PROPERTY_WINDOW.end
-    for earlier, later in itertools.pairwise(busy):
-        assert earlier.end < later.start
-    clipped = (interval.clip(PROPERTY_WINDOW) for _, interval in drawn if interval is not None)
-    assert busy == merge_intervals(c for c in clipped if c is not None)
+    for kind, intervals in (("busy", result.busy), ("tentative", result.tentative)):
+        for interval in intervals:
+            assert PROPERTY_WINDOW.start <= interval.start < interval.end <= PROPERTY_WINDOW.end
+        for earlier, later in itertools.pairwise(intervals):
+            assert earlier.end < later.start
+        expected = (i for _, i, tentative in drawn if i is not None and tentative == (kind == "tentative"))
+        assert intervals == merge_intervals(c for i in expected if (c := i.clip(PROPERTY_WINDOW)) is not None)
 
 
 # --- the provider ----------------------------------------------------------------------------------
@@ -519,10 +531,11 @@ def test_provider_reports_a_feed_that_cannot_be_reached() -> None:
     assert message.startswith("http://127.0.0.1:9/…/a.ics: cannot connect")
 
 
-def test_provider_passes_tentative_busy_on() -> None:
-    answer = IcsCalendarProvider(DATA, tentative_busy=False).fetch_busy([person("statuses.ics")], MARCH)
+def test_provider_passes_tentative_time_on_apart() -> None:
+    answer = IcsCalendarProvider(DATA).fetch_busy([person("statuses.ics")], MARCH)["ana@example.com"]
 
-    assert answer["ana@example.com"].busy == busy_of("statuses.ics", tentative_busy=False)
+    assert (answer.busy, answer.tentative) == (busy_of("statuses.ics"), read("statuses.ics").tentative)
+    assert answer.tentative != ()
 
 
 @pytest.mark.parametrize(

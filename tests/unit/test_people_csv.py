@@ -351,3 +351,13 @@ people_strategy = st.builds(
 @given(st.lists(people_strategy, max_size=6, unique_by=lambda person: person.email))
 def test_format_then_parse_gives_the_same_people(people: list[Person]) -> None:
     assert parse(format_people_csv(people)) == (people, [])
+
+
+def test_issue_zone_folder_is_a_row_error_not_a_crash() -> None:
+    """Regression: a zone folder such as "Europe" raised IsADirectoryError from zoneinfo."""
+    people, errors = parse_people_csv("email,name,team,timezone\na@example.com,A,T,Europe\n", source="p.csv",
+                                      now=datetime(2026, 11, 22, tzinfo=UTC))
+    assert people == []
+    (error,) = errors
+    assert error.where == "p.csv, line 2"
+    assert "unknown time zone 'Europe'" in str(error)

@@ -237,6 +237,50 @@ def test_downgrading_0002_drops_its_columns_and_keeps_everything_else(database_u
     assert run_sql(database_url, linked) == [(2,)]
 
 
+PROGRAM_AT_0002 = """
+INSERT INTO programs (
+    name, kind, cadence, group_size, duration_minutes, cooldown_cycles, meeting_mode, window_days,
+    min_notice_hours, buffer_minutes, relax, weights, created_at, updated_at
+) VALUES (
+    '{name}', 'coffee', 'weekly', 2, 30, 6, 'virtual', 5, 24, 5, 'never', '{{}}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP
+)
+"""
+
+
+def test_programs_stored_before_0003_count_tentative_as_busy(database_url: str) -> None:
+    upgrade_to(database_url, "0002")
+    run_sql(database_url, PROGRAM_AT_0002.format(name="before"))
+
+    assert upgrade_database(database_url) == head_revision()
+    # A row written without the column by a client that does not know it gets the same default.
+    run_sql(database_url, PROGRAM_AT_0002.format(name="after"))
+
+    with unit_of_work(database_url) as uow:
+        programs = uow.programs.list()
+    assert programs == [Program("after", relax="never"), Program("before", relax="never")]
+    assert all(program.tentative_busy for program in programs)
+    # A real true in the column (1 on SQLite), not a string that merely reads back as true.
+    assert run_sql(database_url, "SELECT COUNT(*) FROM programs WHERE tentative_busy = TRUE") == [(2,)]
+
+
+def test_downgrading_0003_drops_its_column_and_keeps_everything_else(database_url: str) -> None:
+    upgrade_database(database_url)
+    with unit_of_work(database_url) as uow:
+        uow.programs.save(Program("coffee", relax="never", tentative_busy=False, weights=Weights(wishlist=9.0)))
+        uow.commit()
+
+    assert downgrade_database(database_url, "0002") == "0002"
+
+    assert "tentative_busy" not in column_names(database_url, "programs")
+    assert run_sql(database_url, "SELECT name, relax FROM programs") == [("coffee", "never")]
+
+    assert upgrade_database(database_url) == head_revision()
+    assert schema_differences(database_url, Base.metadata) == []
+    with unit_of_work(database_url) as uow:
+        coffee = uow.programs.get("coffee")
+    assert coffee == Program("coffee", relax="never", weights=Weights(wishlist=9.0))  # back to the default
+
+
 def test_check_schema_complains_on_an_empty_database(database_url: str) -> None:
     expected = f"database at revision none (empty database), code needs {head_revision()}: run `coffeechat init`"
     with pytest.raises(StorageError, match=re.escape(expected)):

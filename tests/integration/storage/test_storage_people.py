@@ -172,6 +172,7 @@ def test_a_program_round_trips_with_its_weights(uow: SqlAlchemyUnitOfWork) -> No
         min_notice_hours=48,
         buffer_minutes=15,
         relax="cooldown_then_team",
+        tentative_busy=False,
         weights=Weights(
             different_department=0.25,
             different_office=0.0,
@@ -199,6 +200,18 @@ def test_every_relax_rule_round_trips(uow: SqlAlchemyUnitOfWork, relax: str) -> 
 
     assert loaded is not None
     assert loaded.relax == relax
+
+
+@pytest.mark.parametrize("tentative_busy", [True, False])
+def test_tentative_busy_round_trips_and_updates(uow: SqlAlchemyUnitOfWork, tentative_busy: bool) -> None:
+    uow.programs.save(Program("coffee", tentative_busy=not tentative_busy))
+    uow.programs.save(Program("coffee", tentative_busy=tentative_busy))
+
+    loaded = uow.programs.get("coffee")
+
+    assert loaded is not None
+    assert loaded.tentative_busy is tentative_busy
+    assert uow.session.scalar(select(ProgramRow.tentative_busy)) is tentative_busy
 
 
 def test_every_weight_is_stored_under_its_name(uow: SqlAlchemyUnitOfWork) -> None:
