@@ -32,7 +32,7 @@ from scheduler.model import (
 )
 from scheduler.pairing import PairHistory, meeting_modes, pair_people
 from scheduler.ports import CalendarProvider, UnitOfWork
-from scheduler.slots import DEFAULT_OFFICE, FreeTimeIndex, SlotRules
+from scheduler.slots import FreeTimeIndex, SlotRules, lunch_hours
 
 Progress = Callable[[str, int, int], None]
 # Reminders go out this long before a meeting; a meeting planned closer than that gets none.
@@ -175,7 +175,7 @@ def _fetch_busy(provider: CalendarProvider, people: Sequence[Person], window: In
 def _no_time_reason(person: Person, busy: Busy, program: Program, free_share: float,
                     offices: Mapping[str, OfficeRules] | None) -> str:
     """Why someone has no room for a meeting this cycle, in their words."""
-    lunch = (offices or {}).get(person.office, DEFAULT_OFFICE).lunch
+    lunch = lunch_hours(person, offices)
     hours = "lunch hours ({:%H:%M}–{:%H:%M})".format(*lunch) if program.kind == "lunch" else "working hours"
     if not (busy.error is None and busy.known):
         return f"your {hours} leave no room for a meeting in this cycle's window; please check your profile"

@@ -207,9 +207,13 @@ class Person:
     paused_until: date | None = None
     opted_out: bool = False
     verified_at: datetime | None = None
+    # Lunch hours (local, in the person's zone) that replace their office's for lunch programs; None = the office's.
+    lunch: tuple[time, time] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "email", normalize_email(self.email))
+        if self.lunch is not None:
+            object.__setattr__(self, "lunch", _lunch_hours(self.lunch))
         if self.verified_at is not None:
             # Stored and compared in UTC: a wall time in a DST gap never equals its UTC twin in Python.
             object.__setattr__(self, "verified_at", require_utc(self.verified_at, "verified_at"))
@@ -240,6 +244,16 @@ class Person:
             wanted, offered = self.mode.replace("_", " "), program.meeting_mode.replace("_", " ")
             return f"meets only {wanted}; this program meets {offered}"
         return None
+
+
+def _lunch_hours(lunch: tuple[time, time]) -> tuple[time, time]:
+    """``lunch`` as a pair of local times, end after start; ``ValueError`` saying what is wrong."""
+    start, end = lunch
+    if start.tzinfo is not None or end.tzinfo is not None:
+        raise ValueError("lunch hours are local times: give them without a time zone")
+    if end <= start:
+        raise ValueError(f"lunch hours end ({end}) must be after they start ({start})")
+    return (start, end)
 
 
 def normalize_email(address: str) -> str:

@@ -14,6 +14,8 @@ office                  office name ("")
 timezone                IANA zone such as ``Europe/London`` (``UTC``)
 working_hours           days and hours in the person's zone, like ``mon-fri 09:00-17:00`` or
                         ``mon,tue,thu 08:30-16:30`` (``mon-fri 09:00-17:00``)
+lunch                   the person's own lunch hours for lunch programs, in their zone, like
+                        ``12:00-13:30`` (their office's: ``11:30-14:00`` unless the configuration says)
 calendar                where free/busy comes from: ``ics:calendars/ana.ics``, ``ics:https://…``,
                         ``google:ana@example.com``, ``microsoft:…``, ``caldav:https://…`` (none)
 kinds                   meeting kinds taken part in: ``coffee;lunch``, ``coffee`` or ``lunch`` (both)
@@ -37,7 +39,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, time
 from typing import TypeVar
 
 from scheduler.errors import InputError
@@ -61,6 +63,7 @@ COLUMNS = (
     "office",
     "timezone",
     "working_hours",
+    "lunch",
     "calendar",
     "kinds",
     "mode",
@@ -178,6 +181,7 @@ def _person(cells: dict[str, str], verified_at: datetime) -> Person:
     email = read("email", normalize_email, "")
     timezone = read("timezone", _zone_name, "UTC")
     working_hours = read("working_hours", WorkingHours.parse, WorkingHours())
+    lunch = read("lunch", _lunch, None)
     calendar = read("calendar", CalendarSource.parse, CalendarSource())
     kinds = read("kinds", _kinds, frozenset(MEETING_KINDS))
     mode = read("mode", _choice(MEETING_MODES), "either")
@@ -197,6 +201,7 @@ def _person(cells: dict[str, str], verified_at: datetime) -> Person:
         office=cells.get("office", ""),
         timezone=timezone,
         working_hours=working_hours,
+        lunch=lunch,
         calendar=calendar,
         kinds=kinds,
         mode=mode,
@@ -213,6 +218,25 @@ def _person(cells: dict[str, str], verified_at: datetime) -> Person:
 def _zone_name(text: str) -> str:
     zone_named(text)
     return text
+
+
+def _lunch(text: str) -> tuple[time, time]:
+    """``12:00-13:30`` (local times, end after start) as a pair of times."""
+    try:
+        start_text, end_text = text.split("-")
+        start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    except ValueError:
+        raise ValueError(f"lunch hours {text!r} are not like '12:00-13:30'") from None
+    if start.tzinfo is not None or end.tzinfo is not None:
+        raise ValueError(f"lunch hours {text!r} are local times: give them without a time zone")
+    if end <= start:
+        raise ValueError(f"lunch hours {text!r} must end after they start")
+    return (start, end)
+
+
+def _clock(moment: time) -> str:
+    """``moment`` as ``HH:MM``, with seconds (and microseconds) only when it has them, so it reads back as itself."""
+    return moment.isoformat("minutes" if not (moment.second or moment.microsecond) else "auto")
 
 
 def _kinds(text: str) -> frozenset[str]:
@@ -303,6 +327,7 @@ def format_people_csv(people: Iterable[Person]) -> str:
                 person.office,
                 person.timezone,
                 person.working_hours.describe(),
+                "" if person.lunch is None else f"{_clock(person.lunch[0])}-{_clock(person.lunch[1])}",
                 "" if person.calendar.kind == "none" else str(person.calendar),
                 ";".join(kind for kind in MEETING_KINDS if kind in person.kinds),
                 person.mode,

@@ -2,8 +2,9 @@
 
 The planning window is cut into 15-minute steps. Each person's free time is a bitset (a Python int, bit i =
 step i is free): working hours in their own zone, minus busy time widened by a buffer, minus the minimum notice,
-and for lunch programs only inside lunch hours. A group's common free time is the AND of its members' bitsets,
-so availability, candidate filtering and slot choice share one index and stay cheap.
+and for lunch programs only inside lunch hours (the person's own when they set them, else their office's). A
+group's common free time is the AND of its members' bitsets, so availability, candidate filtering and slot choice
+share one index and stay cheap.
 
 Steps are aligned to UTC, so every candidate start is a real instant: a slot can never start at a local time
 that does not exist (the hour skipped when clocks spring forward); working-hours edges on such days are
@@ -82,6 +83,7 @@ class FreeTimeIndex:
         zone = person.zone
         hours = person.working_hours
         office = self.rules.offices.get(person.office, DEFAULT_OFFICE)
+        lunch = lunch_hours(person, self.rules.offices)
         start_day = self.window.start.astimezone(zone).date() - timedelta(days=1)
         end_day = self.window.end.astimezone(zone).date() + timedelta(days=1)
         mask = 0
@@ -90,7 +92,7 @@ class FreeTimeIndex:
             if day.weekday() in hours.days and day not in office.holidays:
                 begin, finish = hours.start, hours.end
                 if self.rules.lunch:
-                    begin, finish = max(begin, office.lunch[0]), min(finish, office.lunch[1])
+                    begin, finish = max(begin, lunch[0]), min(finish, lunch[1])
                 if begin < finish:
                     mask |= self._mask(_local(day, begin, zone), _local(day, finish, zone))
             day += timedelta(days=1)
@@ -172,6 +174,12 @@ class FreeTimeIndex:
 
         start = self.step_start(min(_bits(starts), key=cost))
         return Interval(start, start + self.rules.duration)
+
+
+def lunch_hours(person: Person, offices: Mapping[str, OfficeRules] | None = None) -> tuple[time, time]:
+    """The local hours a lunch program books ``person`` in: their own when set, else their office's (11:30-14:00
+    for an office not in ``offices``)."""
+    return person.lunch or (offices or {}).get(person.office, DEFAULT_OFFICE).lunch
 
 
 def edge_of_day(slot: Interval, people: Sequence[Person]) -> str | None:

@@ -124,6 +124,9 @@ class PersonRow(Base):
     paused_until: Mapped[date | None] = mapped_column(Date)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The person's own lunch hours (local): both set, or both empty for their office's (see migration 0004).
+    lunch_start: Mapped[time | None] = mapped_column(Time)
+    lunch_end: Mapped[time | None] = mapped_column(Time)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

@@ -152,6 +152,9 @@ def _person_values(person: Person) -> dict[str, Any]:
         "opted_out": person.opted_out,
         # Checked here so a naive datetime fails with a plain ValueError, not one wrapped by SQLAlchemy.
         "verified_at": require_utc(person.verified_at, "verified_at") if person.verified_at else None,
+        # Both or neither: an empty pair means the office's lunch hours.
+        "lunch_start": person.lunch[0] if person.lunch else None,
+        "lunch_end": person.lunch[1] if person.lunch else None,
     }
 
 
@@ -176,6 +179,7 @@ def _to_person(row: PersonRow) -> Person:
         paused_until=row.paused_until,
         opted_out=row.opted_out,
         verified_at=row.verified_at,
+        lunch=None if row.lunch_start is None or row.lunch_end is None else (row.lunch_start, row.lunch_end),
     )
 
 

@@ -95,6 +95,20 @@ def test_unknown_time_zone_is_refused_at_once() -> None:
         Person(email="a@example.com", name="A", team="t", timezone="Mars/Olympus")
 
 
+def test_own_lunch_hours_must_end_after_they_start() -> None:
+    lunch = (time(12, 30), time(13, 30))
+    assert Person(email="a@example.com", name="A", team="t", lunch=lunch).lunch == lunch
+    assert Person(email="a@example.com", name="A", team="t").lunch is None  # the office's
+    for start, end in ((time(13, 30), time(12, 30)), (time(12, 30), time(12, 30))):
+        with pytest.raises(ValueError, match=r"lunch hours end .* must be after they start"):
+            Person(email="a@example.com", name="A", team="t", lunch=(start, end))
+
+
+def test_own_lunch_hours_are_local_times() -> None:
+    with pytest.raises(ValueError, match="lunch hours are local times"):
+        Person(email="a@example.com", name="A", team="t", lunch=(time(12, tzinfo=UTC), time(13, tzinfo=UTC)))
+
+
 @given(intervals, st.randoms(use_true_random=False))
 def test_merging_is_idempotent_and_order_independent(spans: list[Interval], rng: random.Random) -> None:
     merged = merge_intervals(spans)

@@ -48,7 +48,7 @@ def test_required_columns_alone_give_the_defaults() -> None:
 def test_every_column_is_read() -> None:
     text = (
         f"{FULL_HEADER}\n"
-        "ben@example.com,Ben Okafor,Platform,Engineering,London,Europe/London,mon-thu 08:00-16:00,"
+        "ben@example.com,Ben Okafor,Platform,Engineering,London,Europe/London,mon-thu 08:00-16:00, 12:15-13:00 ,"
         "ics:calendars/ben.ics,coffee,in-person,fortnightly,jazz; climbing ;,senior,Carla@Example.com,"
         "Dana@Example.com; Team: Search ;DEPARTMENT:Sales Ops;,Eve@Example.com;;frank@example.com,no\n"
     )
@@ -65,6 +65,7 @@ def test_every_column_is_read() -> None:
             office="London",
             timezone=LONDON,
             working_hours=WorkingHours(frozenset({0, 1, 2, 3}), time(8), time(16)),
+            lunch=(time(12, 15), time(13)),
             calendar=CalendarSource("ics", "calendars/ben.ics"),
             kinds=frozenset({"coffee"}),
             mode="in_person",
@@ -114,6 +115,11 @@ def test_a_bad_header_is_one_error_on_line_1(header: str, problem: str) -> None:
         ("timezone", "Mars/Base", "timezone: unknown time zone 'Mars/Base'"),
         ("working_hours", "nine to five", "working_hours: working hours 'nine to five' are not like"),
         ("working_hours", "fri-mon 09:00-17:00", "working_hours: working days 'fri-mon' run backwards"),
+        ("lunch", "noon", "lunch: lunch hours 'noon' are not like '12:00-13:30'"),
+        ("lunch", "12:00-13:30-14:00", "lunch: lunch hours '12:00-13:30-14:00' are not like '12:00-13:30'"),
+        ("lunch", "13:30-12:00", "lunch: lunch hours '13:30-12:00' must end after they start"),
+        ("lunch", "12:00-12:00", "lunch: lunch hours '12:00-12:00' must end after they start"),
+        ("lunch", "12:00+01:00-13:00", "lunch: lunch hours '12:00+01:00-13:00' are local times"),
         ("calendar", "outlook:ana@example.com", "calendar: unknown calendar kind 'outlook'"),
         ("kinds", "coffee;dinner", "kinds: unknown kind dinner"),
         ("mode", "telepathy", "mode: 'telepathy' is not one of in_person, virtual, either"),
@@ -243,9 +249,19 @@ def test_format_writes_every_column_with_empty_calendar_for_none() -> None:
 
     assert text == (
         f"{FULL_HEADER}\n"
-        'ana@example.com,"López, Ana",Payments,,,UTC,mon-fri 09:00-17:00,,'
+        'ana@example.com,"López, Ana",Payments,,,UTC,mon-fri 09:00-17:00,,,'
         "coffee;lunch,either,weekly,go;jazz,,,,,no\n"
     )
+
+
+def test_empty_lunch_means_the_offices_and_own_lunch_hours_are_written_as_read() -> None:
+    people, errors = parse("email,name,team,lunch\nana@example.com,Ana,Payments,\nbo@example.com,Bo,Ads,12:00-13:30\n")
+
+    assert errors == []
+    assert [p.lunch for p in people] == [None, (time(12), time(13, 30))]
+    [_, ana, bo] = format_people_csv(people).splitlines()
+    assert ana.startswith("ana@example.com,Ana,Payments,,,UTC,mon-fri 09:00-17:00,,")
+    assert bo.startswith("bo@example.com,Bo,Ads,,,UTC,mon-fri 09:00-17:00,12:00-13:30,")
 
 
 def test_format_writes_wishlist_and_blocked_sorted() -> None:
@@ -319,6 +335,17 @@ def working_hours(draw: st.DrawFn) -> WorkingHours:
     return WorkingHours(days, time(start // 60, start % 60), time(end // 60, end % 60))
 
 
+@st.composite
+def lunch_hours(draw: st.DrawFn) -> tuple[time, time]:
+    """Any valid lunch hours: mostly on whole minutes, sometimes with seconds and microseconds."""
+    if draw(st.booleans()):
+        start = draw(minutes)
+        end = draw(st.integers(start + 1, 24 * 60 - 1))
+        return (time(start // 60, start % 60), time(end // 60, end % 60))
+    first, second = sorted(draw(st.lists(st.times(), min_size=2, max_size=2, unique=True)))
+    return (first, second)
+
+
 people_strategy = st.builds(
     Person,
     email=emails,
@@ -344,6 +371,7 @@ people_strategy = st.builds(
     wishlist=st.frozensets(wishlist_entries, max_size=4),
     blocked=st.frozensets(emails, max_size=3),
     verified_at=st.sampled_from([None, NOW]),
+    lunch=st.none() | lunch_hours(),
 )
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.model import Busy, Interval, OfficeRules, Person, Program, WorkingHours
-from scheduler.slots import FreeTimeIndex, SlotRules, edge_of_day
+from scheduler.slots import FreeTimeIndex, SlotRules, edge_of_day, lunch_hours
 from tests.conftest import AUCKLAND, BERLIN, KOLKATA, LONDON, NEW_YORK, SUNDAY_NOON, SYDNEY
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -236,3 +236,37 @@ def test_zone_pairs_across_daylight_saving_changes(zones: tuple[str, str], monda
             assert local_start.weekday() < 5
             assert time(9) <= local_start.time()
             assert local_end.time() <= time(17)
+
+
+def test_a_persons_own_lunch_hours_replace_their_offices() -> None:
+    rules = SlotRules.for_program(Program("lunch", kind="lunch", duration_minutes=60), SUNDAY_NOON)
+    ana = replace(person("ana@example.com"), office="London", lunch=(time(12, 30), time(13, 30)))
+    bob = replace(person("bob@example.com"), office="London")
+    index = index_of((ana, Busy()), (bob, Busy()), rules=rules)
+
+    ana_starts = _starts(index, [ana.email])
+    assert ana_starts
+    assert {s.astimezone(ana.zone).time() for s in ana_starts} == {time(12, 30)}  # one hour: one start a day
+    bob_starts = _starts(index, [bob.email])
+    assert min(s.astimezone(bob.zone).time() for s in bob_starts) == time(11, 30)
+    assert max(s.astimezone(bob.zone).time() for s in bob_starts) == time(13, 0)
+    slot = index.choose_slot([ana, bob])
+    assert slot is not None
+    assert slot.start.astimezone(ana.zone).time() == time(12, 30)
+    assert slot.duration == timedelta(minutes=60)
+
+
+def test_lunch_hours_are_the_persons_else_the_offices_else_the_default() -> None:
+    offices = {"Berlin": OfficeRules(lunch=(time(12, 0), time(13, 0)))}
+    own = (time(12, 30), time(13, 30))
+    kai = replace(person("kai@example.com", BERLIN), office="Berlin")
+    assert lunch_hours(replace(kai, lunch=own), offices) == own
+    assert lunch_hours(kai, offices) == (time(12, 0), time(13, 0))
+    assert lunch_hours(replace(kai, office="Paris"), offices) == (time(11, 30), time(14, 0))
+    assert lunch_hours(kai) == (time(11, 30), time(14, 0))
+
+
+def test_own_lunch_hours_apply_to_lunch_programs_only() -> None:
+    ana = replace(person("ana@example.com"), lunch=(time(12, 30), time(13, 30)))
+    index = index_of((ana, Busy()))
+    assert min(s.astimezone(ana.zone).time() for s in _starts(index, [ana.email])) == time(9, 0)

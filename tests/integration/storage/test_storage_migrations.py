@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -279,6 +280,54 @@ def test_downgrading_0003_drops_its_column_and_keeps_everything_else(database_ur
     with unit_of_work(database_url) as uow:
         coffee = uow.programs.get("coffee")
     assert coffee == Program("coffee", relax="never", weights=Weights(wishlist=9.0))  # back to the default
+
+
+def test_people_stored_before_0004_keep_their_offices_lunch_hours(database_url: str) -> None:
+    upgrade_to(database_url, "0003")
+    run_sql(database_url, PERSON_AT_0001)
+
+    assert upgrade_database(database_url) == head_revision()
+
+    with unit_of_work(database_url) as uow:
+        ada = uow.people.get("ada@example.com")
+        assert ada is not None
+        assert ada.lunch is None
+        uow.people.save(replace(ada, lunch=(time(12, 15), time(13, 45))))
+        uow.commit()
+    with unit_of_work(database_url) as uow:
+        again = uow.people.get("ada@example.com")
+    assert again == replace(ada, lunch=(time(12, 15), time(13, 45)))
+
+
+def test_downgrading_0004_drops_its_columns_and_keeps_everything_else(database_url: str) -> None:
+    upgrade_database(database_url)
+    start = datetime(2026, 11, 23, tzinfo=UTC)
+    lunch = (time(12, 30), time(13, 30))
+    with unit_of_work(database_url) as uow:
+        for email in ("ada@example.com", "bob@example.com"):
+            uow.people.save(Person(email, email[:3], "Engines", office="London", lunch=lunch))
+        cycle = uow.cycles.add(Cycle("lunch", Interval(start, start + timedelta(days=5)), seed=1))
+        assert cycle.id is not None
+        uow.cycles.add_meetings(cycle.id, [Meeting(Group(("ada@example.com", "bob@example.com"), 1.0), None)])
+        uow.commit()
+
+    assert downgrade_database(database_url, "0003") == "0003"
+
+    assert {"lunch_start", "lunch_end"}.isdisjoint(column_names(database_url, "people"))
+    assert run_sql(database_url, "SELECT email, office FROM people ORDER BY email") == [
+        ("ada@example.com", "London"),
+        ("bob@example.com", "London"),
+    ]
+    # Rebuilding ``people`` with foreign keys on would have set these to NULL (ON DELETE SET NULL).
+    linked = "SELECT COUNT(*) FROM group_members WHERE person_id IS NOT NULL"
+    assert run_sql(database_url, linked) == [(2,)]
+
+    assert upgrade_database(database_url) == head_revision()
+    assert schema_differences(database_url, Base.metadata) == []
+    with unit_of_work(database_url) as uow:
+        ada = uow.people.get("ada@example.com")
+    assert ada == Person("ada@example.com", "ada", "Engines", office="London")  # back on the office's hours
+    assert run_sql(database_url, linked) == [(2,)]
 
 
 def test_check_schema_complains_on_an_empty_database(database_url: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,7 @@ def test_a_person_round_trips_every_field(uow: SqlAlchemyUnitOfWork, create_pers
         opted_out=True,
         # Stored in UTC whatever zone it was given in.
         verified_at=datetime(2026, 11, 20, 9, 15, 30, 123456, tzinfo=TOKYO),
+        lunch=(time(12, 30), time(13, 15)),
     )
 
     assert uow.people.save(person) is True
@@ -283,3 +284,17 @@ def test_time_values_keep_their_minutes(uow: SqlAlchemyUnitOfWork, create_person
 
     assert loaded is not None
     assert loaded.working_hours == hours
+
+
+def test_own_lunch_hours_are_set_changed_and_cleared(uow: SqlAlchemyUnitOfWork, create_person: CreatePerson) -> None:
+    person = create_person(email="ada@example.com")
+    assert person.lunch is None
+    uow.people.save(person)
+    assert uow.people.get("ada@example.com") == person
+
+    for lunch in ((time(12, 0), time(13, 30)), (time(0, 0), time(23, 59, 59, 999999)), None):
+        uow.people.save(replace(person, lunch=lunch))
+        loaded = uow.people.get("ada@example.com")
+        assert loaded is not None
+        assert loaded.lunch == lunch
+    assert uow.session.execute(select(PersonRow.lunch_start, PersonRow.lunch_end)).one() == (None, None)

@@ -6,7 +6,7 @@ Each example runs in its own unit of work that is rolled back, so examples canno
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,6 +42,12 @@ def working_hours(draw: st.DrawFn) -> WorkingHours:
     return WorkingHours(days, start, end)
 
 
+@st.composite
+def lunch_hours(draw: st.DrawFn) -> tuple[time, time]:
+    start, end = sorted(draw(st.lists(st.times(), min_size=2, max_size=2, unique=True)))
+    return (start, end)
+
+
 people = st.builds(
     Person,
     email=st.just("ada@example.com"),
@@ -69,6 +75,7 @@ people = st.builds(
     paused_until=st.none() | st.dates(),
     opted_out=st.booleans(),
     verified_at=st.none() | aware_datetimes,
+    lunch=st.none() | lunch_hours(),
 )
 
 
