@@ -17,9 +17,10 @@ Deterministic for a seed: the seed orders people, draws blocks and samples, and 
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -36,11 +37,15 @@ TIE_JITTER = 20
 BASE_SCORE = 1.0
 # Each person keeps this many best candidates in the matching graph (matching-facts.md: k >= 10 kept a
 # perfect matching and 99.9% of the optimum).
-CANDIDATES_PER_PERSON = 12
-# How many partners a person samples from their best buckets before scoring them exactly, and how many more
-# per interest among the best buckets' people who share it.
-SAMPLES_PER_PERSON = 16
+CANDIDATES_PER_PERSON = 40
+# How many allowed partners a person samples before the matching, trying at most MAX_TRIES_PER_PERSON (the
+# rest are refused by hard rules: teams, zones without common time, modes), and how many of the best
+# buckets' people sharing each of their interests are tried first.
+SAMPLES_PER_PERSON = 24
+MAX_TRIES_PER_PERSON = 120
 SAMPLES_PER_INTEREST = 8
+# Sampling takes this many partners from the best buckets for each one drawn from anyone at all.
+PREFERRED_PER_RANDOM = 1
 # Up to this many people, every pair is scored: exact, and cheap enough.
 EXACT_LIMIT = 700
 # Blocks of about this size keep rustworkx fast (it grows about with n^2.4) while every block still holds
@@ -188,14 +193,22 @@ class _Engine:
             return [], list(members)
         graph_edges: dict[tuple[int, int], int] = {}
         seen: set[tuple[int, int]] = set()
-        for a, b in self._candidate_pairs(members, relax):
-            key = _key(a, b)
-            if key in seen:
-                continue
-            seen.add(key)
-            edge = self._edge(key[0], key[1], relax)
-            if edge is not None:
-                graph_edges[key] = round(edge.score * SCORE_SCALE) + self._jitter(key)
+        exact = len(members) <= EXACT_LIMIT
+        for i, others in self._candidate_streams(members):
+            valid = tried = 0
+            for other in others:
+                key = _key(i, other)
+                if key in seen:
+                    continue
+                seen.add(key)
+                tried += 1
+                edge = self._edge(key[0], key[1], relax)
+                if edge is not None:
+                    graph_edges[key] = round(edge.score * SCORE_SCALE) + self._jitter(key)
+                    valid += 1
+                # Sampling goes on past refused partners (other zones, modes, teams) until enough are allowed.
+                if not exact and (valid >= SAMPLES_PER_PERSON or tried >= MAX_TRIES_PER_PERSON):
+                    break
         position = {person: n for n, person in enumerate(members)}
         graph = rustworkx.PyGraph()
         graph.add_nodes_from(members)
@@ -216,18 +229,21 @@ class _Engine:
         """A seeded tie-breaker for one pair: the same in every pass, far below any real score difference."""
         return ((key[0] * 2654435761) ^ (key[1] * 40503) ^ self.salt) % TIE_JITTER
 
-    def _candidate_pairs(self, members: list[int], relax: str | None) -> Iterable[tuple[int, int]]:
-        """Every pair among few people; otherwise each person's samples from their best buckets."""
+    def _candidate_streams(self, members: list[int]) -> Iterator[tuple[int, Iterator[int]]]:
+        """For each person, the partners to try, best-looking first: everyone (once per pair) among few
+        people; otherwise wished-for people, then people sharing an interest in the best buckets, then the
+        buckets (department, office, time zone) that suit them, best tier first, in random order."""
         if len(members) <= EXACT_LIMIT:
             for x, a in enumerate(members):
-                for b in members[x + 1:]:
-                    yield a, b
+                yield a, iter(members[x + 1:])
             return
         buckets: dict[tuple[str, str, str], list[int]] = defaultdict(list)
         for i in members:
             person = self.order[i]
             buckets[(person.department, person.office, person.timezone)].append(i)
         in_block = set(members)
+        everyone = list(members)
+        self.rng.shuffle(everyone)
         tiers: dict[tuple[str, str, str], list[list[int]]] = {}
         interest_pools: dict[tuple[tuple[str, str, str], str], list[int]] = {}
         for i in members:
@@ -235,22 +251,28 @@ class _Engine:
             home = (person.department, person.office, person.timezone)
             if home not in tiers:  # everyone in a bucket sees the other buckets alike
                 tiers[home] = self._tiers(home, buckets)
-            # Shared interests are invisible at bucket level: look for them in the best tier first.
             for interest in sorted(person.interests):  # sorted: string hashes vary per process
                 if (home, interest) not in interest_pools:
-                    pool = [j for j in tiers[home][0] if interest in self.order[j].interests]
-                    interest_pools[(home, interest)] = pool
-                yield from self._sample(i, interest_pools[(home, interest)], SAMPLES_PER_INTEREST)
-            wanted = SAMPLES_PER_PERSON
-            for pool in tiers[home]:
-                yield from self._sample(i, pool, wanted)
-                wanted -= min(wanted, len(pool))
-                if wanted <= 0:
-                    break
-            for wish in sorted(person.wishlist):
-                wished = self.index.get(wish)
-                if wished is not None and wished in in_block:
-                    yield i, wished
+                    interest_pools[(home, interest)] = [j for j in tiers[home][0]
+                                                        if interest in self.order[j].interests]
+            yield i, self._stream(i, person, in_block, tiers[home], interest_pools, home, everyone)
+
+    def _stream(self, i: int, person: Person, in_block: set[int], tiers: list[list[int]],
+                interest_pools: Mapping[tuple[tuple[str, str, str], str], list[int]],
+                home: tuple[str, str, str], everyone: list[int]) -> Iterator[int]:
+        for wish in sorted(person.wishlist):
+            wished = self.index.get(wish)
+            if wished is not None and wished in in_block and wished != i:
+                yield wished
+        # Shared interests are invisible at bucket level: look for them in the best tier first.
+        for interest in sorted(person.interests):
+            yield from self._sample(i, interest_pools[(home, interest)], SAMPLES_PER_INTEREST)
+        # Best buckets first, interleaved with anyone at all: if everyone's favourite buckets are the same few
+        # people, a graph of favourites alone has no room for everyone to get a partner.
+        preferred = (other for pool in tiers for other in self._sample(i, pool, len(pool)))
+        anyone = self._sample(i, everyone, len(everyone))
+        for batch in itertools.zip_longest(*[preferred] * PREFERRED_PER_RANDOM, anyone):
+            yield from (other for other in batch if other is not None)
 
     def _tiers(self, home: tuple[str, str, str],
                buckets: Mapping[tuple[str, str, str], list[int]]) -> list[list[int]]:
@@ -271,15 +293,16 @@ class _Engine:
             self.rng.shuffle(pool)
         return pools
 
-    def _sample(self, i: int, pool: Sequence[int], count: int) -> Iterable[tuple[int, int]]:
-        """Up to ``count`` pairs of ``i`` with consecutive members of ``pool`` from a random start."""
+    def _sample(self, i: int, pool: Sequence[int], count: int) -> Iterator[int]:
+        """Up to ``count`` members of ``pool`` other than ``i``, consecutive from a random start (pools are
+        shuffled once, so that is a random sample)."""
         if not pool:
             return
         start = self.rng.randrange(len(pool))
         for step in range(min(count, len(pool))):
             other = pool[(start + step) % len(pool)]
             if other != i:
-                yield i, other
+                yield other
 
     def _edge(self, a: int, b: int, relax: str | None = None, *, explain: bool = False) -> _Edge | None:
         """The scored edge between two people, or None when a hard rule (not relaxed) forbids it. Reasons
