@@ -41,9 +41,9 @@ CANDIDATES_PER_PERSON = 40
 # How many allowed partners a person samples before the matching, trying at most MAX_TRIES_PER_PERSON (the
 # rest are refused by hard rules: teams, zones without common time, modes), and how many of the best
 # buckets' people sharing each of their interests are tried first.
-SAMPLES_PER_PERSON = 24
+SAMPLES_PER_PERSON = 32
 MAX_TRIES_PER_PERSON = 120
-SAMPLES_PER_INTEREST = 8
+SAMPLES_PER_INTEREST = 16
 # Sampling takes this many partners from the best buckets for each one drawn from anyone at all.
 PREFERRED_PER_RANDOM = 1
 # Up to this many people, every pair is scored: exact, and cheap enough.
@@ -245,28 +245,26 @@ class _Engine:
         everyone = list(members)
         self.rng.shuffle(everyone)
         tiers: dict[tuple[str, str, str], list[list[int]]] = {}
-        interest_pools: dict[tuple[tuple[str, str, str], str], list[int]] = {}
+        interest_pools: dict[str, list[int]] = {}
         for i in members:
             person = self.order[i]
             home = (person.department, person.office, person.timezone)
             if home not in tiers:  # everyone in a bucket sees the other buckets alike
                 tiers[home] = self._tiers(home, buckets)
             for interest in sorted(person.interests):  # sorted: string hashes vary per process
-                if (home, interest) not in interest_pools:
-                    interest_pools[(home, interest)] = [j for j in tiers[home][0]
-                                                        if interest in self.order[j].interests]
-            yield i, self._stream(i, person, in_block, tiers[home], interest_pools, home, everyone)
+                if interest not in interest_pools:
+                    interest_pools[interest] = [j for j in everyone if interest in self.order[j].interests]
+            yield i, self._stream(i, person, in_block, tiers[home], interest_pools, everyone)
 
     def _stream(self, i: int, person: Person, in_block: set[int], tiers: list[list[int]],
-                interest_pools: Mapping[tuple[tuple[str, str, str], str], list[int]],
-                home: tuple[str, str, str], everyone: list[int]) -> Iterator[int]:
+                interest_pools: Mapping[str, list[int]], everyone: list[int]) -> Iterator[int]:
         for wish in sorted(person.wishlist):
             wished = self.index.get(wish)
             if wished is not None and wished in in_block and wished != i:
                 yield wished
-        # Shared interests are invisible at bucket level: look for them in the best tier first.
+        # Shared interests are invisible at bucket level: look for them directly.
         for interest in sorted(person.interests):
-            yield from self._sample(i, interest_pools[(home, interest)], SAMPLES_PER_INTEREST)
+            yield from self._sample(i, interest_pools[interest], SAMPLES_PER_INTEREST)
         # Best buckets first, interleaved with anyone at all: if everyone's favourite buckets are the same few
         # people, a graph of favourites alone has no room for everyone to get a partner.
         preferred = (other for pool in tiers for other in self._sample(i, pool, len(pool)))
