@@ -53,6 +53,8 @@ EXACT_LIMIT = 700
 BLOCK_SIZE = 1000
 # Wishlist pairs are kept in one block; a cap stops one popular person from pulling in a whole company.
 WISHLIST_GROUP_CAP = 24
+# A leftover person is tried in at least this many groups when looking for the best trio.
+TRIO_OPTIONS = 200
 # Looking for a swap that gives a trio two hosts who were not left over last cycle: this many groups.
 SWAP_SEARCH = 60
 # Explaining why someone is unmatched looks at up to this many others.
@@ -322,8 +324,12 @@ class _Engine:
         still_left = []
         for i in leftovers:
             options = {group_of[c] for c in self.candidates.get(i, ()) if c in group_of}
-            if len(groups) <= EXACT_LIMIT or not options:
+            if len(groups) <= EXACT_LIMIT:
                 options = set(range(len(groups)))
+            elif len(options) < TRIO_OPTIONS:
+                # Few known partners: look at a random handful of groups too, not at every group (that was
+                # quadratic when many people had no partner at all).
+                options |= set(self.rng.sample(range(len(groups)), TRIO_OPTIONS))
             best: tuple[bool, float, int] | None = None
             for g in sorted(options):
                 members = groups[g]
