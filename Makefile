@@ -32,7 +32,8 @@ serve: $(STAMP)
 	$(BIN)/coffeechat --config demo/config.toml serve
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_pairing.py
+	$(BIN)/python bench/pairing.py
+	$(BIN)/python bench/availability.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,0 +1,323 @@
+"""A certified upper bound on the total score of any grouping the pairing engine could make.
+
+The engine's result is judged against this bound: ``gap = 1 - total / bound`` says how far from the optimum
+it can at most be. A bound is only worth printing when it is *certified*, so every step below is an
+inequality that holds for every allowed pair, not an estimate. "Allowed" pairs are those no hard rule
+forbids, plus those the program's ``relax`` setting lets the engine use as a last resort (recent pairs, then
+teammates): the bound covers every grouping the engine may return.
+
+**The dual vertex cover.** Give each person v a number y_v ≥ 0 such that y_u + y_v ≥ w(u, v), the score,
+for every allowed pair. Then:
+
+- a pair scores w(u, v) ≤ y_u + y_v;
+- a trio {a, b, c} scores w(a, b) + w(a, c) + w(b, c) ≤ (y_a + y_b) + (y_a + y_c) + (y_b + y_c)
+  = 2 (y_a + y_b + y_c): every member sits in two of its three edges, so a trio uses its members' y twice;
+- in general a group of g members has every member in g - 1 of its edges: it scores ≤ (g - 1) Σ y.
+
+So a grouping into groups of ``group_size`` g plus at most T groups of g + 1 (the engine's trios: one extra
+person joins a pair) scores at most (g - 1) Σ_v y_v + the sum of the (g + 1)·T largest y_v: everyone grouped
+contributes (g - 1) y_v, members of a bigger group y_v once more, and nobody is in two groups. People left
+out contribute nothing, which y ≥ 0 covers. Three covers are used, and the smallest total is the bound:
+
+1. y_v = best_v / 2, where best_v ≥ the score of v's best allowed partner. It is a cover because
+   w(u, v) ≤ best_u and w(u, v) ≤ best_v, so y_u + y_v ≥ w(u, v).
+2. y_v = best'_v / 2 + wishlist weight if v has a wishlist, where best'_v leaves the wishlist bonus out. The
+   bonus is paid when either person asked for the other, and then the one who asked carries it whole. This
+   is much smaller when many people are asked for (a whole department by one person's wish) and few ask.
+3. y_v = 0 for the members of the biggest team and best_v for everyone else, when the program never lets
+   teammates meet: every allowed pair has a member outside that team, whose best_v alone covers it. This is
+   the one that counts when a team holds more than half of everyone (a bound of halves would promise them
+   partners who do not exist).
+
+best_v is exact for up to ``EXACT_LIMIT`` people (every pair scored with the engine's own ``_hard_rule`` and
+``_score``). Above that it is bounded from structure, without touching the n² pairs: each term of the
+score is maximised on its own over the people v could meet at all (by meeting mode and office), so the sum
+of those maxima is at least the score of v's best real partner.
+
+**The optimum itself.** Up to ``MATCHING_LIMIT`` people and for pairs (group_size 2), every allowed pair is
+scored anyway, so the bound is the true optimum: a maximum-weight matching (rustworkx, on weights rounded
+*up* to integers, so rounding can only raise it) plus, for T trios, twice the T largest best_v. A trio's
+heaviest edge together with the pairs is a matching (≤ the optimum); its two other edges both touch the
+third member c, so each weighs at most best_c, and each trio has its own third member.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import rustworkx
+
+from scheduler.model import Person, Program
+from scheduler.pairing import (
+    BASE_SCORE,
+    RELAXABLE,
+    PairHistory,
+    _accepted,
+    _hard_rule,
+    _level,
+    _may_relax,
+    _score,
+    _wish_reason,
+)
+from scheduler.slots import FreeTimeIndex
+
+# Up to this many people every pair is scored (about 2 million pairs: seconds in Python).
+EXACT_LIMIT = 2000
+# Up to this many people the bound is the optimum (a matching on every allowed pair: about 5 s at 1,000).
+MATCHING_LIMIT = 1000
+# Scores become integers for rustworkx at this scale, rounded up.
+SCALE = 1000
+# The shared-interest weight counts at most this many shared interests, and the seniority-mix weight a
+# level difference of at most this much (as the engine does).
+MAX_SHARED_INTERESTS = 3
+MAX_LEVEL_GAP = 3
+
+
+def upper_bound(
+    people: Sequence[Person],
+    program: Program,
+    history: PairHistory,
+    today: date,
+    free_time: FreeTimeIndex | None = None,
+    *,
+    trios: int | None = None,
+) -> float:
+    """A certified upper bound on the total score of any grouping of ``people`` for one cycle of ``program``.
+
+    ``people`` are the eligible people (as given to ``pair_people``); ``free_time``, as given to the engine,
+    adds its hard rule and weights. ``trios`` is how many groups may have one member more than the program's
+    group size: by default 1 for an odd count and 0 otherwise (everyone in pairs); pass the number of trios
+    of a result to bound groupings of that result's shape. See the module docstring for the argument.
+    """
+    if trios is None:
+        trios = len(people) % 2 if program.group_size == 2 else 0
+    if len(people) < 2:
+        return 0.0
+    wish_weight = max(0.0, program.weights.wishlist)
+    wishers = [bool(person.wishlist) for person in people]
+    if len(people) <= EXACT_LIMIT:
+        scan = _scan(people, program, history, today, free_time, keep_edges=len(people) <= MATCHING_LIMIT)
+        best, best_without_wish = scan.best, scan.best_without_wish
+    else:
+        scan = None
+        best, best_without_wish = structural_best_scores(people, program, free_time)
+    bounds = [
+        cover_bound([max(0.0, b) / 2 for b in best], program.group_size, trios),
+        cover_bound([max(0.0, b) / 2 + wish_weight * wisher for b, wisher in zip(best_without_wish, wishers,
+                                                                               strict=True)],
+                    program.group_size, trios),
+    ]
+    if "same team" not in RELAXABLE.get(program.relax, ()):
+        biggest = Counter(person.team for person in people).most_common(1)[0][0]
+        bounds.append(cover_bound([0.0 if person.team == biggest else max(0.0, b)
+                                   for person, b in zip(people, best, strict=True)], program.group_size, trios))
+    if scan is not None and scan.edges is not None and program.group_size == 2:
+        thirds = sorted((max(0.0, b) for b in best), reverse=True)[:trios]
+        bounds.append(_max_matching(len(people), scan.edges) + 2 * math.fsum(thirds))
+    return min(bounds)
+
+
+def halves_bound(best: Iterable[float], group_size: int = 2, trios: int = 0) -> float:
+    """The grouping bound for the cover y_v = max(0, best_v) / 2 (``best`` as from ``best_partner_scores``)."""
+    return cover_bound([max(0.0, value) / 2 for value in best], group_size, trios)
+
+
+def cover_bound(cover: Sequence[float], group_size: int, trios: int) -> float:
+    """(g - 1) Σ y + the (g + 1)·T largest y: the bound of any grouping by a vertex cover ``cover`` ≥ 0."""
+    largest = sorted(cover, reverse=True)[: (group_size + 1) * trios]
+    return (group_size - 1) * math.fsum(cover) + math.fsum(largest)
+
+
+def best_partner_scores(
+    people: Sequence[Person],
+    program: Program,
+    history: PairHistory,
+    today: date,
+    free_time: FreeTimeIndex | None = None,
+) -> list[float]:
+    """For each person (in order), an upper bound on the score of their best allowed partner; ``-inf`` for
+    someone nobody may meet. Exact (every pair scored) up to ``EXACT_LIMIT`` people, else from structure."""
+    if len(people) <= EXACT_LIMIT:
+        return _scan(people, program, history, today, free_time, keep_edges=False).best
+    return structural_best_scores(people, program, free_time)[0]
+
+
+@dataclass
+class _Scan:
+    best: list[float]
+    best_without_wish: list[float]
+    edges: list[tuple[int, int, float]] | None
+
+
+def _scan(people: Sequence[Person], program: Program, history: PairHistory, today: date,
+          free_time: FreeTimeIndex | None, *, keep_edges: bool) -> _Scan:
+    """Score every allowed pair with the engine's functions: each person's best, with and without the
+    wishlist bonus, and (``keep_edges``) the pairs themselves."""
+    relax = RELAXABLE[program.relax][-1] if program.relax in RELAXABLE else None
+    wish_weight = program.weights.wishlist
+    best = [-math.inf] * len(people)
+    without_wish = [-math.inf] * len(people)
+    edges: list[tuple[int, int, float]] | None = [] if keep_edges else None
+    for i, a in enumerate(people):
+        for j in range(i + 1, len(people)):
+            b = people[j]
+            refusal = _hard_rule(a, b, program, history, free_time)
+            if refusal is not None and not _may_relax(refusal, relax):
+                continue
+            score = _score(a, b, program, history, today, free_time, explain=False).score
+            wished = (a.wishlist or b.wishlist) and (_wish_reason(a, b) or _wish_reason(b, a))
+            plain = score - wish_weight if wished else score
+            best[i], best[j] = max(best[i], score), max(best[j], score)
+            without_wish[i], without_wish[j] = max(without_wish[i], plain), max(without_wish[j], plain)
+            if edges is not None:
+                edges.append((i, j, score))
+    return _Scan(best, without_wish, edges)
+
+
+def _max_matching(size: int, edges: list[tuple[int, int, float]]) -> float:
+    """The weight of a maximum-weight matching, with every weight rounded up (so never below the truth)."""
+    graph = rustworkx.PyGraph()
+    graph.add_nodes_from(range(size))
+    weights = {}
+    for i, j, score in edges:
+        weight = math.ceil(score * SCALE)
+        if weight > 0:  # a matching never gains from a pair that scores nothing
+            graph.add_edge(i, j, weight)
+            weights[(i, j)] = weight
+    matching = rustworkx.max_weight_matching(graph, max_cardinality=False, weight_fn=lambda weight: weight)
+    return sum(weights[(min(pair), max(pair))] for pair in matching) / SCALE
+
+
+@dataclass
+class _Pool:
+    """What the people someone could meet (one meeting-mode pool) look like, counted by feature."""
+
+    departments: Counter[str] = field(default_factory=Counter)
+    offices: Counter[str] = field(default_factory=Counter)
+    interests: Counter[str] = field(default_factory=Counter)
+    zones: Counter[int] = field(default_factory=Counter)  # working-time classes, see _zone_classes
+    levels: Counter[int] = field(default_factory=Counter)
+    size: int = 0
+
+    def add(self, person: Person, zone: int) -> None:
+        self.size += 1
+        if person.department:
+            self.departments[person.department] += 1
+        if person.office:
+            self.offices[person.office] += 1
+        self.interests.update(person.interests)
+        self.zones[zone] += 1
+        level = _level(person)
+        if level is not None:
+            self.levels[level] += 1
+
+
+def structural_best_scores(
+    people: Sequence[Person],
+    program: Program,
+    free_time: FreeTimeIndex | None = None,
+) -> tuple[list[float], list[float]]:
+    """Each person's best partner score bounded from above without scoring pairs, with and without the
+    wishlist bonus.
+
+    Every term of the engine's score (``pairing._score``) is maximised separately over the people this
+    person could meet at all: the virtual pool (anyone who may meet virtually, when this person may) and the
+    in-person pool of their own office. Hard rules that depend on the pair (team, history, blocks, common
+    time) are ignored, and never met earns its full weight: both can only raise the bound.
+    """
+    weights = program.weights
+    program_modes = _accepted(program.meeting_mode)
+    zone_of, zone_people = _zone_classes(people)
+    modes_of = [program_modes & _accepted(person.mode) for person in people]
+
+    virtual = _Pool()
+    in_person: dict[str, _Pool] = {}
+    for i, person in enumerate(people):
+        if "virtual" in modes_of[i]:
+            virtual.add(person, zone_of[i])
+        if "in_person" in modes_of[i]:
+            in_person.setdefault(person.office, _Pool()).add(person, zone_of[i])
+
+    wished_emails: set[str] = set()
+    wished_teams: set[str] = set()
+    wished_departments: set[str] = set()
+    for person in people:
+        for wish in person.wishlist:
+            kind, sep, name = wish.partition(":")
+            if sep and kind == "team":
+                wished_teams.add(name)
+            elif sep and kind == "department":
+                wished_departments.add(name)
+            else:
+                wished_emails.add(wish)
+
+    overlaps: dict[tuple[int, int], float] = {}
+
+    def overlap(index: FreeTimeIndex, a: int, b: int) -> float:
+        key = (a, b) if a <= b else (b, a)
+        if key not in overlaps:
+            overlaps[key] = index.working_overlap(zone_people[key[0]].email, zone_people[key[1]].email)
+        return overlaps[key]
+
+    best: list[float] = []
+    without_wish: list[float] = []
+    for i, person in enumerate(people):
+        modes = modes_of[i]
+        # (pool, whether this person is in it): "someone else" means a count above their own.
+        pools = []
+        if "virtual" in modes:
+            pools.append(virtual)
+        if "in_person" in modes:
+            pools.append(in_person[person.office])
+        if not any(pool.size > 1 for pool in pools):
+            best.append(-math.inf)
+            without_wish.append(-math.inf)
+            continue
+        score = BASE_SCORE + max(0.0, weights.never_met) + max(0.0, weights.no_shared_manager)
+        if person.department and any(_has_other(pool.departments, person.department) for pool in pools):
+            score += max(0.0, weights.different_department)
+        if "virtual" in modes and person.office and _has_other(virtual.offices, person.office):
+            score += max(0.0, weights.different_office)
+        shared = sum(1 for interest in person.interests if any(pool.interests[interest] > 1 for pool in pools))
+        score += max(0.0, weights.shared_interest * min(MAX_SHARED_INTERESTS, shared))
+        level = _level(person)
+        if weights.seniority_mix and level is not None:
+            gap = max((abs(level - other) for pool in pools for other in pool.levels), default=0)
+            score += max(0.0, weights.seniority_mix * min(MAX_LEVEL_GAP, gap))
+        if free_time is not None:
+            hours = free_time.common_hours((person.email,))  # a pair's common time is at most one's own
+            score += max(0.0, weights.common_slots * min(1.0, hours / 5))
+            others = {zone for pool in pools for zone in pool.zones
+                      if zone_people[zone].timezone != person.timezone}
+            if others:
+                best_overlap = max(overlap(free_time, zone_of[i], zone) for zone in others)
+                score += max(0.0, weights.timezone_overlap * best_overlap)
+        without_wish.append(score)
+        wished = (person.email in wished_emails or person.team in wished_teams
+                  or person.department in wished_departments)
+        best.append(score + max(0.0, weights.wishlist) if person.wishlist or wished else score)
+    return best, without_wish
+
+
+def _has_other(counts: Counter[str], own: str) -> bool:
+    """Whether ``counts`` holds a (non-empty) value other than ``own``."""
+    return len(counts) > (1 if own in counts else 0)
+
+
+def _zone_classes(people: Sequence[Person]) -> tuple[list[int], list[Person]]:
+    """People with the same time zone and working hours have the same working time: one class each, with a
+    representative, so time-zone overlaps are computed per pair of classes rather than per pair of people."""
+    classes: dict[tuple[str, object], int] = {}
+    representatives: list[Person] = []
+    zone_of = []
+    for person in people:
+        key = (person.timezone, person.working_hours)
+        if key not in classes:
+            classes[key] = len(representatives)
+            representatives.append(person)
+        zone_of.append(classes[key])
+    return zone_of, representatives
