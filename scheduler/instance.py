@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scheduler.cycle import choose_slots
 from scheduler.errors import InputError
@@ -39,6 +38,7 @@ from scheduler.model import (
     WorkingHours,
     merge_intervals,
     normalize_email,
+    zone_named,
 )
 from scheduler.pairing import PairHistory, pair_people
 from scheduler.pairing_bound import upper_bound
@@ -405,10 +405,9 @@ def _person(raw: dict[str, Any], where: _Where, email_of: Mapping[str, str],
     if "timezone" in table:
         zone = _string(table["timezone"], where.key("timezone"), required=True)
         try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise where.key("timezone").error(f"unknown time zone {zone!r}; use an IANA name such as "
-                                              "Europe/London") from None
+            zone_named(zone)
+        except ValueError as exc:
+            raise where.key("timezone").error(str(exc)) from None
         fields_["timezone"] = zone
     if "format" in table:
         mode = _string(table["format"], where.key("format"), required=True)

@@ -391,3 +391,10 @@ def test_the_same_seed_gives_the_same_result() -> None:
         for key in ("seconds", "bound_seconds"):
             del result["stats"][key]
     assert first == second
+
+
+def test_issue_zone_folder_names_the_place() -> None:
+    """Regression: a folder of zones such as "Europe" crashed zoneinfo with IsADirectoryError."""
+    data = {"program": {"kind": "coffee"}, "people": [{"id": "p1", "team": "a", "timezone": "Europe"}]}
+    with pytest.raises(InputError, match=r"people\[0\]\.timezone.*unknown time zone 'Europe'"):
+        load_instance(data, source="instance.json")
