@@ -242,8 +242,12 @@ def save_plan(uow: UnitOfWork, plan: CyclePlan, settings: PlanSettings) -> Cycle
     meetings = uow.cycles.add_meetings(cycle_id, plan.meetings)
     uow.cycles.add_unmatched(cycle_id, plan.unmatched)
     uow.history.record(cycle_id, plan.program.name, plan.window.start.date(), [m.group for m in meetings])
-    for effect in plan_effects(cycle, plan, meetings, settings):
+    effects = plan_effects(cycle, plan, meetings, settings)
+    for effect in effects:
         uow.outbox.add(effect)
+    if not effects:  # nothing to deliver: the relay, which closes the cycles it works on, will never see it
+        uow.cycles.set_state(cycle_id, CycleState.DELIVERED)
+        cycle = replace(cycle, state=CycleState.DELIVERED)
     return cycle
 
 

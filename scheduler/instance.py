@@ -42,6 +42,7 @@ from scheduler.model import (
 )
 from scheduler.pairing import PairHistory, pair_people
 from scheduler.pairing_bound import upper_bound
+from scheduler.report import count_mixed
 from scheduler.slots import FreeTimeIndex, SlotRules
 
 # The domain of addresses made up for ids that are not addresses. RFC 2606: .invalid never resolves.
@@ -203,11 +204,7 @@ def _group_json(group: Group, slot: Interval | None, id_of: Mapping[str, str]) -
 
 def _share(groups: Sequence[Group], people: Mapping[str, Person], attribute: str) -> float:
     """Share of groups whose members come from more than one (named) department or office."""
-    if not groups:
-        return 0.0
-    mixed = sum(1 for group in groups
-                if len({getattr(people[email], attribute) for email in group.members} - {""}) > 1)
-    return round(mixed / len(groups), 4)
+    return round(count_mixed(groups, people, attribute) / len(groups), 4) if groups else 0.0
 
 
 def _gap(total: float, bound: float) -> float:

@@ -70,20 +70,23 @@ def deliver_due(
     ``DeliveryError`` on failure. An effect of an unknown kind is parked as dead, never dropped.
     """
     total = DeliveryReport()
+    touched: set[int] = set()
     while True:
-        batch, due = _deliver_batch(uow_factory, performers, clock, policy, batch_size, progress)
+        batch, due = _deliver_batch(uow_factory, performers, clock, policy, batch_size, progress, touched)
         total = DeliveryReport(done=total.done + batch.done, retried=total.retried + batch.retried,
                                dead=total.dead + batch.dead, skipped=total.skipped + batch.skipped)
         # A short batch means nothing more is due; a retried effect is never due again at once, so this ends.
         if due < batch_size:
             break
-    _close_delivered_cycles(uow_factory)
+    _close_delivered_cycles(uow_factory, touched)
     return total
 
 
 def _deliver_batch(uow_factory: Callable[[], UnitOfWork], performers: Mapping[str, Performer], clock: Clock,
-                   policy: RetryPolicy, batch_size: int, progress: Progress | None) -> tuple[DeliveryReport, int]:
-    """One batch of due effects: the report and how many were due."""
+                   policy: RetryPolicy, batch_size: int, progress: Progress | None,
+                   touched: set[int]) -> tuple[DeliveryReport, int]:
+    """One batch of due effects: the report and how many were due. Adds the cycles of the effects it
+    performed to ``touched``."""
     done = retried = dead = skipped = 0
     with uow_factory() as uow:
         due = uow.outbox.due(clock.now(), limit=batch_size)
@@ -94,6 +97,8 @@ def _deliver_batch(uow_factory: Callable[[], UnitOfWork], performers: Mapping[st
         if not claimed:
             skipped += 1  # another relay got there first, or it is no longer due
             continue
+        if effect.cycle_id is not None:
+            touched.add(effect.cycle_id)
         attempts = effect.attempts + 1
         outcome = _perform(performers, effect)
         with uow_factory() as uow:
@@ -125,13 +130,17 @@ def _perform(performers: Mapping[str, Performer], effect: Effect) -> DeliveryErr
     return None
 
 
-def _close_delivered_cycles(uow_factory: Callable[[], UnitOfWork]) -> None:
-    """Mark planned cycles delivered once none of their effects is pending or in flight."""
+def _close_delivered_cycles(uow_factory: Callable[[], UnitOfWork], cycle_ids: set[int]) -> None:
+    """Mark the given planned cycles delivered once none of their effects is pending or in flight. Only the
+    cycles this pass worked on are looked at: the others cannot have changed."""
+    if not cycle_ids:
+        return
     with uow_factory() as uow:
-        for cycle in uow.cycles.list():
-            if cycle.state != CycleState.PLANNED or cycle.id is None:
+        for cycle_id in sorted(cycle_ids):
+            cycle = uow.cycles.get(cycle_id)
+            if cycle is None or cycle.state != CycleState.PLANNED:
                 continue
-            open_effects = [e for e in uow.outbox.list(cycle_id=cycle.id) if e.state in ("pending", "in_flight")]
+            open_effects = [e for e in uow.outbox.list(cycle_id=cycle_id) if e.state in ("pending", "in_flight")]
             if not open_effects:
-                uow.cycles.set_state(cycle.id, CycleState.DELIVERED)
+                uow.cycles.set_state(cycle_id, CycleState.DELIVERED)
         uow.commit()

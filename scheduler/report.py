@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from scheduler.cycle import CyclePlan
-from scheduler.model import as_local
+from scheduler.model import Group, Person, as_local
 
 
 @dataclass(frozen=True)
@@ -27,14 +28,20 @@ class PlanSummary:
     figures: tuple[str, ...]
 
 
+def count_mixed(groups: Iterable[Group], people: Mapping[str, Person], attribute: str) -> int:
+    """How many groups bring together people of more than one department or office (``attribute``); people
+    without one, or no longer known, do not count."""
+    return sum(1 for group in groups
+               if len({getattr(people[e], attribute) for e in group.members if e in people} - {""}) > 1)
+
+
 def summarize(plan: CyclePlan) -> PlanSummary:
     """Turn a plan into rows and figures (people, groups, cross-department share, share with a slot)."""
     rows = []
-    cross_department = with_slot = 0
+    with_slot = 0
+    cross_department = count_mixed((m.group for m in plan.meetings), plan.people, "department")
     for meeting in plan.meetings:
         members = [plan.people[email] for email in meeting.group.members]
-        if len({m.department for m in members}) > 1:
-            cross_department += 1
         if meeting.slot is not None:
             with_slot += 1
             times = tuple(

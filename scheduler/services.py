@@ -27,6 +27,7 @@ from scheduler.outbox import DeliveryReport, Performer, RetryPolicy, deliver_due
 from scheduler.pairing import PairHistory
 from scheduler.people_csv import parse_people_csv
 from scheduler.ports import CalendarProvider, Clock, UnitOfWork
+from scheduler.report import count_mixed
 from scheduler.slots import edge_of_day
 
 UowFactory = Callable[[], UnitOfWork]
@@ -100,8 +101,7 @@ def run_cycle(
         history = PairHistory(
             recent=frozenset(uow.history.pairs_in_recent_cycles(program.name, program.cooldown_cycles)),
             last_met=uow.history.last_met(),
-            left_over=_left_over_last_time(uow, program),
-            edge_of_day=_edge_of_day_last_time(uow, program, {p.email: p for p in people}),
+            **_last_cycle_memory(uow, program, {p.email: p for p in people}),
         )
         booked = booked_intervals(uow, window)
     plan = plan_cycle(program, people, provider, now=now, window=window, history=history,
@@ -119,27 +119,22 @@ def run_cycle(
     return CycleOutcome(program, plan, cycle)
 
 
-def _left_over_last_time(uow: UnitOfWork, program: Program) -> frozenset[str]:
-    """Who was in a trio or unmatched in the program's latest cycle: not again this time, if avoidable."""
+def _last_cycle_memory(uow: UnitOfWork, program: Program,
+                       people: Mapping[str, Person]) -> dict[str, frozenset[str]]:
+    """From the program's latest cycle, read once: who was in a trio or unmatched (``left_over``: not again
+    this time, if avoidable) and who had the early or late end of the day (``edge_of_day``)."""
     cycles = uow.cycles.list(program.name)
     if not cycles or cycles[0].id is None:
-        return frozenset()
-    in_trios = {email for m in uow.cycles.meetings(cycles[0].id) if len(m.group.members) > 2
-                for email in m.group.members}
-    return frozenset(in_trios | {u.email for u in uow.cycles.unmatched(cycles[0].id)})
-
-
-def _edge_of_day_last_time(uow: UnitOfWork, program: Program, people: Mapping[str, Person]) -> frozenset[str]:
-    """Who had the early or late end of the day in the program's latest cycle."""
-    cycles = uow.cycles.list(program.name)
-    if not cycles or cycles[0].id is None:
-        return frozenset()
+        return {"left_over": frozenset(), "edge_of_day": frozenset()}
+    left_over = {u.email for u in uow.cycles.unmatched(cycles[0].id)}
     edges = set()
     for meeting in uow.cycles.meetings(cycles[0].id):
+        if len(meeting.group.members) > 2:
+            left_over.update(meeting.group.members)
         members = [people[e] for e in meeting.group.members if e in people]
         if meeting.slot is not None and (who := edge_of_day(meeting.slot, members)):
             edges.add(who)
-    return frozenset(edges)
+    return {"left_over": frozenset(left_over), "edge_of_day": frozenset(edges)}
 
 
 @dataclass(frozen=True)
@@ -193,7 +188,7 @@ def program_overview(uow_factory: UowFactory, programs: Sequence[Program]) -> li
     """For each program, how many cycles ran and what its latest one looked like."""
     overviews = []
     with uow_factory() as uow:
-        departments = {p.email: p.department for p in uow.people.list()}
+        people = {p.email: p for p in uow.people.list()}
         for program in programs:
             cycles = uow.cycles.list(program.name)
             if not cycles or cycles[0].id is None:
@@ -201,7 +196,7 @@ def program_overview(uow_factory: UowFactory, programs: Sequence[Program]) -> li
                 continue
             meetings = uow.cycles.meetings(cycles[0].id)
             groups = len(meetings)
-            cross = sum(1 for m in meetings if len({departments.get(e) for e in m.group.members}) > 1)
+            cross = count_mixed((m.group for m in meetings), people, "department")
             with_slot = sum(1 for m in meetings if m.slot is not None)
             overviews.append(ProgramOverview(
                 program, len(cycles), cycles[0].window.start.date().isoformat(), groups,

@@ -111,10 +111,6 @@ class FreeTimeIndex:
     def __contains__(self, email: object) -> bool:
         return email in self._free
 
-    def free_mask(self, email: str) -> int:
-        """The person's free steps."""
-        return self._free[email]
-
     def common_starts(self, emails: Iterable[str]) -> int:
         """Bits of the steps where a meeting of the program's duration can start for everyone in ``emails``."""
         common = -1

@@ -355,3 +355,13 @@ def test_reimport_updates_by_email_and_keeps_the_confirmation_time(new_uow: NewU
         (ana,) = uow.people.list()
     assert (ana.email, ana.team) == ("ana@example.com", "Platform")
     assert ana.verified_at == clock.now() - timedelta(days=1)
+
+
+def test_a_cycle_with_nothing_to_send_is_closed_at_once(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, [create_person(opted_out=True)])
+    outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    assert outcome.cycle is not None
+    with new_uow() as uow:
+        assert uow.outbox.list() == []
+        assert uow.cycles.get(outcome.cycle.id).state == CycleState.DELIVERED  # type: ignore[arg-type, union-attr]
