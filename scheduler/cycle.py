@@ -35,6 +35,9 @@ from scheduler.ports import CalendarProvider, UnitOfWork
 from scheduler.slots import FreeTimeIndex, SlotRules, lunch_hours
 
 Progress = Callable[[str, int, int], None]
+# People per calendar request from the cycle: a multiple of Google's 50 and Graph's 20 calendars per call,
+# so progress batches never split a provider's own batches.
+AVAILABILITY_BATCH = 100
 # Reminders go out this long before a meeting; a meeting planned closer than that gets none.
 REMINDER_LEAD = timedelta(hours=24)
 # Below this share of free working time, a person with no slot is treated as away rather than just busy.
@@ -164,11 +167,10 @@ def _fetch_busy(provider: CalendarProvider, people: Sequence[Person], window: In
                 progress: Progress | None) -> dict[str, Busy]:
     """Ask the provider in batches so a progress bar can move; the provider batches further per source."""
     busy: dict[str, Busy] = {}
-    batch = 25
-    for start in range(0, len(people), batch):
-        busy.update(provider.fetch_busy(people[start:start + batch], window))
+    for start in range(0, len(people), AVAILABILITY_BATCH):
+        busy.update(provider.fetch_busy(people[start:start + AVAILABILITY_BATCH], window))
         if progress:
-            progress("reading calendars", min(start + batch, len(people)), len(people))
+            progress("reading calendars", min(start + AVAILABILITY_BATCH, len(people)), len(people))
     return busy
 
 
