@@ -16,20 +16,32 @@ from scheduler.ports import CalendarProvider
 
 
 class CalendarRouter:
-    """A ``CalendarProvider`` that sends each person to the provider for their calendar kind.
+    """A ``CalendarProvider`` that sends each person to the provider for their calendar.
 
-    People without a calendar (kind ``none``) get ``Busy(known=False)``: they are planned on working hours.
-    A kind with no configured provider, or a provider that is down, turns into a per-person error, so the cycle
-    records who had no calendar data and goes on.
+    A person's own calendar (an ICS URL, a CalDAV collection, a Google or Microsoft mailbox in their profile)
+    wins; otherwise the organisation's provider for their email domain (``domains``: ``{"example.com":
+    "google"}``) reads their mailbox. People with neither get ``Busy(known=False)``: they are planned on working
+    hours. A kind with no configured provider, or a provider that is down, turns into a per-person error, so the
+    cycle records who had no calendar data and goes on.
     """
 
-    def __init__(self, providers: Mapping[str, CalendarProvider]) -> None:
+    def __init__(self, providers: Mapping[str, CalendarProvider], domains: Mapping[str, str] | None = None) -> None:
         self._providers = dict(providers)
+        self._domains = {domain.lower(): kind for domain, kind in (domains or {}).items()}
+
+    def route(self, person: Person) -> Person:
+        """``person`` with the calendar they will be read from: their own, else their domain's provider."""
+        if person.calendar.kind != "none":
+            return person
+        kind = self._domains.get(person.email.rpartition("@")[2])
+        if kind is None:
+            return person
+        return replace(person, calendar=CalendarSource(kind, person.email))
 
     def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:
         """Busy intervals of each person over ``window``, keyed by email (see ``CalendarProvider``)."""
         by_kind: dict[str, list[Person]] = defaultdict(list)
-        for person in people:
+        for person in map(self.route, people):
             by_kind[person.calendar.kind].append(person)
         answers: dict[str, Busy] = {}
         for kind, group in by_kind.items():

@@ -6,7 +6,7 @@ at module level and a command that needs no mail server never loads SMTP code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +17,7 @@ from scheduler.config import Config, secret
 from scheduler.cycle import PlanSettings
 from scheduler.model import Attendee, Effect
 from scheduler.outbox import Performer, RetryPolicy
-from scheduler.ports import CalendarProvider, Clock, Mailer, UnitOfWork
+from scheduler.ports import CalendarProvider, Clock, EventCalendar, Mailer, UnitOfWork
 
 
 @dataclass
@@ -30,6 +30,9 @@ class Services:
     clock: Clock
     mailer_factory: Callable[[], Mailer]
     dispose: Callable[[], None] = field(default=lambda: None)
+    # Providers that create meeting events themselves, by name ("google", "microsoft"): a program whose
+    # invites come from one of them sends no iMIP email of its own.
+    event_calendars: Mapping[str, EventCalendar] = field(default_factory=dict)
 
     @property
     def settings(self) -> PlanSettings:

@@ -79,17 +79,39 @@ class MailConfig:
 
 @dataclass(frozen=True)
 class GoogleConfig:
-    """Google Workspace calendars (org-wide, through a service account with domain-wide delegation)."""
+    """Google Workspace calendars (org-wide, through a service account with domain-wide delegation).
+
+    People whose email is in one of ``domains`` (and who have no calendar of their own in their profile) are read
+    through Google. ``organizer`` is the mailbox the service account impersonates to create events; the key file's
+    JSON comes from the variable named by ``service_account_key_env``. ``endpoint`` and ``token_uri`` only change
+    for a proxy or a test server.
+    """
 
     enabled: bool = False
     domains: tuple[str, ...] = ()
     organizer: str = ""
     service_account_key_env: str = "COFFEECHAT_GOOGLE_KEY"
+    meet_links: bool = False
+    concurrency: int = 4
+    timeout_seconds: float = 30.0
+    endpoint: str = "https://www.googleapis.com/calendar/v3/"
+    token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
 
 
 @dataclass(frozen=True)
 class MicrosoftConfig:
-    """Microsoft 365 calendars (org-wide, through an app registration with client credentials)."""
+    """Microsoft 365 calendars (org-wide, through an app registration with client credentials).
+
+    People whose email is in one of ``domains`` are read through Graph's getSchedule, asked from the
+    ``organizer`` mailbox, which is also where events are created. The client secret comes from the variable
+    named by ``client_secret_env``; a certificate (``certificate_env`` holding the PEM private key, with its
+    ``certificate_thumbprint``) can replace it. ``authority_host`` and ``graph_endpoint`` only change for a
+    national cloud or a test server.
+    """
 
     enabled: bool = False
     domains: tuple[str, ...] = ()
@@ -97,6 +119,31 @@ class MicrosoftConfig:
     tenant_id: str = ""
     client_id: str = ""
     client_secret_env: str = "COFFEECHAT_MS_CLIENT_SECRET"  # noqa: S105 - a variable's name, not a secret
+    certificate_env: str = ""
+    certificate_thumbprint: str = ""
+    teams_links: bool = False
+    concurrency: int = 4
+    timeout_seconds: float = 30.0
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_endpoint: str = "https://graph.microsoft.com/v1.0"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= 4:
+            raise ValueError("concurrency must be 1 to 4 (Graph allows 4 concurrent requests per mailbox)")
+
+
+@dataclass(frozen=True)
+class CalDavConfig:
+    """CalDAV calendars named in people's profiles (``caldav:https://…/calendars/alice/work/``).
+
+    Credentials, when the server needs them, come from the variables named by ``username_env`` and
+    ``password_env``; an unset variable means no authentication.
+    """
+
+    username_env: str = "COFFEECHAT_CALDAV_USERNAME"
+    password_env: str = "COFFEECHAT_CALDAV_PASSWORD"  # noqa: S105 - a variable's name, not a secret
+    concurrency: int = 4
+    timeout_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +154,7 @@ class CalendarConfig:
     timeout_seconds: float = 10.0
     google: GoogleConfig = field(default_factory=GoogleConfig)
     microsoft: MicrosoftConfig = field(default_factory=MicrosoftConfig)
+    caldav: CalDavConfig = field(default_factory=CalDavConfig)
 
 
 @dataclass(frozen=True)

@@ -450,6 +450,10 @@ class Busy:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     known: bool = True  # False for people with no calendar at all (kind "none")
+    # Working hours as the provider reports them (Graph's workingHours), in ``working_zone`` (IANA); None when
+    # the provider does not say, and the person's profile applies.
+    working_hours: WorkingHours | None = None
+    working_zone: str | None = None
 
 
 @dataclass(frozen=True)

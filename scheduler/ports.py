@@ -20,6 +20,7 @@ from scheduler.model import (
     EmailMessage,
     Group,
     Interval,
+    Invite,
     Meeting,
     Person,
     Program,
@@ -38,15 +39,57 @@ class Clock(Protocol):
 class CalendarProvider(Protocol):
     """Reads free/busy for many people at once.
 
-    ``fetch_busy`` answers for every person given, keyed by their email. A person whose calendar cannot be read
-    (file missing or malformed, mailbox not found, no permission) gets a ``Busy`` with ``error`` set: that is
-    theirs alone and never raises. Intervals are UTC, merged, sorted and clipped to ``window``; nothing but times
-    is kept. Tentative events go to ``Busy.tentative``, not ``Busy.busy``: the program decides what they mean.
-    A provider that is down as a whole raises ``ProviderUnavailable`` after bounded retries.
+    Contract, shared by every connector (ICS, CalDAV, Google, Microsoft) and checked by one contract test:
+
+    - ``fetch_busy`` answers for every person given, keyed by their email, and for nobody else. It asks the
+      provider for as many people per call as the provider allows (Google 50 calendars, Graph 20 schedules) and
+      splits long windows under the provider's limit (Google 90 days, Graph 62).
+    - Intervals are timezone-aware UTC, merged, sorted and clipped to ``window``; nothing but times is kept:
+      never titles, locations, attendees or descriptions, not even in memory longer than one answer.
+    - Tentative time goes to ``Busy.tentative``, not ``Busy.busy``: the program decides what it means. Out of
+      office and "working elsewhere" are busy. Free and transparent time is not returned.
+    - A person whose calendar cannot be read (file missing or malformed, mailbox not found, no permission) gets
+      a ``Busy`` with ``error`` set to a reason a person understands: that is theirs alone and never raises.
+    - Where the provider reports working hours (Graph), ``Busy.working_hours`` and ``Busy.working_zone`` carry
+      them (the zone as an IANA name); otherwise both are ``None``.
+    - Transient failures (429, 5xx, timeouts) are retried with backoff, honouring Retry-After, a bounded number
+      of times; a provider that is still down then raises ``ProviderUnavailable`` naming the provider and the
+      cause, and the caller records that those people had no calendar data. Credentials never appear in
+      messages.
     """
 
     def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:
         """Busy intervals of each person over ``window``, keyed by email."""
+        ...
+
+
+class EventCalendar(Protocol):
+    """Creates, moves and cancels meeting events in the organizer's calendar; the provider (Google, Exchange)
+    then sends the invitations itself, so a program that uses this never sends its own iMIP email as well.
+
+    Every call is idempotent, so the outbox can repeat it after a crash or an unknown outcome:
+
+    - ``create_event`` derives the provider's event identity from ``invite.uid`` (a base32hex event id on Google,
+      a ``transactionId`` on Graph); when the event already exists it returns the existing id and creates
+      nothing. ``online_meeting`` asks for a Meet or Teams link.
+    - ``update_event`` makes the event match ``invite`` (times, attendees, text) and notifies the attendees.
+    - ``cancel_event`` cancels it and notifies the attendees; an event that is already gone is not an error.
+
+    Failures raise ``DeliveryError``: ``transient`` for 429 / 5xx / timeouts (with ``retry_after`` when the
+    provider gave one), permanent otherwise (no permission, organizer mailbox not found, update of an event that
+    does not exist).
+    """
+
+    def create_event(self, invite: Invite, *, online_meeting: bool = False) -> str:
+        """Create the event for ``invite`` (or find the one a previous attempt created); return its id."""
+        ...
+
+    def update_event(self, invite: Invite) -> None:
+        """Move or change the event created for ``invite.uid``."""
+        ...
+
+    def cancel_event(self, invite: Invite) -> None:
+        """Cancel the event created for ``invite.uid``, telling the attendees."""
         ...
 
 

@@ -53,3 +53,20 @@ def test_router_sends_each_person_to_their_provider_and_contains_failures() -> N
     assert answers["b@example.com"].error == "Google Calendar answered 503 five times"
     assert answers["c@example.com"] == Busy(known=False)
     assert answers["d@example.com"].error == "no caldav calendar connector is configured"
+
+
+def test_router_reads_people_without_a_calendar_through_their_domains_provider() -> None:
+    google = FakeCalendarProvider(busy={"g@corp.example": [WINDOW]})
+    graph = FakeCalendarProvider()
+    ics = FakeCalendarProvider()
+    router = CalendarRouter({"google": google, "microsoft": graph, "ics": ics},
+                            domains={"Corp.Example": "google", "subsidiary.example": "microsoft"})
+    people = [person("g@corp.example", "none"), person("m@subsidiary.example", "none"),
+              person("own@corp.example", "ics"), person("x@elsewhere.example", "none")]
+    answers = router.fetch_busy(people, WINDOW)
+    assert google.calls == [["g@corp.example"]]
+    assert graph.calls == [["m@subsidiary.example"]]
+    assert ics.calls == [["own@corp.example"]]  # a calendar of one's own wins over the domain's
+    assert answers["g@corp.example"].busy == (WINDOW,)
+    assert answers["x@elsewhere.example"] == Busy(known=False)
+    assert router.route(people[0]).calendar == CalendarSource("google", "g@corp.example")

@@ -1,4 +1,5 @@
-"""In-process fakes of the ports, small enough to trust by reading."""
+"""Fakes: in-process fakes of the ports here (small enough to trust by reading); wire-level fakes of the
+calendar providers in the modules beside it (servers that speak the providers' JSON on loopback)."""
 
 from __future__ import annotations
 
