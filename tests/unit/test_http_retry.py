@@ -1,0 +1,125 @@
+"""The connectors' shared retry policy, Retry-After parsing and bounded concurrency (integrations/http.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from integrations.http import CallRetry, Transient, call_with_retries, chunks, retry_after_seconds, run_concurrently
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+class Flaky:
+    """Fails with the given errors in turn, then answers ``"ok"``."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "ok"
+
+
+def test_retry_after_reads_delta_seconds_and_http_dates() -> None:
+    assert retry_after_seconds("120") == 120.0
+    assert retry_after_seconds(" 1.5 ") == 1.5
+    assert retry_after_seconds(format_datetime(NOW + timedelta(seconds=90), usegmt=True), now=NOW) == 90.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=NOW) == 0.0  # in the past: no wait
+    assert retry_after_seconds("-5") == 0.0
+    for unreadable in (None, "", "soon", "Mon, 99 Foo 2026"):
+        assert retry_after_seconds(unreadable) is None
+
+
+def test_transient_failures_are_retried_and_the_server_hint_is_honoured() -> None:
+    waits: list[float] = []
+    call = Flaky(Transient("429", retry_after=7), Transient("503"))
+    result = call_with_retries(call, CallRetry(attempts=5, base=0.5), sleep=waits.append, jitter=lambda: 1.0)
+    assert result == "ok"
+    assert call.calls == 3
+    assert waits == [7.0, 1.0]  # Retry-After 7 s beats a 0.5 s backoff; then full backoff 0.5 × 2
+
+
+def test_the_last_transient_error_is_raised_when_attempts_run_out() -> None:
+    waits: list[float] = []
+    call = Flaky(*(Transient(f"503 #{n}") for n in range(10)))
+    with pytest.raises(Transient, match="503 #2"):
+        call_with_retries(call, CallRetry(attempts=3), sleep=waits.append)
+    assert call.calls == 3
+    assert len(waits) == 2
+
+
+def test_permanent_errors_are_not_retried() -> None:
+    waits: list[float] = []
+    call = Flaky(PermissionError("403 quotaExceeded"))
+    with pytest.raises(PermissionError):
+        call_with_retries(call, CallRetry(), sleep=waits.append)
+    assert call.calls == 1
+    assert waits == []
+
+
+def test_a_retry_after_too_long_to_wait_in_process_fails_at_once() -> None:
+    waits: list[float] = []
+    call = Flaky(Transient("429", retry_after=3600))
+    with pytest.raises(Transient):
+        call_with_retries(call, CallRetry(max_retry_after=120), sleep=waits.append)
+    assert call.calls == 1
+    assert waits == []
+
+
+@given(attempt_errors=st.integers(1, 8), base=st.floats(0.01, 5), cap=st.floats(0.01, 60),
+       jitter=st.floats(0, 1), hint=st.none() | st.floats(0, 100))
+def test_waits_are_full_jitter_backoff_capped_and_never_below_the_hint(
+        attempt_errors: int, base: float, cap: float, jitter: float, hint: float | None) -> None:
+    waits: list[float] = []
+    policy = CallRetry(attempts=10, base=base, max_wait=cap, max_retry_after=100)
+    call = Flaky(*(Transient("x", retry_after=hint) for _ in range(attempt_errors)))
+    call_with_retries(call, policy, sleep=waits.append, jitter=lambda: jitter)
+    assert len(waits) == attempt_errors
+    for n, wait in enumerate(waits):
+        backoff = jitter * min(cap, base * 2**n)
+        assert wait == pytest.approx(max(backoff, hint or 0.0))
+        assert wait <= max(cap, hint or 0.0)
+
+
+def test_run_concurrently_keeps_order_and_never_exceeds_the_limit() -> None:
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def work(n: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.01)
+        with lock:
+            running -= 1
+        return n * n
+
+    assert run_concurrently(work, range(20), limit=3) == [n * n for n in range(20)]
+    assert 1 < most <= 3
+
+
+def test_run_concurrently_raises_the_first_failure() -> None:
+    def work(n: int) -> int:
+        if n == 4:
+            raise ValueError("four")
+        return n
+
+    with pytest.raises(ValueError, match="four"):
+        run_concurrently(work, range(8), limit=4)
+
+
+def test_chunks_cut_in_order_with_a_short_last_slice() -> None:
+    assert chunks(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert chunks([], 50) == []
