@@ -105,13 +105,21 @@ def call_with_retries(
 def run_concurrently(work: Callable[[T], R], items: Iterable[T], *, limit: int) -> list[R]:
     """``[work(item) for item in items]`` with at most ``limit`` calls at once; results in input order.
 
-    The first exception raised by any call is raised here once every started call has finished.
+    On the first failure (in input order) the calls not yet started are dropped, and the exception is raised
+    here once the calls already running have finished: a provider that is down costs one round of retries,
+    not one per remaining item.
     """
     batch: Sequence[T] = list(items)
     if limit <= 1 or len(batch) <= 1:
         return [work(item) for item in batch]
     with ThreadPoolExecutor(max_workers=min(limit, len(batch)), thread_name_prefix="calendar") as pool:
-        return list(pool.map(work, batch))
+        futures = [pool.submit(work, item) for item in batch]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:

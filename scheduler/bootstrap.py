@@ -6,16 +6,19 @@ at module level and a command that needs no mail server never loads SMTP code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from scheduler.availability import CalendarRouter
 from scheduler.clock import SystemClock
 from scheduler.config import Config, secret
 from scheduler.cycle import PlanSettings
-from scheduler.model import Attendee, Effect
+from scheduler.model import Attendee, Busy, Interval, Invite, Person
 from scheduler.outbox import Performer, RetryPolicy
 from scheduler.ports import CalendarProvider, Clock, EventCalendar, Mailer, UnitOfWork
 
@@ -52,17 +55,16 @@ class Services:
                            lease=timedelta(seconds=delivery.lease_seconds))
 
     def performers(self, mailer: Mailer) -> dict[str, Performer]:
-        """How each kind of outbox effect is performed."""
-        from scheduler.emails import email_from_payload
+        """How each kind of outbox effect is performed: emails through ``mailer``, provider events through
+        ``event_calendars`` (see ``scheduler.outbox.standard_performers``)."""
+        from scheduler.outbox import standard_performers
 
-        def send_email(effect: Effect) -> None:
-            mailer.send(email_from_payload(effect.payload))
-
-        return {"email": send_email}
+        return standard_performers(mailer, self.event_calendars)
 
 
 def bootstrap(config: Config, *, clock: Clock | None = None, calendar: CalendarProvider | None = None,
-              mailer_factory: Callable[[], Mailer] | None = None) -> Services:
+              mailer_factory: Callable[[], Mailer] | None = None,
+              event_calendars: Mapping[str, EventCalendar] | None = None) -> Services:
     """Wire the adapters ``config`` asks for; any of them can be replaced (tests pass fakes)."""
     from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for, make_session_factory
 
@@ -75,16 +77,79 @@ def bootstrap(config: Config, *, clock: Clock | None = None, calendar: CalendarP
         clock=clock or SystemClock(),
         mailer_factory=mailer_factory or (lambda: build_mailer(config)),
         dispose=engine.dispose,
+        event_calendars=event_calendars if event_calendars is not None else build_event_calendars(config),
     )
 
 
 def build_calendar(config: Config) -> CalendarProvider:
-    """The calendar router with a provider for every source the config enables."""
+    """The calendar router with a provider for every source the config enables: ICS always, CalDAV always
+    (for collections named in profiles), Google and Microsoft when enabled, each also the provider of the
+    email domains it lists."""
     calendars = config.calendar
     providers: dict[str, CalendarProvider] = {
         "ics": build_ics_calendar(config.resolve(calendars.ics_dir), timeout=calendars.timeout_seconds),
+        "caldav": LazyAdapter(partial(build_caldav, config)),
     }
-    return CalendarRouter(providers)
+    domains: dict[str, str] = {}
+    for kind, settings in (("google", calendars.google), ("microsoft", calendars.microsoft)):
+        if settings.enabled:
+            providers[kind] = LazyAdapter(partial(_build_org_calendar, config, kind))
+            domains.update(dict.fromkeys(settings.domains, kind))
+    return CalendarRouter(providers, domains)
+
+
+def build_event_calendars(config: Config) -> dict[str, EventCalendar]:
+    """The providers that can create meeting events themselves, by the name a program's ``invites`` uses."""
+    calendars = config.calendar
+    return {kind: LazyAdapter(partial(_build_org_calendar, config, kind))
+            for kind, settings in (("google", calendars.google), ("microsoft", calendars.microsoft))
+            if settings.enabled}
+
+
+def _build_org_calendar(config: Config, kind: str) -> Any:
+    if kind == "google":
+        from integrations.google_calendar import GoogleCalendar
+
+        return GoogleCalendar.from_config(config.calendar.google)
+    from integrations.microsoft_graph import build_graph_calendar
+
+    return build_graph_calendar(config.calendar.microsoft)
+
+
+def build_caldav(config: Config) -> CalendarProvider:
+    """The provider of ``caldav`` collections named in people's profiles."""
+    from integrations.caldav import build_caldav_calendar
+
+    return build_caldav_calendar(config.calendar.caldav)
+
+
+class LazyAdapter:
+    """Builds an adapter on first use and then delegates to it, so that a command which never reads a calendar
+    (``deliver``, ``import-people``) never loads a provider's client library or reads its secrets, and a missing
+    secret fails the first call that needs it, with the variable's name, not start-up."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._adapter: Any = None
+        self._lock = threading.Lock()
+
+    def _target(self) -> Any:
+        with self._lock:
+            if self._adapter is None:
+                self._adapter = self._build()
+            return self._adapter
+
+    def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:
+        return self._target().fetch_busy(people, window)
+
+    def create_event(self, invite: Invite, *, online_meeting: bool = False) -> str:
+        return self._target().create_event(invite, online_meeting=online_meeting)
+
+    def update_event(self, invite: Invite) -> None:
+        self._target().update_event(invite)
+
+    def cancel_event(self, invite: Invite) -> None:
+        self._target().cancel_event(invite)
 
 
 def build_ics_calendar(base_dir: Path, *, timeout: float = 10.0) -> CalendarProvider:

@@ -123,3 +123,20 @@ def test_run_concurrently_raises_the_first_failure() -> None:
 def test_chunks_cut_in_order_with_a_short_last_slice() -> None:
     assert chunks(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
     assert chunks([], 50) == []
+
+
+def test_run_concurrently_drops_calls_not_yet_started_after_a_failure() -> None:
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def work(n: int) -> int:
+        with lock:
+            started.append(n)
+        if n == 0:
+            raise ValueError("down")
+        time.sleep(0.05)
+        return n
+
+    with pytest.raises(ValueError, match="down"):
+        run_concurrently(work, range(40), limit=2)
+    assert len(started) < 40
