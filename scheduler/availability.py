@@ -29,6 +29,13 @@ class CalendarRouter:
         self._providers = dict(providers)
         self._domains = {domain.lower(): kind for domain, kind in (domains or {}).items()}
 
+    def close(self) -> None:
+        """Release the connections every provider keeps open between calls."""
+        for provider in self._providers.values():
+            close = getattr(provider, "close", None)
+            if close is not None:
+                close()
+
     def route(self, person: Person) -> Person:
         """``person`` with the calendar they will be read from: their own, else their domain's provider."""
         if person.calendar.kind != "none":

@@ -70,40 +70,57 @@ def bootstrap(config: Config, *, clock: Clock | None = None, calendar: CalendarP
 
     engine = create_engine_for(config.database_url)
     session_factory = make_session_factory(engine)
+    # One Google and one Microsoft adapter each, shared by reading free/busy and creating events.
+    organisation = build_org_calendars(config)
+    built: list[object] = [*organisation.values()]
+    if calendar is None:
+        calendar = build_calendar(config, organisation)
+        built.append(calendar)
+
+    def dispose() -> None:
+        for adapter in built:
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                close()
+        engine.dispose()
+
     return Services(
         config=config,
         uow_factory=lambda: SqlAlchemyUnitOfWork(session_factory),
-        calendar=calendar or build_calendar(config),
+        calendar=calendar,
         clock=clock or SystemClock(),
         mailer_factory=mailer_factory or (lambda: build_mailer(config)),
-        dispose=engine.dispose,
-        event_calendars=event_calendars if event_calendars is not None else build_event_calendars(config),
+        dispose=dispose,
+        event_calendars=event_calendars if event_calendars is not None else organisation,
     )
 
 
-def build_calendar(config: Config) -> CalendarProvider:
-    """The calendar router with a provider for every source the config enables: ICS always, CalDAV always
-    (for collections named in profiles), Google and Microsoft when enabled, each also the provider of the
-    email domains it lists."""
+def build_org_calendars(config: Config) -> dict[str, LazyAdapter]:
+    """The organisation-wide providers the config enables (``google``, ``microsoft``), built on first use.
+    Each reads free/busy and, for programs whose ``invites`` name it, creates the meeting events."""
     calendars = config.calendar
+    enabled = (("google", calendars.google, calendars.google.meet_links),
+               ("microsoft", calendars.microsoft, calendars.microsoft.teams_links))
+    return {kind: LazyAdapter(partial(_build_org_calendar, config, kind), online_links=links)
+            for kind, settings, links in enabled if settings.enabled}
+
+
+def build_calendar(config: Config, organisation: Mapping[str, CalendarProvider] | None = None) -> CalendarProvider:
+    """The calendar router with a provider for every source the config enables: ICS always, CalDAV always
+    (for collections named in profiles), Google and Microsoft when enabled (``organisation``, built from the
+    config when not given), each also the provider of the email domains it lists."""
+    calendars = config.calendar
+    organisation = build_org_calendars(config) if organisation is None else organisation
     providers: dict[str, CalendarProvider] = {
         "ics": build_ics_calendar(config.resolve(calendars.ics_dir), timeout=calendars.timeout_seconds),
         "caldav": LazyAdapter(partial(build_caldav, config)),
+        **organisation,
     }
     domains: dict[str, str] = {}
     for kind, settings in (("google", calendars.google), ("microsoft", calendars.microsoft)):
         if settings.enabled:
-            providers[kind] = LazyAdapter(partial(_build_org_calendar, config, kind))
             domains.update(dict.fromkeys(settings.domains, kind))
     return CalendarRouter(providers, domains)
-
-
-def build_event_calendars(config: Config) -> dict[str, EventCalendar]:
-    """The providers that can create meeting events themselves, by the name a program's ``invites`` uses."""
-    calendars = config.calendar
-    return {kind: LazyAdapter(partial(_build_org_calendar, config, kind))
-            for kind, settings in (("google", calendars.google), ("microsoft", calendars.microsoft))
-            if settings.enabled}
 
 
 def _build_org_calendar(config: Config, kind: str) -> Any:
@@ -128,8 +145,11 @@ class LazyAdapter:
     (``deliver``, ``import-people``) never loads a provider's client library or reads its secrets, and a missing
     secret fails the first call that needs it, with the variable's name, not start-up."""
 
-    def __init__(self, build: Callable[[], Any]) -> None:
+
+    def __init__(self, build: Callable[[], Any], *, online_links: bool = True) -> None:
         self._build = build
+        # Whether a virtual meeting's event gets a Meet / Teams link (``meet_links`` / ``teams_links``).
+        self._online_links = online_links
         self._adapter: Any = None
         self._lock = threading.Lock()
 
@@ -143,13 +163,20 @@ class LazyAdapter:
         return self._target().fetch_busy(people, window)
 
     def create_event(self, invite: Invite, *, online_meeting: bool = False) -> str:
-        return self._target().create_event(invite, online_meeting=online_meeting)
+        return self._target().create_event(invite, online_meeting=online_meeting and self._online_links)
 
     def update_event(self, invite: Invite) -> None:
         self._target().update_event(invite)
 
     def cancel_event(self, invite: Invite) -> None:
         self._target().cancel_event(invite)
+
+    def close(self) -> None:
+        """Release the adapter's connections, if it was ever built."""
+        with self._lock:
+            adapter, self._adapter = self._adapter, None
+        if adapter is not None and hasattr(adapter, "close"):
+            adapter.close()
 
 
 def build_ics_calendar(base_dir: Path, *, timeout: float = 10.0) -> CalendarProvider:
@@ -175,4 +202,3 @@ def build_mailer(config: Config) -> Mailer:
         password=secret(smtp.password_env) if smtp.username else None, timeout=smtp.timeout_seconds,
         local_hostname=None,
     )
-

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from rich.text import Text
 from scheduler.bootstrap import Services, bootstrap
 from scheduler.config import CONFIG_ENV, Config, describe_config, find_config_path, load_config
 from scheduler.errors import CoffeeChatError, ConfigError, InputError
-from scheduler.services import CycleOutcome, import_people, run_cycle, tick
+from scheduler.services import CycleOutcome, MeetingChange, import_people, run_cycle, tick
 
 # Off a terminal (cron, CI, a pipe) rich would wrap tables at 80 columns; plain logs can be wider.
 # markup=False: names, reasons and CSV errors are user data; "[/x]" in a name must print as it is, not crash.
@@ -247,6 +248,128 @@ def tick_command(ctx: Context) -> None:
             print_outcome(services, outcome, details=False)
         delivery = report.delivery
         console.print(f"delivery: {delivery.done} sent, {delivery.retried} to retry, {delivery.dead} failed")
+
+
+EFFECT_STATES = ("pending", "in_flight", "done", "dead", "superseded")
+
+
+@cli.group("outbox", invoke_without_command=True)
+@click.option("--state", type=click.Choice(EFFECT_STATES), help="Only effects in this state.")
+@click.option("--cycle", "cycle_id", type=int, metavar="N", help="Only effects of cycle N.")
+@click.pass_context
+def outbox_group(click_ctx: click.Context, state: str | None, cycle_id: int | None) -> None:
+    """List outbox effects (emails, provider events) with their state, attempts and last error.
+
+    \b
+    Example:
+      coffeechat outbox --state dead
+      coffeechat outbox requeue 'cycle-3/meeting-12/seq-0/announce/ana@example.com'
+    """
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from scheduler.services import list_effects
+
+    ctx: Context = click_ctx.obj
+    with ctx.services() as services:
+        effects = list_effects(services.uow_factory, state=state, cycle_id=cycle_id)
+    table = Table(title=f"outbox: {len(effects)} effects")
+    for column in ("key", "kind", "state", "attempts", "next attempt (UTC)", "last error"):
+        table.add_column(column, overflow="fold")
+    for effect in effects:
+        next_attempt = (effect.next_attempt_at.strftime("%Y-%m-%d %H:%M")
+                        if effect.next_attempt_at and effect.state == "pending" else "")
+        table.add_row(effect.key, effect.kind, effect.state, str(effect.attempts), next_attempt, effect.last_error)
+    console.print(table)
+
+
+@outbox_group.command("requeue")
+@click.argument("key")
+@pass_context
+def outbox_requeue(ctx: Context, key: str) -> None:
+    """Give a dead effect (KEY as `coffeechat outbox` lists it) another round of attempts, starting now.
+
+    \b
+    Example:
+      coffeechat outbox requeue 'cycle-3/meeting-12/seq-0/announce/ana@example.com'
+    """
+    from scheduler.services import requeue_effect
+
+    with ctx.services() as services:
+        requeue_effect(services.uow_factory, services.clock, key)
+    console.print(f"requeued {key}: `coffeechat deliver` (or the next tick) sends it")
+
+
+@cli.group("meeting")
+def meeting_group() -> None:
+    """Cancel or move a planned meeting; everyone in it is told (and their calendars updated).
+
+    \b
+    Example:
+      coffeechat meeting cancel 12 --reason "Ana is on sick leave"
+    """
+
+
+@meeting_group.command("cancel")
+@click.argument("meeting_id", type=int)
+@click.option("--reason", default="", help="Why, in a sentence the members will read.")
+@pass_context
+def meeting_cancel(ctx: Context, meeting_id: int, reason: str) -> None:
+    """Cancel meeting MEETING_ID: its members get a cancellation (removing the calendar event) and no
+    reminder or feedback request.
+
+    \b
+    Example:
+      coffeechat meeting cancel 12 --reason "Ana is on sick leave"
+    """
+    from scheduler.services import cancel_meeting
+
+    with ctx.services() as services:
+        change = cancel_meeting(services.uow_factory, services.clock, services.settings, meeting_id, reason)
+        print_change(change, "cancelled")
+        deliver_now(services, None)
+
+
+@meeting_group.command("reschedule")
+@click.argument("meeting_id", type=int)
+@click.option("--start", required=True, metavar="ISO", help="New start, e.g. 2026-11-25T14:00 (naive: read in --tz).")
+@click.option("--tz", "zone", default="UTC", show_default=True, metavar="ZONE", help="Zone of a naive --start.")
+@pass_context
+def meeting_reschedule(ctx: Context, meeting_id: int, start: str, zone: str) -> None:
+    """Move meeting MEETING_ID to a new start (same length): its members get the updated invite, and the
+    reminder and feedback request move with it.
+
+    \b
+    Example:
+      coffeechat meeting reschedule 12 --start 2026-11-25T14:00 --tz Europe/London
+    """
+    from scheduler.services import reschedule_meeting, slot_starting
+
+    moment = parse_moment(start, zone, "--start")
+    with ctx.services() as services:
+        slot = slot_starting(services.uow_factory, meeting_id, moment)
+        change = reschedule_meeting(services.uow_factory, services.clock, services.settings, meeting_id, slot)
+        print_change(change, f"moved to {slot.start:%Y-%m-%d %H:%M} UTC")
+        deliver_now(services, None)
+
+
+def parse_moment(text: str, zone: str, option: str) -> datetime:
+    """An ISO date-time from the command line; a naive one is read in ``zone``. ``InputError`` naming the
+    option when it does not parse."""
+    from scheduler.model import zone_named
+
+    try:
+        moment = datetime.fromisoformat(text)
+        tz = zone_named(zone)
+    except ValueError as exc:
+        raise InputError(f"{exc}" if "time zone" in str(exc) else f"{text!r} is not an ISO date-time",
+                         where=option) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+
+
+def print_change(change: MeetingChange, what: str) -> None:
+    """One line about a changed meeting and what was planned for it."""
+    console.print(f"meeting {change.meeting.id} {what} (sequence {change.meeting.sequence}): "
+                  f"{len(change.planned)} effects planned, {change.superseded} earlier ones superseded")
 
 
 @cli.command("busy")

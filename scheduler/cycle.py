@@ -1,8 +1,9 @@
 """One cycle of a program: snapshot → availability → pairing → slots → planned effects.
 
 ``plan_cycle`` is pure apart from asking the calendar provider; ``save_plan`` writes the whole plan (cycle,
-meetings, history, who was left out, and every email to send as an outbox effect) in the caller's unit of
-work, so a plan is either stored whole or not at all. Delivery happens later, in ``scheduler.outbox``.
+meetings, history, who was left out, and every email or provider event to perform as an outbox effect) in the
+caller's unit of work, so a plan is either stored whole or not at all. ``plan_meeting_change`` plans what a
+cancelled or rescheduled meeting needs. Delivery happens later, in ``scheduler.outbox``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from scheduler.model import (
     Cycle,
     CycleState,
     Effect,
+    EmailMessage,
     Group,
     Interval,
     Meeting,
@@ -40,6 +42,10 @@ Progress = Callable[[str, int, int], None]
 AVAILABILITY_BATCH = 100
 # Reminders go out this long before a meeting; a meeting planned closer than that gets none.
 REMINDER_LEAD = timedelta(hours=24)
+# "Did you meet?" goes out this long after a meeting's end: late enough for it to have happened.
+FEEDBACK_DELAY = timedelta(hours=3)
+EVENT_PAYLOAD_VERSION = 1
+VIDEO_CALL = "Video call"
 # Below this share of free working time, a person with no slot is treated as away rather than just busy.
 OUT_OF_OFFICE_FREE_SHARE = 0.2
 
@@ -219,7 +225,7 @@ def _location(members: Sequence[Person], program: Program) -> str:
     if "in_person" in modes and (program.meeting_mode == "in_person" or "virtual" not in modes
                                  or program.kind == "lunch"):
         return f"In person, {members[0].office} office" if members[0].office else "In person"
-    return "Video call"
+    return VIDEO_CALL
 
 
 def booked_intervals(uow: UnitOfWork, window: Interval) -> dict[str, list[Interval]]:
@@ -259,27 +265,33 @@ def _stored_id(value: int | None) -> int:
     return value
 
 
+def effect_key(cycle_id: int | None, meeting_id: int | None, generation: int, kind: str, person: str) -> str:
+    """The idempotency key of a meeting's effect: ``cycle-C/meeting-M/seq-G/KIND/PERSON``.
+
+    ``generation`` is the meeting's SEQUENCE when the effect was planned, so a reschedule or cancellation plans
+    new keys rather than colliding with the earlier ones; ``meeting_key_prefix`` finds all of them.
+    """
+    return f"{meeting_key_prefix(cycle_id, meeting_id)}seq-{generation}/{kind}/{person}"
+
+
+def meeting_key_prefix(cycle_id: int | None, meeting_id: int | None) -> str:
+    """The start shared by the keys of every effect of one meeting, whatever its generation."""
+    if cycle_id is None or meeting_id is None:
+        raise ValueError("effects are planned only for stored meetings of stored cycles")
+    return f"cycle-{cycle_id}/meeting-{meeting_id}/"
+
+
 def plan_effects(cycle: Cycle, plan: CyclePlan, meetings: Sequence[Meeting],
                  settings: PlanSettings) -> list[Effect]:
-    """One announcement (with the invite) per member of each meeting, a reminder the day before (held in the
-    outbox until then, so `tick` sends it), and one notice per person left out."""
+    """Per member of each meeting: an announcement (with the iMIP invite when the program sends its own), a
+    reminder the day before and a "did you meet?" request a few hours after the end (both held in the outbox
+    until then, so `tick` sends them); one provider event per meeting when a provider sends the invitations;
+    and one notice per person left out."""
     effects = []
     for meeting in meetings:
         members = [plan.people[email] for email in meeting.group.members]
-        for recipient in members:
-            key = f"cycle-{cycle.id}/meeting-{meeting.id}/seq-{meeting.sequence}/announce/{recipient.email}"
-            message = emails.match_announcement(
-                meeting, members, recipient, plan.program, settings.organizer, sender=settings.sender,
-                stamp=plan.planned_at, base_url=settings.base_url, key=key)
-            effects.append(Effect(key=key, kind="email", payload=emails.email_to_payload(message),
-                                  cycle_id=cycle.id))
-            remind_at = meeting.slot.start - REMINDER_LEAD if meeting.slot else None
-            if remind_at is not None and remind_at > plan.planned_at:
-                key = f"cycle-{cycle.id}/meeting-{meeting.id}/seq-{meeting.sequence}/remind/{recipient.email}"
-                reminder = emails.meeting_reminder(meeting, members, recipient, plan.program,
-                                                   sender=settings.sender, base_url=settings.base_url, key=key)
-                effects.append(Effect(key=key, kind="email", payload=emails.email_to_payload(reminder),
-                                      cycle_id=cycle.id, next_attempt_at=remind_at))
+        effects.extend(_meeting_effects(meeting, members, plan.program, settings, plan.planned_at,
+                                        first="announce"))
     for left_out in plan.unmatched:
         key = f"cycle-{cycle.id}/unmatched/{left_out.email}"
         message = emails.unmatched_notice(
@@ -288,3 +300,84 @@ def plan_effects(cycle: Cycle, plan: CyclePlan, meetings: Sequence[Meeting],
         effects.append(Effect(key=key, kind="email", payload=emails.email_to_payload(message), cycle_id=cycle.id))
     return effects
 
+
+def plan_meeting_change(meeting: Meeting, members: Sequence[Person], program: Program, settings: PlanSettings,
+                        now: datetime, *, previous: Interval | None = None, reason: str = "") -> list[Effect]:
+    """The effects of a changed meeting, of its new generation (``meeting.sequence``, already raised).
+
+    A cancelled meeting (``state == "cancelled"``) gets a cancellation per member (with the ``METHOD:CANCEL``
+    invite when the program sends its own, else one provider ``cancel`` event). A rescheduled one gets a
+    notice per member with the updated invite (or one provider ``update``), and a new reminder and feedback
+    request. The caller supersedes the earlier generation's effects in the same transaction.
+    """
+    if meeting.state == "cancelled":
+        effects = []
+        attach = program.invites == "email"
+        for recipient in members:
+            key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "cancel", recipient.email)
+            message = emails.meeting_cancellation(
+                meeting, members, recipient, program, settings.organizer, sender=settings.sender, stamp=now,
+                base_url=settings.base_url, key=key, reason=reason, attach_invite=attach)
+            effects.append(_email_effect(key, message, meeting))
+        if not attach and meeting.slot is not None:
+            effects.append(_event_effect(meeting, members, program, settings, now, "cancel"))
+        return effects
+    return _meeting_effects(meeting, members, program, settings, now, first="reschedule", previous=previous)
+
+
+def _meeting_effects(meeting: Meeting, members: Sequence[Person], program: Program, settings: PlanSettings,
+                     now: datetime, *, first: str, previous: Interval | None = None) -> list[Effect]:
+    """A generation's effects for a meeting that takes place: ``first`` (an announcement or a reschedule
+    notice) per member, then the reminder and the feedback request when still ahead, and the provider event."""
+    effects: list[Effect] = []
+    attach = program.invites == "email"
+    for recipient in members:
+        key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, first, recipient.email)
+        if first == "announce":
+            message = emails.match_announcement(
+                meeting, members, recipient, program, settings.organizer, sender=settings.sender, stamp=now,
+                base_url=settings.base_url, key=key, attach_invite=attach)
+        else:
+            message = emails.meeting_rescheduled(
+                meeting, members, recipient, program, settings.organizer, sender=settings.sender, stamp=now,
+                base_url=settings.base_url, key=key, previous=previous, attach_invite=attach)
+        effects.append(_email_effect(key, message, meeting))
+        if meeting.slot is None:
+            continue
+        remind_at = meeting.slot.start - REMINDER_LEAD
+        if remind_at > now:
+            key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "remind", recipient.email)
+            reminder = emails.meeting_reminder(meeting, members, recipient, program, sender=settings.sender,
+                                               base_url=settings.base_url, key=key)
+            effects.append(_email_effect(key, reminder, meeting, at=remind_at))
+        key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "feedback", recipient.email)
+        feedback = emails.feedback_request(meeting, members, recipient, program, sender=settings.sender,
+                                           base_url=settings.base_url, key=key)
+        effects.append(_email_effect(key, feedback, meeting, at=meeting.slot.end + FEEDBACK_DELAY))
+    if not attach and meeting.slot is not None:
+        effects.append(_event_effect(meeting, members, program, settings, now,
+                                     "create" if first == "announce" else "update"))
+    return effects
+
+
+def _email_effect(key: str, message: EmailMessage, meeting: Meeting, at: datetime | None = None) -> Effect:
+    return Effect(key=key, kind="email", payload=emails.email_to_payload(message), cycle_id=meeting.cycle_id,
+                  next_attempt_at=at)
+
+
+def _event_effect(meeting: Meeting, members: Sequence[Person], program: Program, settings: PlanSettings,
+                  now: datetime, action: str) -> Effect:
+    """One ``calendar_event`` effect: the provider creates, moves or cancels the meeting's event (and sends the
+    invitations itself). Keyed by the organizer, the one "person" the provider call acts as."""
+    invite = emails.build_invite(meeting, members, program, settings.organizer, stamp=now,
+                                 match_url=emails.match_url(settings.base_url, meeting),
+                                 method="CANCEL" if action == "cancel" else "REQUEST")
+    payload: dict[str, object] = {
+        "version": EVENT_PAYLOAD_VERSION,
+        "provider": program.invites,
+        "action": action,
+        "online_meeting": meeting.location == VIDEO_CALL,
+        "invite": emails.invite_to_payload(invite),
+    }
+    key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "event", settings.organizer.email)
+    return Effect(key=key, kind="calendar_event", payload=payload, cycle_id=meeting.cycle_id)

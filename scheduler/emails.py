@@ -141,7 +141,10 @@ def _place(meeting: Meeting, program: Program) -> str:
     return meeting.location or MODE_PLACES.get(program.meeting_mode, MODE_PLACES["either"])
 
 
-def _match_url(base_url: str, meeting: Meeting) -> str:
+def match_url(base_url: str, meeting: Meeting) -> str:
+    """The address of the meeting's match page, ``<base_url>/matches/<id>``: the one place every email (and the
+    invite description) builds it. Signing the link is the web site's business. ``ValueError`` for a meeting
+    that is not stored."""
     if meeting.id is None:
         raise ValueError("a meeting has a page only once it is stored")
     return f"{base_url.rstrip('/')}/matches/{meeting.id}"
@@ -215,19 +218,21 @@ def match_announcement(
     stamp: datetime,
     base_url: str,
     key: str,
+    attach_invite: bool = True,
 ) -> EmailMessage:
     """The email telling ``recipient`` whom they meet, why, when (in their own and each other's time zone)
     and where, with a link to the match page.
 
-    A scheduled meeting carries its invite (the mail adapter adds the calendar part). A meeting without a slot
-    gets an announcement without invite that asks the group to pick a time together. The Message-ID comes
+    A scheduled meeting carries its invite (the mail adapter adds the calendar part), unless ``attach_invite``
+    is False: then the calendar provider sends the invitation itself and the email says so. A meeting without a
+    slot gets an announcement without invite that asks the group to pick a time together. The Message-ID comes
     from ``key``. Raises ``ValueError`` when ``recipient`` is not in the meeting or the meeting is not stored.
     """
     people = _ordered_members(meeting, members)
     if recipient.email not in meeting.group.members:
         raise ValueError(f"{recipient.email} is not in meeting {meeting.id}")
     others = [person for person in people if person.email != recipient.email]
-    match_url = _match_url(base_url, meeting)
+    page = match_url(base_url, meeting)
     label = _kind_label(program)
     other_names = _join_names([_one_line(person.name) for person in others])
     slot = meeting.slot
@@ -257,7 +262,8 @@ def match_announcement(
         "when": format_slot(slot, recipient.timezone) if slot is not None else None,
         "minutes": program.duration_minutes,
         "place": _place(meeting, program),
-        "match_url": match_url,
+        "match_url": page,
+        "invite_attached": attach_invite,
     }
     if slot is None:
         subject = f"{label} with {other_names}: pick a time together"
@@ -265,7 +271,8 @@ def match_announcement(
     else:
         local_start = as_local(slot.start, recipient.timezone)
         subject = f"{label} with {other_names}: {format_day(local_start)}, {local_start:%H:%M}"
-        invite = build_invite(meeting, people, program, organizer, stamp=stamp, match_url=match_url)
+        invite = (build_invite(meeting, people, program, organizer, stamp=stamp, match_url=page)
+                  if attach_invite else None)
     return EmailMessage(
         to=(format_recipient(recipient),),
         subject=_one_line(subject),
@@ -306,7 +313,7 @@ def meeting_reminder(
         "other_names": other_names,
         "when": format_slot(meeting.slot, recipient.timezone),
         "place": _place(meeting, program),
-        "match_url": _match_url(base_url, meeting),
+        "match_url": match_url(base_url, meeting),
     }
     return EmailMessage(
         to=(format_recipient(recipient),),
@@ -316,6 +323,148 @@ def meeting_reminder(
         html=_render("meeting_reminder.html", context),
         sender=sender,
         message_id=make_message_id(key, sender_domain(sender)),
+        headers=STANDARD_HEADERS,
+    )
+
+
+def _others(meeting: Meeting, members: Sequence[Person], recipient: Person) -> tuple[tuple[Person, ...], str]:
+    """The meeting's people in order and the names of everyone but ``recipient``; ``ValueError`` for a recipient
+    who is not in the meeting or members who are not its group."""
+    people = _ordered_members(meeting, members)
+    if recipient.email not in meeting.group.members:
+        raise ValueError(f"{recipient.email} is not in meeting {meeting.id}")
+    others = [person for person in people if person.email != recipient.email]
+    return people, _join_names([_one_line(person.name) for person in others])
+
+
+def feedback_request(
+    meeting: Meeting,
+    members: Sequence[Person],
+    recipient: Person,
+    program: Program,
+    *,
+    sender: str,
+    base_url: str,
+    key: str,
+) -> EmailMessage:
+    """The "did you meet?" email, sent a few hours after the meeting ended, linking to the match page where
+    ``recipient`` answers. Raises ``ValueError`` for a meeting without a slot, one not stored, or a recipient
+    not in it."""
+    _, other_names = _others(meeting, members, recipient)
+    if meeting.slot is None:
+        raise ValueError(f"meeting {meeting.id} has no time to ask about")
+    label = _kind_label(program)
+    context = {
+        "label": label,
+        "recipient_name": recipient.name,
+        "other_names": other_names,
+        "when": format_slot(meeting.slot, recipient.timezone),
+        "match_url": match_url(base_url, meeting),
+    }
+    return EmailMessage(
+        to=(format_recipient(recipient),),
+        subject=_one_line(f"Did you meet {other_names}?"),
+        text=_render("feedback_request.txt", context),
+        html=_render("feedback_request.html", context),
+        sender=sender,
+        message_id=make_message_id(key, sender_domain(sender)),
+        headers=STANDARD_HEADERS,
+    )
+
+
+def meeting_cancellation(
+    meeting: Meeting,
+    members: Sequence[Person],
+    recipient: Person,
+    program: Program,
+    organizer: Attendee,
+    *,
+    sender: str,
+    stamp: datetime,
+    base_url: str,
+    key: str,
+    reason: str = "",
+    attach_invite: bool = True,
+) -> EmailMessage:
+    """The email telling ``recipient`` that the meeting is called off, and why when ``reason`` is given.
+
+    ``meeting`` is the cancelled meeting, its ``sequence`` already raised. When it had a time and
+    ``attach_invite`` holds, the email carries a ``METHOD:CANCEL`` invite (same UID, that higher SEQUENCE)
+    that removes the event from the reader's calendar; with a provider sending invitations it carries none.
+    """
+    people, other_names = _others(meeting, members, recipient)
+    label = _kind_label(program)
+    slot = meeting.slot
+    context = {
+        "label": label,
+        "recipient_name": recipient.name,
+        "other_names": other_names,
+        "when": format_slot(slot, recipient.timezone) if slot is not None else None,
+        "reason": reason,
+        "invite_attached": attach_invite and slot is not None,
+        "match_url": match_url(base_url, meeting),
+    }
+    invite = None
+    if slot is not None and attach_invite:
+        invite = build_invite(meeting, people, program, organizer, stamp=stamp,
+                              match_url=match_url(base_url, meeting), method="CANCEL")
+    return EmailMessage(
+        to=(format_recipient(recipient),),
+        subject=_one_line(f"Cancelled: {label.lower()} with {other_names}"),
+        text=_render("meeting_cancelled.txt", context),
+        html=_render("meeting_cancelled.html", context),
+        sender=sender,
+        message_id=make_message_id(key, sender_domain(sender)),
+        invite=invite,
+        headers=STANDARD_HEADERS,
+    )
+
+
+def meeting_rescheduled(
+    meeting: Meeting,
+    members: Sequence[Person],
+    recipient: Person,
+    program: Program,
+    organizer: Attendee,
+    *,
+    sender: str,
+    stamp: datetime,
+    base_url: str,
+    key: str,
+    previous: Interval | None,
+    attach_invite: bool = True,
+) -> EmailMessage:
+    """The email telling ``recipient`` the meeting moved from ``previous`` to ``meeting.slot`` (both in their
+    own time zone). It carries the updated ``METHOD:REQUEST`` invite (same UID, the raised SEQUENCE), which
+    moves the event in their calendar, unless a provider sends invitations (``attach_invite`` False).
+    Raises ``ValueError`` for a meeting without a new slot, one not stored, or a recipient not in it."""
+    people, other_names = _others(meeting, members, recipient)
+    if meeting.slot is None:
+        raise ValueError(f"meeting {meeting.id} has no new time")
+    label = _kind_label(program)
+    local_start = as_local(meeting.slot.start, recipient.timezone)
+    page = match_url(base_url, meeting)
+    context = {
+        "label": label,
+        "recipient_name": recipient.name,
+        "other_names": other_names,
+        "when": format_slot(meeting.slot, recipient.timezone),
+        "previous": format_slot(previous, recipient.timezone) if previous is not None else None,
+        "place": _place(meeting, program),
+        "invite_attached": attach_invite,
+        "match_url": page,
+    }
+    invite = (build_invite(meeting, people, program, organizer, stamp=stamp, match_url=page)
+              if attach_invite else None)
+    return EmailMessage(
+        to=(format_recipient(recipient),),
+        subject=_one_line(f"New time: {label.lower()} with {other_names}, {format_day(local_start)} "
+                          f"{local_start:%H:%M}"),
+        text=_render("meeting_rescheduled.txt", context),
+        html=_render("meeting_rescheduled.html", context),
+        sender=sender,
+        message_id=make_message_id(key, sender_domain(sender)),
+        invite=invite,
         headers=STANDARD_HEADERS,
     )
 
@@ -371,11 +520,12 @@ def email_to_payload(message: EmailMessage) -> dict[str, object]:
         "sender": message.sender,
         "message_id": message.message_id,
         "headers": [[name, value] for name, value in message.headers],
-        "invite": None if invite is None else _invite_to_payload(invite),
+        "invite": None if invite is None else invite_to_payload(invite),
     }
 
 
-def _invite_to_payload(invite: Invite) -> dict[str, object]:
+def invite_to_payload(invite: Invite) -> dict[str, object]:
+    """A JSON-safe dict of ``invite`` (times as ISO 8601 UTC); ``invite_from_payload`` reads it back."""
     return {
         "uid": invite.uid,
         "sequence": invite.sequence,
@@ -413,12 +563,13 @@ def email_from_payload(payload: Mapping[str, object]) -> EmailMessage:
         html=_str(payload, "html"),
         sender=_str(payload, "sender"),
         message_id=_str(payload, "message_id"),
-        invite=None if invite is None else _invite_from_payload(_mapping(invite, "invite")),
+        invite=None if invite is None else invite_from_payload(_mapping(invite, "invite")),
         headers=tuple(headers),
     )
 
 
-def _invite_from_payload(payload: Mapping[str, object]) -> Invite:
+def invite_from_payload(payload: Mapping[str, object]) -> Invite:
+    """The ``Invite`` stored by ``invite_to_payload``; ``ValueError`` naming the field if malformed."""
     stamp = payload.get("stamp")
     return Invite(
         uid=_str(payload, "uid"),

@@ -2,21 +2,35 @@
 
 Each effect is claimed (a short lease, committed), performed, and recorded (committed) — three steps, so a
 crash between them leaves the effect either unclaimed, or claimed with an expiring lease to be picked up again.
-A repeat after a crash is harmless because every effect is idempotent at its destination: an email carries a
-deterministic Message-ID (the file backend overwrites the same file; mail clients drop duplicates by id), and
-provider events use deterministic ids. Transient failures wait on a doubling ladder, honouring a server's
-Retry-After; permanent ones, or too many attempts, park the effect as a dead letter for the admin.
-"""
+Claims are conditional updates (``SELECT … FOR UPDATE SKIP LOCKED`` first on PostgreSQL), so two relays never
+perform the same effect at once. Transient failures wait on a doubling ladder, honouring a server's
+Retry-After; permanent ones, or too many attempts, park the effect as a dead letter for the admin
+(``coffeechat outbox requeue`` revives it).
 
+What a crash can repeat, by effect kind:
+
+- ``calendar_event`` (a provider creates, moves or cancels the event and sends the invitations): exactly once.
+  The provider's event identity is derived from the meeting's UID, and ``EventCalendar.create_event`` looks
+  for an existing event before creating, so a repeat after an unknown outcome changes nothing.
+- ``email``: at least once. SMTP has no idempotency key, so a relay killed after the server accepted a message
+  and before the outcome was committed sends it again after the lease expires. The window is one message
+  wide (the outcome is committed right after each send), so at most one duplicate per crash, and the copy
+  carries the same deterministic Message-ID, by which mail servers and clients recognise it (the file backend
+  simply overwrites the same file).
+
+A meeting that is rescheduled or cancelled supersedes its pending effects of earlier generations (the keys
+carry the meeting's SEQUENCE), so no stale reminder or invite goes out afterwards.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from scheduler.emails import email_from_payload, invite_from_payload
 from scheduler.errors import DeliveryError
 from scheduler.model import CycleState, Effect
-from scheduler.ports import Clock, UnitOfWork
+from scheduler.ports import Clock, EventCalendar, Mailer, UnitOfWork
 
 Performer = Callable[[Effect], None]
 Progress = Callable[[str, int, int], None]
@@ -144,3 +158,51 @@ def _close_delivered_cycles(uow_factory: Callable[[], UnitOfWork], cycle_ids: se
             if not open_effects:
                 uow.cycles.set_state(cycle_id, CycleState.DELIVERED)
         uow.commit()
+
+
+def standard_performers(mailer: Mailer, event_calendars: Mapping[str, EventCalendar]) -> dict[str, Performer]:
+    """How each kind of effect is performed: ``email`` through ``mailer``; ``calendar_event`` through the
+    ``EventCalendar`` its payload names (``event_calendars["google"]``, …).
+
+    A malformed payload, or a provider that is not configured, is a permanent ``DeliveryError`` (the effect
+    goes dead with the reason, for the admin).
+    """
+
+    def send_email(effect: Effect) -> None:
+        try:
+            message = email_from_payload(effect.payload)
+        except ValueError as exc:
+            raise DeliveryError(f"effect {effect.key}: {exc}", transient=False) from exc
+        mailer.send(message)
+
+    def perform_event(effect: Effect) -> None:
+        payload = effect.payload
+        provider, action = payload.get("provider"), payload.get("action")
+        calendar = event_calendars.get(str(provider))
+        if calendar is None:
+            raise DeliveryError(f"no event calendar {provider!r} is configured (effect {effect.key})",
+                                transient=False)
+        try:
+            invite = invite_from_payload(_payload_mapping(payload.get("invite")))
+        except ValueError as exc:
+            raise DeliveryError(f"effect {effect.key}: {exc}", transient=False) from exc
+        online = payload.get("online_meeting") is True
+        if action == "create":
+            calendar.create_event(invite, online_meeting=online)
+        elif action == "update":
+            # The create of an earlier generation may have been superseded before it ran: creating first
+            # (which finds an existing event and changes nothing) makes sure there is an event to move.
+            calendar.create_event(invite, online_meeting=online)
+            calendar.update_event(invite)
+        elif action == "cancel":
+            calendar.cancel_event(invite)
+        else:
+            raise DeliveryError(f"unknown calendar event action {action!r} (effect {effect.key})", transient=False)
+
+    return {"email": send_email, "calendar_event": perform_event}
+
+
+def _payload_mapping(value: object) -> Mapping[str, object]:
+    if not isinstance(value, dict):
+        raise ValueError(f"payload field 'invite' is {value!r}, not an object")
+    return value

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from scheduler.availability import read_person_busy
 from scheduler.cycle import (
@@ -17,12 +18,14 @@ from scheduler.cycle import (
     booked_intervals,
     default_seed,
     is_due,
+    meeting_key_prefix,
     next_window,
     plan_cycle,
+    plan_meeting_change,
     save_plan,
 )
 from scheduler.errors import InputError, NotFoundError
-from scheduler.model import Busy, Cycle, Interval, Person, Program
+from scheduler.model import Busy, Cycle, Effect, Interval, Meeting, Person, Program, require_utc
 from scheduler.outbox import DeliveryReport, Performer, RetryPolicy, deliver_due
 from scheduler.pairing import PairHistory
 from scheduler.people_csv import parse_people_csv
@@ -129,7 +132,7 @@ def _last_cycle_memory(uow: UnitOfWork, program: Program,
     left_over = {u.email for u in uow.cycles.unmatched(cycles[0].id)}
     edges = set()
     for meeting in uow.cycles.meetings(cycles[0].id):
-        if len(meeting.group.members) > 2:
+        if len(meeting.group.members) > program.group_size:
             left_over.update(meeting.group.members)
         members = [people[e] for e in meeting.group.members if e in people]
         if meeting.slot is not None and (who := edge_of_day(meeting.slot, members)):
@@ -217,3 +220,106 @@ def stored_person_busy(uow_factory: UowFactory, provider: CalendarProvider, emai
     if person is None:
         raise NotFoundError(f"nobody with email {email.strip().lower()!r} is stored (see `coffeechat import-people`)")
     return read_person_busy(provider, person, window)
+
+
+@dataclass(frozen=True)
+class MeetingChange:
+    """What ``cancel_meeting`` or ``reschedule_meeting`` did: the meeting as now stored, how many effects of
+    earlier generations it superseded, and the new effects it planned."""
+
+    meeting: Meeting
+    superseded: int
+    planned: tuple[Effect, ...]
+
+
+def cancel_meeting(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, meeting_id: int,
+                   reason: str = "") -> MeetingChange:
+    """Call a meeting off: mark it ``cancelled`` with a raised SEQUENCE, supersede its pending effects
+    (announcements not yet sent, the reminder, the feedback request, provider events) and plan the
+    cancellation (emails with ``METHOD:CANCEL``, or the provider's cancel), all in one transaction.
+
+    Raises ``NotFoundError`` for an unknown meeting, ``InputError`` for one already cancelled.
+    """
+    return _change_meeting(uow_factory, clock, settings, meeting_id, new_slot=None, reason=" ".join(reason.split()))
+
+
+def reschedule_meeting(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, meeting_id: int,
+                       new_slot: Interval) -> MeetingChange:
+    """Move a meeting to ``new_slot``: raise its SEQUENCE, supersede its pending effects of earlier
+    generations, and plan the updated invite (a reschedule notice per member with ``METHOD:REQUEST``, or the
+    provider's update), a new reminder and a new feedback request, all in one transaction.
+
+    Raises ``NotFoundError`` for an unknown meeting, ``InputError`` for a cancelled one, a slot that has
+    already begun, or one of another length than the program's meetings.
+    """
+    return _change_meeting(uow_factory, clock, settings, meeting_id, new_slot=new_slot, reason="")
+
+
+def _change_meeting(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, meeting_id: int, *,
+                    new_slot: Interval | None, reason: str) -> MeetingChange:
+    now = clock.now()
+    with uow_factory() as uow:
+        meeting = uow.cycles.meeting(meeting_id)
+        if meeting is None:
+            raise NotFoundError(f"no meeting with id {meeting_id}")
+        if meeting.state == "cancelled":
+            raise InputError(f"meeting {meeting_id} is cancelled: it cannot change any more")
+        cycle = uow.cycles.get(meeting.cycle_id) if meeting.cycle_id is not None else None
+        if cycle is None:
+            raise NotFoundError(f"meeting {meeting_id} belongs to no stored cycle")
+        program = uow.programs.get(cycle.program)
+        if program is None:
+            raise NotFoundError(f"program {cycle.program!r} of meeting {meeting_id} is not stored")
+        if new_slot is None:
+            changed = replace(meeting, state="cancelled", sequence=meeting.sequence + 1)
+        else:
+            _check_new_slot(new_slot, program, now, meeting_id)
+            changed = replace(meeting, slot=new_slot, sequence=meeting.sequence + 1)
+        members = [uow.people.get(email) or Person(email=email, name=email, team="")
+                   for email in meeting.group.members]
+        uow.cycles.update_meeting(changed)
+        superseded = uow.outbox.supersede(
+            meeting_key_prefix(meeting.cycle_id, meeting.id),
+            f"superseded: meeting {'cancelled' if new_slot is None else 'rescheduled'} (sequence "
+            f"{changed.sequence})")
+        effects = plan_meeting_change(changed, members, program, settings, now, previous=meeting.slot,
+                                      reason=reason)
+        for effect in effects:
+            uow.outbox.add(effect)
+        uow.commit()
+    return MeetingChange(changed, superseded, tuple(effects))
+
+
+def _check_new_slot(slot: Interval, program: Program, now: datetime, meeting_id: int) -> None:
+    if slot.start <= require_utc(now):
+        raise InputError(f"meeting {meeting_id} cannot move to {slot.start.isoformat()}: that time has begun")
+    if slot.duration != program.duration:
+        raise InputError(f"meeting {meeting_id} lasts {program.duration_minutes} minutes; the new slot lasts "
+                         f"{int(slot.duration.total_seconds() // 60)}")
+
+
+def slot_starting(uow_factory: UowFactory, meeting_id: int, start: datetime) -> Interval:
+    """The slot of meeting ``meeting_id`` moved to ``start``: as long as its program's meetings. Raises
+    ``NotFoundError`` for an unknown meeting (or one whose program is not stored)."""
+    with uow_factory() as uow:
+        meeting = uow.cycles.meeting(meeting_id)
+        cycle = uow.cycles.get(meeting.cycle_id) if meeting is not None and meeting.cycle_id is not None else None
+        program = uow.programs.get(cycle.program) if cycle is not None else None
+    if program is None:
+        raise NotFoundError(f"no meeting with id {meeting_id}")
+    start = require_utc(start, "start")
+    return Interval(start, start + program.duration)
+
+
+def list_effects(uow_factory: UowFactory, *, state: str | None = None, cycle_id: int | None = None) -> list[Effect]:
+    """Outbox effects, oldest first, optionally in one state and/or of one cycle."""
+    with uow_factory() as uow:
+        return uow.outbox.list(cycle_id=cycle_id, state=state)
+
+
+def requeue_effect(uow_factory: UowFactory, clock: Clock, key: str) -> None:
+    """Give a dead effect another round of attempts, due now. ``NotFoundError`` for an unknown key,
+    ``StorageError`` for an effect that is not dead."""
+    with uow_factory() as uow:
+        uow.outbox.requeue(key, clock.now())
+        uow.commit()

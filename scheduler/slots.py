@@ -14,7 +14,7 @@ resolved with zoneinfo's ``fold=0`` rule, consistently.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -69,7 +69,11 @@ class FreeTimeIndex:
 
     def add(self, person: Person, busy: Busy) -> None:
         """Index ``person``'s free time. A calendar that could not be read (``busy.error``) has no busy
-        intervals of its own, so only what else is known (meetings already booked) is taken out."""
+        intervals of its own, so only what else is known (meetings already booked) is taken out. Working hours
+        the calendar reports (Exchange's) replace the profile's: they are what the person keeps up to date."""
+        if busy.working_hours is not None:
+            person = replace(person, working_hours=busy.working_hours,
+                             timezone=busy.working_zone or person.timezone)
         working = self._working_mask(person)
         free = working
         for interval in busy.busy:

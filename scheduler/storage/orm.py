@@ -43,7 +43,7 @@ NAMING_CONVENTION = {
 }
 
 CYCLE_STATES = ("planned", "delivered", "closed")
-EFFECT_STATES = ("pending", "in_flight", "done", "dead")
+EFFECT_STATES = ("pending", "in_flight", "done", "dead", "superseded")
 
 EMAIL_LENGTH = 320  # RFC 5321: 64 for the local part, 1 for "@", 255 for the domain
 CODE_LENGTH = 32  # short enumerated values: kinds, modes, cadences, states
@@ -151,6 +151,8 @@ class ProgramRow(Base):
     relax: Mapped[str] = mapped_column(String(CODE_LENGTH), default="cooldown", server_default="cooldown")
     # "1", not true(): the literal that SQLite and PostgreSQL both read as true (see migration 0003).
     tentative_busy: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Who sends the invitations: "email", "google" or "microsoft" (see migration 0005).
+    invites: Mapped[str] = mapped_column(String(CODE_LENGTH), default="email", server_default="email")
     weights: Mapped[dict[str, float]] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

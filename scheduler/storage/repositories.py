@@ -223,6 +223,7 @@ def _program_values(program: Program) -> dict[str, Any]:
         "buffer_minutes": program.buffer_minutes,
         "relax": program.relax,
         "tentative_busy": program.tentative_busy,
+        "invites": program.invites,
         # Every field of ``Weights`` by its name, so a weight added to the model is stored without a change here.
         "weights": asdict(program.weights),
     }
@@ -247,6 +248,7 @@ def _to_program(row: ProgramRow) -> Program:
         relax=row.relax,
         tentative_busy=row.tentative_busy,
         weights=weights,
+        invites=row.invites,
     )
 
 
@@ -368,6 +370,38 @@ class SqlAlchemyCycleRepository:
             .order_by(UnmatchedRow.email, UnmatchedRow.id)
         )
         return [Unmatched(email, reason) for email, reason in rows]
+
+    def meeting(self, meeting_id: int) -> Meeting | None:
+        """The meeting with this id (with its group and cycle), or ``None``."""
+        statement = (
+            _fresh(select(MeetingRow))
+            .where(MeetingRow.id == meeting_id)
+            .options(selectinload(MeetingRow.group).selectinload(GroupRow.members))
+        )
+        row = self._session.scalars(statement).first()
+        return None if row is None else _to_meeting(row, row.group.cycle_id)
+
+    def update_meeting(self, meeting: Meeting) -> None:
+        """Store a meeting's slot, location, state and sequence; ``NotFoundError`` for an unknown meeting.
+
+        The sequence may only rise: an update carrying a sequence not above the stored one lost a race with
+        another change of the same meeting and raises ``StorageError`` (the caller's transaction then rolls
+        back whole, effects included).
+        """
+        if meeting.id is None:
+            raise NotFoundError("a meeting without an id is not stored")
+        changed = _update(
+            self._session,
+            update(MeetingRow)
+            .where(MeetingRow.id == meeting.id, MeetingRow.sequence < meeting.sequence)
+            .values(slot_start=meeting.slot.start if meeting.slot else None,
+                    slot_end=meeting.slot.end if meeting.slot else None,
+                    location=meeting.location, state=meeting.state, sequence=meeting.sequence),
+        )
+        if changed == 0:
+            _require(self._session, MeetingRow.id == meeting.id, f"no meeting with id {meeting.id}")
+            raise StorageError(f"meeting {meeting.id} changed meanwhile: its sequence is already "
+                               f"{meeting.sequence} or more")
 
     def list(self, program: str | None = None) -> list[Cycle]:
         """Cycles, newest window first, optionally of one program."""
@@ -551,21 +585,33 @@ class SqlAlchemyOutboxRepository:
     def claim(self, key: str, now: datetime, lease: timedelta) -> bool:
         """Mark a due effect in flight until ``now + lease`` and count an attempt; False if it is not due.
 
-        One conditional UPDATE: when two relays race, the database lets only one of them change the row (on
-        PostgreSQL the second waits for the first to commit, then finds the row no longer due).
+        A conditional UPDATE: when two relays race, the database lets only one of them change the row. On
+        PostgreSQL the row is first locked with ``FOR UPDATE SKIP LOCKED``, so the second relay moves on at once
+        rather than waiting for the first to commit; on SQLite (one writer at a time) the second waits, then
+        finds the row no longer due.
         """
         now = require_utc(now, "now")
+        condition: ColumnElement[bool] = and_(OutboxEffectRow.key == key, _is_due(now))
+        if self._session.get_bind().dialect.name == "postgresql":
+            # SELECT … FOR UPDATE SKIP LOCKED: a row another relay is claiming right now is skipped at once
+            # instead of waited for; the UPDATE below then only touches the row this transaction locked.
+            locked = self._session.execute(
+                select(OutboxEffectRow.id).where(condition).with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if locked is None:
+                return False
+            condition = and_(OutboxEffectRow.id == locked, _is_due(now))
         claimed = _update(
             self._session,
             update(OutboxEffectRow)
-            .where(OutboxEffectRow.key == key, _is_due(now))
+            .where(condition)
             .values(state="in_flight", claimed_until=now + lease, attempts=OutboxEffectRow.attempts + 1),
         )
         return claimed == 1
 
     def mark_done(self, key: str, now: datetime) -> None:
-        """The effect was performed."""
-        self._set(key, state="done", done_at=require_utc(now, "now"), claimed_until=None)
+        """The effect was performed (recorded even when it was superseded meanwhile: it did happen)."""
+        self._set(key, state="done", done_at=require_utc(now, "now"), claimed_until=None, superseded_too=True)
 
     def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
         """The effect failed transiently; make it due again at ``next_attempt_at``."""
@@ -590,9 +636,42 @@ class SqlAlchemyOutboxRepository:
             statement = statement.where(OutboxEffectRow.state == state)
         return [_to_effect(row) for row in self._session.scalars(statement)]
 
-    def _set(self, key: str, **values: Any) -> None:
-        if _update(self._session, update(OutboxEffectRow).where(OutboxEffectRow.key == key).values(**values)) == 0:
-            raise NotFoundError(f"no outbox effect with key {key!r}")
+    def supersede(self, key_prefix: str, reason: str) -> int:
+        """Mark every pending or in-flight effect whose key starts with ``key_prefix`` superseded, so it is never
+        performed (again); return how many. ``reason`` goes to ``last_error``, for the record."""
+        return _update(
+            self._session,
+            update(OutboxEffectRow)
+            .where(OutboxEffectRow.key.startswith(key_prefix, autoescape=True),
+                   OutboxEffectRow.state.in_(("pending", "in_flight")))
+            .values(state="superseded", last_error=reason, claimed_until=None),
+        )
+
+    def requeue(self, key: str, now: datetime) -> None:
+        """Make a dead effect pending again, due at ``now``, with its attempts reset (the last error stays until
+        the next attempt). Raises ``NotFoundError`` for an unknown key and ``StorageError`` for an effect that
+        is not dead."""
+        changed = _update(
+            self._session,
+            update(OutboxEffectRow)
+            .where(OutboxEffectRow.key == key, OutboxEffectRow.state == "dead")
+            .values(state="pending", attempts=0, next_attempt_at=require_utc(now, "now"), claimed_until=None),
+        )
+        if changed == 0:
+            state = self._session.scalar(select(OutboxEffectRow.state).where(OutboxEffectRow.key == key))
+            if state is None:
+                raise NotFoundError(f"no outbox effect with key {key!r}")
+            raise StorageError(f"outbox effect {key!r} is {state}, not dead: only dead effects can be requeued")
+
+    def _set(self, key: str, *, superseded_too: bool = False, **values: Any) -> None:
+        statement = update(OutboxEffectRow).where(OutboxEffectRow.key == key)
+        if not superseded_too:
+            # A relay finishing an effect that was superseded meanwhile must not make it pending (or dead) again.
+            statement = statement.where(OutboxEffectRow.state != "superseded")
+        if _update(self._session, statement.values(**values)) == 0:
+            exists = self._session.scalar(select(OutboxEffectRow.id).where(OutboxEffectRow.key == key))
+            if exists is None:
+                raise NotFoundError(f"no outbox effect with key {key!r}")
 
 
 def _is_due(now: datetime) -> ColumnElement[bool]:

@@ -296,8 +296,12 @@ def test_run_cycle_stores_sends_once_and_deliver_sends_nothing_more(imported_org
         effects = uow.outbox.list()
     assert len(meetings) == 3
     assert sorted(email for m in meetings for email in m.group.members) == sorted(EMAILS)
-    sent_now = [effect for effect in effects if "/remind/" not in effect.key]
+    sent_now = [effect for effect in effects if "/remind/" not in effect.key and "/feedback/" not in effect.key]
     reminders = [effect for effect in effects if "/remind/" in effect.key]
+    feedback = [effect for effect in effects if "/feedback/" in effect.key]
+    # "Did you meet?" waits until three hours after each meeting's end.
+    assert len(feedback) == 6
+    assert {effect.state for effect in feedback} == {"pending"}
     assert {effect.state for effect in sent_now} == {"done"}
     # Reminders wait for the day before each meeting.
     assert len(reminders) == 6

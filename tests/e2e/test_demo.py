@@ -68,8 +68,10 @@ def read_store(directory: Path) -> tuple[dict[str, Person], list[Cycle], dict[st
         for cycle in cycles:
             assert cycle.id is not None
             meetings[cycle.program].extend(uow.cycles.meetings(cycle.id))
-        # Reminders wait in the outbox until the day before each meeting; every other email goes out at once.
-        states = Counter(effect.state for effect in uow.outbox.list() if "/remind/" not in effect.key)
+        # Reminders wait in the outbox until the day before each meeting, "did you meet?" until after it; every
+        # other email goes out at once.
+        states = Counter(effect.state for effect in uow.outbox.list()
+                         if "/remind/" not in effect.key and "/feedback/" not in effect.key)
     return people, cycles, dict(meetings), states
 
 

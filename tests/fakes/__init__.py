@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from scheduler.errors import DeliveryError
-from scheduler.model import Busy, EmailMessage, Interval, Person, merge_intervals
+from scheduler.model import Busy, EmailMessage, Interval, Invite, Person, merge_intervals
 
 
 class FakeClock:
@@ -65,3 +65,36 @@ class FakeMailer:
 
     def close(self) -> None:
         self.closed += 1
+
+
+class FakeEventCalendar:
+    """An ``EventCalendar`` keeping events by invite UID, idempotent as the port requires. ``failures`` are
+    raised, one per call, before anything changes; ``calls`` records (method, uid, sequence)."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, Invite] = {}  # live (not cancelled) events by UID
+        self.cancelled: dict[str, Invite] = {}
+        self.calls: list[tuple[str, str, int]] = []
+        self.failures: list[DeliveryError] = []
+
+    def _call(self, method: str, invite: Invite) -> None:
+        self.calls.append((method, invite.uid, invite.sequence))
+        if self.failures:
+            raise self.failures.pop(0)
+
+    def create_event(self, invite: Invite, *, online_meeting: bool = False) -> str:
+        self._call("create", invite)
+        if invite.uid not in self.events and invite.uid not in self.cancelled:
+            self.events[invite.uid] = invite
+        return f"event-{invite.uid}"
+
+    def update_event(self, invite: Invite) -> None:
+        self._call("update", invite)
+        if invite.uid not in self.events:
+            raise DeliveryError(f"no event {invite.uid} to update", transient=False)
+        self.events[invite.uid] = invite
+
+    def cancel_event(self, invite: Invite) -> None:
+        self._call("cancel", invite)
+        if invite.uid in self.events:
+            self.cancelled[invite.uid] = self.events.pop(invite.uid)

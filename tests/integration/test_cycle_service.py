@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
@@ -254,11 +255,13 @@ def test_delivery_sends_each_email_once_and_closes_the_cycle(
     assert len(mailer.sent) == 6
     with new_uow() as uow:
         assert uow.cycles.get(outcome.cycle.id).state == CycleState.PLANNED  # type: ignore[arg-type, union-attr]
-    # The reminders wait in the outbox until the day before each meeting, then go out once.
+    # The reminders wait in the outbox until the day before each meeting, the "did you meet?" requests until
+    # a few hours after it; then each goes out once.
     clock.current = MONDAY + timedelta(days=5)
-    assert deliver(new_uow, mailer, clock).done == 6
+    assert deliver(new_uow, mailer, clock).done == 12
     assert deliver(new_uow, mailer, clock).attempted == 0
-    assert sorted(m.subject.startswith("Reminder") for m in mailer.sent) == [False] * 6 + [True] * 6
+    kinds = Counter(m.subject.split(" ")[0] for m in mailer.sent)
+    assert (kinds["Reminder:"], kinds["Did"], len(mailer.sent)) == (6, 6, 18)
     with new_uow() as uow:
         assert uow.cycles.get(outcome.cycle.id).state == CycleState.DELIVERED  # type: ignore[arg-type, union-attr]
 
@@ -339,10 +342,12 @@ def test_tick_plans_each_program_when_its_cadence_comes_round(
         clock.advance(timedelta(days=7))
         planned.append(run())
     assert planned == [1] + [0] * (weeks_until_next - 1) + [1]
-    # Two cycles' announcements, and the first cycle's reminders (the second cycle's are not due yet).
+    # Two cycles' announcements, and the first cycle's reminders and feedback requests (the second cycle's
+    # are not due yet).
     subjects = [m.subject for m in mailer.sent]
-    assert sum(not s.startswith("Reminder") for s in subjects) == 8
+    assert sum(not s.startswith(("Reminder", "Did you meet")) for s in subjects) == 8
     assert sum(s.startswith("Reminder") for s in subjects) == 4
+    assert sum(s.startswith("Did you meet") for s in subjects) == 4
 
 
 def test_reimport_updates_by_email_and_keeps_the_confirmation_time(new_uow: NewUow, clock: FakeClock) -> None:

@@ -20,6 +20,7 @@ import jinja2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from icalendar import Calendar
 
 from integrations.invites import render_invite
 from scheduler import emails
@@ -552,3 +553,129 @@ def test_a_meeting_without_a_time_has_no_reminder() -> None:
     with pytest.raises(ValueError, match="no time to remind"):
         emails.meeting_reminder(create_meeting(slot=None), [ANA, BEN], ANA, PROGRAM, sender=SENDER,
                                 base_url=BASE_URL, key="k")
+
+
+# --- feedback, cancellation, reschedule ---------------------------------------------------------------------
+
+
+def calendar_part_of(message: EmailMessage) -> str:
+    """The text/calendar part of the MIME message the mail adapter would send, decoded."""
+    from integrations.mail import build_mime
+
+    (part,) = [p for p in build_mime(message).walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_param("method") == message.invite.method  # type: ignore[union-attr]
+    # The MIME parser hands text back with bare LF; iCalendar (and the snapshots) use CRLF.
+    return str(part.get_content()).replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+def test_match_url_is_built_in_one_place() -> None:
+    assert emails.match_url("https://coffee.example.com/", create_meeting()) == "https://coffee.example.com/matches/42"
+    with pytest.raises(ValueError, match="stored"):
+        emails.match_url(BASE_URL, create_meeting(id=None))
+
+
+def test_feedback_request_snapshots() -> None:
+    message = emails.feedback_request(create_meeting(), [ANA, BEN], ANA, PROGRAM, sender=SENDER, base_url=BASE_URL,
+                                      key="cycle-7/meeting-42/seq-0/feedback/ana@example.com")
+    assert message.invite is None
+    assert message.subject == "Did you meet Ben Okafor?"
+    assert "https://coffee.example.com/matches/42" in message.text
+    assert 'href="https://coffee.example.com/matches/42"' in message.html
+    assert_snapshot("feedback.txt", message.text)
+    assert_snapshot("feedback.html", message.html)
+    with pytest.raises(ValueError, match="no time to ask"):
+        emails.feedback_request(create_meeting(slot=None), [ANA, BEN], ANA, PROGRAM, sender=SENDER,
+                                base_url=BASE_URL, key="k")
+
+
+def test_cancellation_snapshots_with_a_cancel_invite() -> None:
+    meeting = create_meeting(sequence=1, state="cancelled")
+    message = emails.meeting_cancellation(
+        meeting, [ANA, BEN], BEN, PROGRAM, ORGANIZER, sender=SENDER, stamp=STAMP + timedelta(days=1),
+        base_url=BASE_URL, key="cycle-7/meeting-42/seq-1/cancel/ben@example.com", reason="Ana is <ill> & away")
+    assert message.subject == "Cancelled: coffee chat with Ana López"
+    assert message.invite is not None
+    assert (message.invite.method, message.invite.sequence, message.invite.uid) == ("CANCEL", 1, meeting.uid)
+    assert "Ana is <ill> & away" in message.text
+    assert "Ana is &lt;ill&gt; &amp; away" in message.html
+    assert_snapshot("cancellation.txt", message.text)
+    assert_snapshot("cancellation.html", message.html)
+    calendar = calendar_part_of(message)
+    assert_snapshot("cancellation.ics", calendar)
+    parsed = Calendar.from_ical(calendar)
+    (event,) = parsed.events
+    assert (str(parsed["METHOD"]), str(event["STATUS"]), event["SEQUENCE"]) == ("CANCEL", "CANCELLED", 1)
+
+
+def test_cancellation_without_invite_when_a_provider_sends_them() -> None:
+    message = emails.meeting_cancellation(
+        create_meeting(sequence=1), [ANA, BEN], ANA, PROGRAM, ORGANIZER, sender=SENDER, stamp=STAMP,
+        base_url=BASE_URL, key="k", attach_invite=False)
+    assert message.invite is None
+    assert "receives the cancellation separately" in message.text
+    assert "Why:" not in message.text
+    no_slot = emails.meeting_cancellation(create_meeting(slot=None, sequence=1), [ANA, BEN], ANA, PROGRAM, ORGANIZER,
+                                          sender=SENDER, stamp=STAMP, base_url=BASE_URL, key="k")
+    assert no_slot.invite is None
+    assert "calendar" not in no_slot.text
+
+
+def test_reschedule_snapshots_with_an_updated_request() -> None:
+    new_slot = Interval(SLOT.start + timedelta(days=1, hours=2), SLOT.end + timedelta(days=1, hours=2))
+    meeting = create_meeting(slot=new_slot, sequence=2)
+    message = emails.meeting_rescheduled(
+        meeting, [ANA, BEN], ANA, PROGRAM, ORGANIZER, sender=SENDER, stamp=STAMP + timedelta(days=1),
+        base_url=BASE_URL, key="cycle-7/meeting-42/seq-2/reschedule/ana@example.com", previous=SLOT)
+    assert message.subject == "New time: coffee chat with Ben Okafor, Wednesday 25 November 12:30"
+    assert message.invite is not None
+    assert (message.invite.method, message.invite.sequence) == ("REQUEST", 2)
+    assert message.invite.start == new_slot.start
+    assert "(was Tuesday 24 November, 10:30–11:00 (Europe/London))" in message.text
+    assert_snapshot("reschedule.txt", message.text)
+    assert_snapshot("reschedule.html", message.html)
+    calendar = calendar_part_of(message)
+    assert_snapshot("reschedule.ics", calendar)
+    (event,) = Calendar.from_ical(calendar).events
+    assert (str(event["UID"]), event["SEQUENCE"], event.start) == (meeting.uid, 2, new_slot.start)
+    with pytest.raises(ValueError, match="no new time"):
+        emails.meeting_rescheduled(create_meeting(slot=None), [ANA, BEN], ANA, PROGRAM, ORGANIZER, sender=SENDER,
+                                   stamp=STAMP, base_url=BASE_URL, key="k", previous=SLOT)
+
+
+def test_announcement_without_invite_when_a_provider_sends_it_snapshots() -> None:
+    message = announce(create_meeting(), [ANA, BEN], ANA, attach_invite=False)
+    assert message.invite is None
+    assert "comes separately" in message.text
+    assert "attached" not in message.text
+    assert_snapshot("announcement_provider.txt", message.text)
+    assert_snapshot("announcement_provider.html", message.html)
+
+
+def test_announcement_calendar_part_snapshot() -> None:
+    message = announce(create_meeting(), [ANA, BEN], ANA)
+    assert_snapshot("announcement.ics", calendar_part_of(message))
+
+
+@pytest.mark.parametrize("build", ["feedback", "cancel", "reschedule"])
+def test_new_emails_never_put_a_line_break_in_a_header(build: str) -> None:
+    mallory = make_person(email="mal@example.com", name="Mal\r\nBcc: victim@example.com")
+    meeting = create_meeting(ANA, mallory)
+    common: dict[str, Any] = {"sender": SENDER, "base_url": BASE_URL, "key": "k"}
+    if build == "feedback":
+        message = emails.feedback_request(meeting, [ANA, mallory], ANA, PROGRAM, **common)
+    elif build == "cancel":
+        message = emails.meeting_cancellation(meeting, [ANA, mallory], ANA, PROGRAM, ORGANIZER, stamp=STAMP,
+                                              **common)
+    else:
+        message = emails.meeting_rescheduled(meeting, [ANA, mallory], ANA, PROGRAM, ORGANIZER, stamp=STAMP,
+                                             previous=None, **common)
+    assert "\n" not in message.subject
+    assert "\r" not in message.subject
+    assert "Mal Bcc: victim@example.com" in message.subject
+
+
+def test_cancel_and_reschedule_payloads_round_trip() -> None:
+    cancel = emails.meeting_cancellation(create_meeting(sequence=1), [ANA, BEN], ANA, PROGRAM, ORGANIZER,
+                                         sender=SENDER, stamp=STAMP, base_url=BASE_URL, key="k")
+    payload = json.loads(json.dumps(emails.email_to_payload(cancel)))
+    assert emails.email_from_payload(payload) == cancel

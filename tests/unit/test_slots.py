@@ -270,3 +270,16 @@ def test_own_lunch_hours_apply_to_lunch_programs_only() -> None:
     ana = replace(person("ana@example.com"), lunch=(time(12, 30), time(13, 30)))
     index = index_of((ana, Busy()))
     assert min(s.astimezone(ana.zone).time() for s in _starts(index, [ana.email])) == time(9, 0)
+
+
+def test_working_hours_reported_by_the_calendar_replace_the_profiles() -> None:
+    # The profile says London 09:00-17:00; Exchange says Tokyo 09:00-12:00 (00:00-03:00 UTC), Monday only.
+    ana = person("ana@example.com")
+    reported = Busy(working_hours=WorkingHours.parse("mon 09:00-12:00"), working_zone="Asia/Tokyo")
+    rules = SlotRules.for_program(Program("coffee"), MONDAY - timedelta(days=2))
+    slot = index_of((ana, reported), rules=rules).choose_slot([ana])
+    assert slot is not None
+    assert utc(23, 0) <= slot.start and slot.end <= utc(23, 3)
+    london = index_of((ana, Busy()), rules=rules).choose_slot([ana])
+    assert london is not None
+    assert london.start.astimezone(ZoneInfo(LONDON)).hour >= 9

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.errors import NotFoundError
+from scheduler.errors import NotFoundError, StorageError
 from scheduler.model import Cycle, Effect
 from scheduler.storage.uow import SqlAlchemyUnitOfWork
 
@@ -188,15 +190,31 @@ def test_a_second_claim_after_a_commit_fails(new_uow: NewUow, make_effect: MakeE
         assert second_relay.outbox.claim("email:1", NOW, LEASE) is False
 
 
-def test_two_relays_claiming_at_once_cannot_both_win(new_uow: NewUow, make_effect: MakeEffect, race: Race) -> None:
+def test_two_relays_claiming_at_once_cannot_both_win(new_uow: NewUow, make_effect: MakeEffect,
+                                                     database_url: str) -> None:
     with new_uow() as uow:
         uow.outbox.add(make_effect("email:1"))
         uow.commit()
 
-    def claim(uow: SqlAlchemyUnitOfWork) -> bool:
-        return uow.outbox.claim("email:1", NOW, LEASE)
+    with new_uow() as first, ThreadPoolExecutor(max_workers=1) as pool:
+        assert first.outbox.claim("email:1", NOW, LEASE) is True
 
-    assert race(claim, claim) == (True, False)
+        def second() -> bool:
+            with new_uow() as uow:
+                claimed = uow.outbox.claim("email:1", NOW, LEASE)
+                uow.commit()
+                return claimed
+
+        future = pool.submit(second)
+        if database_url.startswith("postgresql"):
+            # FOR UPDATE SKIP LOCKED: the second relay does not wait for the first, it skips the locked row.
+            assert future.result(timeout=5) is False
+        else:
+            # SQLite has one writer at a time: the second waits for the first's commit, then finds it taken.
+            with pytest.raises(FuturesTimeout):
+                future.result(timeout=0.3)
+        first.commit()
+        assert future.result(timeout=30) is False
     with new_uow() as uow:
         assert uow.outbox.list()[0].attempts == 1
 
@@ -210,3 +228,67 @@ def test_two_planners_adding_one_key_at_once_store_it_once(
     assert race(add("first"), add("second")) == (True, False)
     with new_uow() as uow:
         assert [effect.payload for effect in uow.outbox.list()] == [{"subject": "first"}]
+
+
+def test_supersede_parks_pending_and_in_flight_effects_of_one_prefix(
+    uow: SqlAlchemyUnitOfWork, make_effect: MakeEffect
+) -> None:
+    for key in ("cycle-1/meeting-2/seq-0/remind/a", "cycle-1/meeting-2/seq-0/announce/a",
+                "cycle-1/meeting-2/seq-0/feedback/a", "cycle-1/meeting-20/seq-0/remind/a"):
+        uow.outbox.add(make_effect(key))
+    uow.outbox.claim("cycle-1/meeting-2/seq-0/announce/a", NOW, LEASE)
+    uow.outbox.mark_done("cycle-1/meeting-2/seq-0/announce/a", NOW)
+    uow.outbox.claim("cycle-1/meeting-2/seq-0/feedback/a", NOW, LEASE)
+
+    assert uow.outbox.supersede("cycle-1/meeting-2/", "superseded: rescheduled") == 2
+
+    states = {effect.key: effect.state for effect in uow.outbox.list()}
+    assert states == {
+        "cycle-1/meeting-2/seq-0/remind/a": "superseded",
+        "cycle-1/meeting-2/seq-0/announce/a": "done",  # already performed: history stays true
+        "cycle-1/meeting-2/seq-0/feedback/a": "superseded",
+        "cycle-1/meeting-20/seq-0/remind/a": "pending",  # another meeting whose id merely starts alike
+    }
+    assert uow.outbox.due(NOW + timedelta(days=1)) == [e for e in uow.outbox.list() if e.state == "pending"]
+    assert not uow.outbox.claim("cycle-1/meeting-2/seq-0/remind/a", NOW + timedelta(days=1), LEASE)
+
+
+def test_a_relay_finishing_a_superseded_effect_never_revives_it(
+    uow: SqlAlchemyUnitOfWork, make_effect: MakeEffect
+) -> None:
+    uow.outbox.add(make_effect("cycle-1/meeting-2/seq-0/remind/a"))
+    uow.outbox.add(make_effect("cycle-1/meeting-2/seq-0/remind/b"))
+    uow.outbox.claim("cycle-1/meeting-2/seq-0/remind/a", NOW, LEASE)
+    uow.outbox.claim("cycle-1/meeting-2/seq-0/remind/b", NOW, LEASE)
+    uow.outbox.supersede("cycle-1/meeting-2/", "superseded")
+
+    uow.outbox.mark_retry("cycle-1/meeting-2/seq-0/remind/a", "421 later", NOW)
+    uow.outbox.mark_done("cycle-1/meeting-2/seq-0/remind/b", NOW)
+
+    assert [e.state for e in uow.outbox.list()] == ["superseded", "done"]
+
+
+def test_prefix_wildcards_are_taken_literally(uow: SqlAlchemyUnitOfWork, make_effect: MakeEffect) -> None:
+    uow.outbox.add(make_effect("a_b/1"))
+    uow.outbox.add(make_effect("axb/1"))
+    assert uow.outbox.supersede("a_b/", "x") == 1
+    assert uow.outbox.supersede("%", "x") == 0
+    assert [e.state for e in uow.outbox.list()] == ["superseded", "pending"]
+
+
+def test_requeue_makes_a_dead_effect_pending_with_attempts_reset(
+    uow: SqlAlchemyUnitOfWork, make_effect: MakeEffect
+) -> None:
+    uow.outbox.add(make_effect("email:1"))
+    uow.outbox.claim("email:1", NOW, LEASE)
+    uow.outbox.mark_dead("email:1", "550 no such user")
+
+    uow.outbox.requeue("email:1", NOW + timedelta(hours=1))
+
+    (effect,) = uow.outbox.list()
+    assert (effect.state, effect.attempts, effect.next_attempt_at) == ("pending", 0, NOW + timedelta(hours=1))
+    assert uow.outbox.due(NOW + timedelta(hours=1)) == [effect]
+    with pytest.raises(StorageError, match="is pending, not dead"):
+        uow.outbox.requeue("email:1", NOW)
+    with pytest.raises(NotFoundError, match="missing"):
+        uow.outbox.requeue("missing", NOW)
