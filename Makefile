@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck serve bench clean
+.PHONY: install demo test lint typecheck serve bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/coffeechat demo
 
-test: lint
+test: lint browser-deps
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium (tests/web/test_browser.py); install it when it is missing
+# (CI runs as root; elsewhere run `sudo make browser-deps` once).
+browser-deps:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

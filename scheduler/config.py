@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from scheduler.errors import ConfigError
-from scheduler.model import OfficeRules, Program, Weights
+from scheduler.model import OfficeRules, Program, Weights, normalize_email
 
 CONFIG_ENV = "COFFEECHAT_CONFIG"
 DEFAULT_CONFIG_NAME = "coffeechat.toml"
@@ -137,13 +137,16 @@ class CalDavConfig:
     """CalDAV calendars named in people's profiles (``caldav:https://…/calendars/alice/work/``).
 
     Credentials, when the server needs them, come from the variables named by ``username_env`` and
-    ``password_env``; an unset variable means no authentication.
+    ``password_env``; an unset variable means no authentication. ``servers`` (``https://dav.example.com``,
+    with a port if not the default) lists the servers collections may be on; empty means any, and then a
+    configured login goes to whatever server a profile names.
     """
 
     username_env: str = "COFFEECHAT_CALDAV_USERNAME"
     password_env: str = "COFFEECHAT_CALDAV_PASSWORD"  # noqa: S105 - a variable's name, not a secret
     concurrency: int = 4
     timeout_seconds: float = 30.0
+    servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,11 +162,46 @@ class CalendarConfig:
 
 @dataclass(frozen=True)
 class WebConfig:
-    """The sign-up site. The session-signing key comes from the variable named by ``secret_key_env``."""
+    """The sign-up site. The key that signs links and cookies comes from the variable named by ``secret_key_env``.
+
+    ``allowed_domains`` limits sign-up to work addresses (empty: any address); ``admins`` are the addresses of the
+    people who may use the admin pages. ``trusted_proxies`` counts the reverse proxies in front of the site whose
+    X-Forwarded-For and X-Forwarded-Proto are believed (0: none, so a client cannot claim another address). The
+    ``*_per_hour`` limits count requests per client address.
+    """
 
     host: str = "127.0.0.1"
     port: int = 5000
     secret_key_env: str = "COFFEECHAT_SECRET_KEY"  # noqa: S105 - a variable's name, not a secret
+    allowed_domains: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+    trusted_proxies: int = 0
+    session_days: int = 14
+    sign_in_link_minutes: int = 15
+    confirm_link_hours: int = 48
+    sign_up_per_hour: int = 60
+    sign_in_per_hour: int = 60
+    links_per_hour: int = 120
+
+    def __post_init__(self) -> None:
+        domains = tuple(domain.strip().lower().lstrip("@") for domain in self.allowed_domains)
+        for domain in domains:
+            if "." not in domain or any(c.isspace() or c in "@<>,;\"" for c in domain):
+                raise ValueError(f"allowed_domains: {domain!r} is not a mail domain such as example.com")
+        object.__setattr__(self, "allowed_domains", domains)
+        admins = []
+        for address in self.admins:
+            try:
+                admins.append(normalize_email(address))
+            except ValueError as exc:
+                raise ValueError(f"admins: {exc}") from None
+        object.__setattr__(self, "admins", tuple(admins))
+        if self.trusted_proxies < 0:
+            raise ValueError("trusted_proxies must be 0 or more")
+        for name in ("session_days", "sign_in_link_minutes", "confirm_link_hours", "sign_up_per_hour",
+                     "sign_in_per_hour", "links_per_hour"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,7 @@ def save_plan(uow: UnitOfWork, plan: CyclePlan, settings: PlanSettings) -> Cycle
     cycle_id = _stored_id(cycle.id)
     meetings = uow.cycles.add_meetings(cycle_id, plan.meetings)
     uow.cycles.add_unmatched(cycle_id, plan.unmatched)
+    uow.cycles.add_calendar_gaps(cycle_id, plan.calendar_problems)
     uow.history.record(cycle_id, plan.program.name, plan.window.start.date(), [m.group for m in meetings])
     effects = plan_effects(cycle, plan, meetings, settings)
     for effect in effects:

@@ -17,6 +17,8 @@ MEETING_MODES = ("in_person", "virtual", "either")
 CADENCES = ("weekly", "fortnightly", "monthly")
 CADENCE_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 28}
 RELAX_RULES = ("never", "cooldown", "cooldown_then_team")
+INVITE_SENDERS = ("email", "google", "microsoft")
+GROUP_SIZES = (2, 3, 4)
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -299,6 +301,7 @@ class Program:
     name: str
     kind: str = "coffee"
     cadence: str = "weekly"
+    # People per group: 2 (pairs, one trio for an odd count) or 3 or 4 (lunch groups); see GROUP_SIZES.
     group_size: int = 2
     duration_minutes: int = 30
     cooldown_cycles: int = 6
@@ -312,21 +315,27 @@ class Program:
     # Whether events the calendar marks tentative count as busy (True) or as free time (False).
     tentative_busy: bool = True
     weights: Weights = field(default_factory=Weights)
+    # Who sends the calendar invitations: "email" (our own iMIP emails) or the provider that creates the event
+    # ("google", "microsoft"), never both: one sender per meeting.
+    invites: str = "email"
 
     def __post_init__(self) -> None:
         if self.kind not in MEETING_KINDS:
             raise ValueError(f"unknown program kind {self.kind!r}; use one of {', '.join(MEETING_KINDS)}")
         if self.cadence not in CADENCES:
             raise ValueError(f"unknown cadence {self.cadence!r}; use one of {', '.join(CADENCES)}")
-        if self.group_size != 2:
-            # Odd counts already make trios; whole programs of 3s or 4s (lunch groups) are not built yet.
-            raise ValueError("group_size: only 2 (pairs, with a trio for an odd count) is supported so far")
+        if self.group_size not in GROUP_SIZES:
+            # 2: pairs (a trio takes an odd count); 3 or 4: lunch groups, a few of one more or one fewer when
+            # the count does not divide (see scheduler.pairing.group_sizes).
+            raise ValueError(f"group_size must be 2 (pairs), 3 or 4 (groups), not {self.group_size}")
         if not 10 <= self.duration_minutes <= 180:
             raise ValueError("duration_minutes must be between 10 and 180")
         if self.meeting_mode not in MEETING_MODES:
             raise ValueError(f"unknown meeting mode {self.meeting_mode!r}")
         if self.relax not in RELAX_RULES:
             raise ValueError(f"relax must be one of {', '.join(RELAX_RULES)}")
+        if self.invites not in INVITE_SENDERS:
+            raise ValueError(f"invites must be one of {', '.join(INVITE_SENDERS)}, got {self.invites!r}")
 
     @property
     def duration(self) -> timedelta:
@@ -465,7 +474,7 @@ class Effect:
     """
 
     key: str
-    kind: str  # "email" for now; provider events come with the connectors
+    kind: str  # "email" or "calendar_event" (a provider creates, moves or cancels the event)
     payload: dict[str, object]
     cycle_id: int | None = None
     state: str = "pending"

@@ -7,10 +7,10 @@ datetime crossing a port is timezone-aware UTC.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from scheduler.model import (
     Busy,
@@ -26,6 +26,10 @@ from scheduler.model import (
     Program,
     Unmatched,
 )
+
+if TYPE_CHECKING:
+    # Only for annotations: the account values live beside their services, which ports need not load.
+    from scheduler.accounts import Account, SessionRecord
 
 
 class Clock(Protocol):
@@ -171,12 +175,30 @@ class CycleRepository(Protocol):
         """The cycle's meetings in the order they were added."""
         ...
 
+    def meeting(self, meeting_id: int) -> Meeting | None:
+        """The meeting with this id, with ``cycle_id`` set, or ``None``."""
+        ...
+
+    def update_meeting(self, meeting: Meeting) -> None:
+        """Store a changed meeting (slot, location, state, a raised sequence); ``NotFoundError`` when unknown,
+        ``StorageError`` when its stored sequence is not below ``meeting.sequence`` (a concurrent change)."""
+        ...
+
     def add_unmatched(self, cycle_id: int, unmatched: Sequence[Unmatched]) -> None:
         """Record who was left out of the cycle and why."""
         ...
 
     def unmatched(self, cycle_id: int) -> builtins.list[Unmatched]:
         """Who was left out of the cycle and why, sorted by email."""
+        ...
+
+    def add_calendar_gaps(self, cycle_id: int, gaps: Mapping[str, str]) -> None:
+        """Record who was planned on working hours alone because their calendar could not be read (email →
+        the reason in plain words)."""
+        ...
+
+    def calendar_gaps(self, cycle_id: int) -> dict[str, str]:
+        """Who the cycle planned without calendar data, and why, by email."""
         ...
 
 
@@ -208,7 +230,9 @@ class OutboxRepository(Protocol):
     """Side effects waiting to be performed, each identified by a deterministic key.
 
     Life of an effect: ``pending`` → (claimed) ``in_flight`` → ``done``; or back to ``pending`` with a later
-    ``next_attempt_at`` after a transient failure; or ``dead`` after a permanent one or too many attempts.
+    ``next_attempt_at`` after a transient failure; or ``dead`` after a permanent one or too many attempts
+    (``requeue`` makes it pending again); or ``superseded`` when a later change of its meeting replaced it
+    before it was done (never performed after that; ``mark_retry``/``mark_dead`` leave it so).
     """
 
     def add(self, effect: Effect) -> bool:
@@ -236,8 +260,76 @@ class OutboxRepository(Protocol):
         """The effect failed for good; park it for an admin."""
         ...
 
+    def supersede(self, key_prefix: str, reason: str) -> int:
+        """Mark every pending or in-flight effect whose key starts with ``key_prefix`` superseded; return how
+        many."""
+        ...
+
+    def requeue(self, key: str, now: datetime) -> None:
+        """Make a dead effect pending again, due at ``now``, attempts reset; ``NotFoundError`` for an unknown key,
+        ``StorageError`` for one that is not dead."""
+        ...
+
     def list(self, cycle_id: int | None = None, state: str | None = None) -> builtins.list[Effect]:
         """Effects, oldest first, optionally of one cycle and/or in one state."""
+        ...
+
+
+class AccountRepository(Protocol):
+    """Web accounts (the admin's disabled flag), server-side sessions and used single-use links.
+
+    Accounts and sessions belong to a stored person, named by email, and go when the person does; an operation
+    on an address nobody has raises ``NotFoundError``. Sessions are found by the SHA-256 of their token, links by
+    the SHA-256 of their nonce: raw tokens are never stored.
+    """
+
+    def get(self, email: str) -> Account | None:
+        """The account of the person with this email, or ``None`` when they never signed in nor were disabled."""
+        ...
+
+    def ensure(self, email: str, now: datetime) -> Account:
+        """The person's account, created (enabled, ``created_at`` = ``now``) if it did not exist."""
+        ...
+
+    def set_disabled(self, email: str, disabled_at: datetime | None) -> None:
+        """Disable the account from ``disabled_at``, or enable it with ``None``."""
+        ...
+
+    def record_sign_in(self, email: str, now: datetime) -> None:
+        """Note that the person signed in at ``now``."""
+        ...
+
+    def add_session(self, session: SessionRecord) -> None:
+        """Store a new session."""
+        ...
+
+    def find_session(self, token_hash: str) -> SessionRecord | None:
+        """The session with this token hash (revoked and expired ones included), or ``None``."""
+        ...
+
+    def touch_session(self, token_hash: str, now: datetime) -> None:
+        """Set the session's ``last_seen_at`` to ``now``."""
+        ...
+
+    def revoke_session(self, token_hash: str, now: datetime) -> bool:
+        """Revoke the session at ``now``; True when it existed and was not revoked yet."""
+        ...
+
+    def revoke_sessions(self, email: str, now: datetime) -> int:
+        """Revoke every live session of the person; return how many."""
+        ...
+
+    def use_link(self, nonce_hash: str, purpose: str, now: datetime, expires_at: datetime) -> bool:
+        """Record a link as used; True for its first use, False (and nothing written) if it was used before.
+        Two concurrent uses cannot both get True."""
+        ...
+
+    def link_used(self, nonce_hash: str) -> bool:
+        """True when the link with this nonce hash was used."""
+        ...
+
+    def purge(self, now: datetime) -> int:
+        """Delete sessions and used-link records that expired before ``now``; return how many rows went."""
         ...
 
 
@@ -250,6 +342,7 @@ class UnitOfWork(Protocol):
     history: HistoryRepository
     feedback: FeedbackRepository
     outbox: OutboxRepository
+    accounts: AccountRepository
 
     def __enter__(self) -> Self: ...
 

@@ -1,7 +1,9 @@
 """The Coffee Chat web site: a Flask app factory, one blueprint per area.
 
-Views parse the request, call one service from ``scheduler.services`` and render. Nothing below ``web/`` opens
-its own database connection: the services wired by ``scheduler.bootstrap`` live on the app.
+Views parse the request, call one service (``scheduler.services``, ``scheduler.accounts``) and render. Nothing
+below ``web/`` opens its own database connection: the services wired by ``scheduler.bootstrap`` live on the app.
+Areas: ``public`` (home page, health check), ``auth`` (sign-up, emailed links, sign-in and out), ``account`` (the
+signed-in person's pages); ``security`` adds headers, cookie flags, rate limits; ``errors`` answers HTML or JSON.
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
     csrf.init_app(app)
     app.extensions["coffeechat"] = services or bootstrap(config)
 
-    from web import errors, public
+    from web import account, auth, errors, public, security
 
+    security.init_app(app, config)
+    auth.init_app(app, app.config["SECRET_KEY"])
     app.register_blueprint(public.blueprint)
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(account.blueprint)
     errors.init_app(app)
     return app
 

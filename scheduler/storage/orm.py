@@ -239,6 +239,17 @@ class UnmatchedRow(Base):
     reason: Mapped[str] = mapped_column(Text)
 
 
+class CalendarGapRow(Base):
+    """Someone a cycle planned on working hours alone, because their calendar could not be read, and why."""
+
+    __tablename__ = "calendar_gaps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_LENGTH))
+    reason: Mapped[str] = mapped_column(Text)
+
+
 class PairingHistoryRow(Base):
     """Two people grouped together in a cycle. ``person_a < person_b`` so each pair has one spelling.
 

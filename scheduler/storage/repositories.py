@@ -15,7 +15,7 @@ session's identity map.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -42,6 +42,7 @@ from scheduler.model import (
 )
 from scheduler.storage.orm import (
     Base,
+    CalendarGapRow,
     CycleRow,
     FeedbackRow,
     GroupMemberRow,
@@ -370,6 +371,23 @@ class SqlAlchemyCycleRepository:
             .order_by(UnmatchedRow.email, UnmatchedRow.id)
         )
         return [Unmatched(email, reason) for email, reason in rows]
+
+    def add_calendar_gaps(self, cycle_id: int, gaps: Mapping[str, str]) -> None:
+        """Record who was planned without calendar data (email → reason); ``NotFoundError`` for an unknown
+        cycle."""
+        self._require_cycle(cycle_id)
+        self._session.add_all(CalendarGapRow(cycle_id=cycle_id, email=email, reason=reason)
+                              for email, reason in sorted(gaps.items()))
+        self._session.flush()
+
+    def calendar_gaps(self, cycle_id: int) -> dict[str, str]:
+        """Who the cycle planned without calendar data, and why, by email."""
+        rows = self._session.execute(
+            select(CalendarGapRow.email, CalendarGapRow.reason)
+            .where(CalendarGapRow.cycle_id == cycle_id)
+            .order_by(CalendarGapRow.email)
+        )
+        return {email: reason for email, reason in rows}
 
     def meeting(self, meeting_id: int) -> Meeting | None:
         """The meeting with this id (with its group and cycle), or ``None``."""

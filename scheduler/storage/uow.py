@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.errors import StorageError
 from scheduler.ports import (
+    AccountRepository,
     CycleRepository,
     FeedbackRepository,
     HistoryRepository,
@@ -24,6 +25,7 @@ from scheduler.ports import (
     ProgramRepository,
     UnitOfWork,
 )
+from scheduler.storage.accounts import SqlAlchemyAccountRepository
 from scheduler.storage.repositories import (
     SqlAlchemyCycleRepository,
     SqlAlchemyFeedbackRepository,
@@ -114,6 +116,7 @@ class SqlAlchemyUnitOfWork:
     history: HistoryRepository
     feedback: FeedbackRepository
     outbox: OutboxRepository
+    accounts: AccountRepository
     session: Session
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
@@ -134,6 +137,7 @@ class SqlAlchemyUnitOfWork:
         self.history = SqlAlchemyHistoryRepository(session)
         self.feedback = SqlAlchemyFeedbackRepository(session)
         self.outbox = SqlAlchemyOutboxRepository(session)
+        self.accounts = SqlAlchemyAccountRepository(session)
         return self
 
     def __exit__(

@@ -119,6 +119,10 @@ def test_busy_time_is_respected_and_broken_calendars_do_not_stop_the_cycle(
     assert MONDAY + timedelta(days=3, hours=14, minutes=5) <= ana_meeting.slot.start
     assert ana_meeting.slot.end <= MONDAY + timedelta(days=3, hours=16, minutes=55)
     assert any(dan.email in m.group.members for m in outcome.plan.meetings)
+    assert outcome.cycle is not None
+    assert outcome.cycle.id is not None
+    with new_uow() as uow:  # the cycle keeps who had no calendar data, for the admin
+        assert uow.cycles.calendar_gaps(outcome.cycle.id) == {dan.email: "calendars/dan.ics: not iCalendar"}
 
 
 def test_someone_out_of_office_all_week_skips_the_cycle_and_is_told_why(

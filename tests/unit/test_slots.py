@@ -279,7 +279,8 @@ def test_working_hours_reported_by_the_calendar_replace_the_profiles() -> None:
     rules = SlotRules.for_program(Program("coffee"), MONDAY - timedelta(days=2))
     slot = index_of((ana, reported), rules=rules).choose_slot([ana])
     assert slot is not None
-    assert utc(23, 0) <= slot.start and slot.end <= utc(23, 3)
+    assert utc(23, 0) <= slot.start
+    assert slot.end <= utc(23, 3)
     london = index_of((ana, Busy()), rules=rules).choose_slot([ana])
     assert london is not None
     assert london.start.astimezone(ZoneInfo(LONDON)).hour >= 9

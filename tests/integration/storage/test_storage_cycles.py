@@ -212,3 +212,19 @@ def test_a_committed_cycle_is_seen_by_the_next_unit_of_work(new_uow: NewUow, mak
     with new_uow() as uow:
         assert uow.cycles.list() == [stored]
         assert uow.cycles.meetings(stored.id) == meetings
+
+
+def test_calendar_gaps_are_kept_per_cycle_by_email(uow: SqlAlchemyUnitOfWork, make_cycle: MakeCycle) -> None:
+    cycle, other = uow.cycles.add(make_cycle(week=0)), uow.cycles.add(make_cycle(week=1))
+    assert cycle.id is not None
+    assert other.id is not None
+    gaps = {"zed@example.com": "Google says this calendar does not exist",
+            "ada@example.com": "Microsoft Graph getSchedule failed: HTTP 503"}
+
+    uow.cycles.add_calendar_gaps(cycle.id, gaps)
+
+    assert uow.cycles.calendar_gaps(cycle.id) == gaps
+    assert list(uow.cycles.calendar_gaps(cycle.id)) == ["ada@example.com", "zed@example.com"]
+    assert uow.cycles.calendar_gaps(other.id) == {}
+    with pytest.raises(NotFoundError):
+        uow.cycles.add_calendar_gaps(987_654, gaps)

@@ -1,0 +1,206 @@
+"""Tables and repository of the web accounts: disabled flags, server-side sessions, used single-use links.
+
+The tables hang on the shared declarative ``Base`` of ``orm.py`` (migration 0006 creates them), so the schema
+check sees them; they live in their own module because nothing else reads them. Like ``repositories.py``, the
+repository speaks only in dataclasses (``scheduler.accounts``) and never hands out rows; races between two web
+workers are settled by the database (``INSERT … ON CONFLICT DO NOTHING``, conditional ``UPDATE``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, ForeignKey, String, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from scheduler.accounts import Account, SessionRecord
+from scheduler.errors import NotFoundError, StorageError
+from scheduler.storage.orm import CODE_LENGTH, Base, PersonRow, UtcDateTime
+
+DIGEST_LENGTH = 64  # SHA-256 in hex
+
+
+class AccountRow(Base):
+    """A person's account: created at their first sign-in (or when an admin disables them)."""
+
+    __tablename__ = "accounts"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True,
+                                           autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SessionRow(Base):
+    """A signed-in browser; ``id`` is the SHA-256 of the cookie's token."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(DIGEST_LENGTH), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class UsedLinkRow(Base):
+    """An emailed link that was used, by the SHA-256 of its nonce; kept until the link would expire anyway."""
+
+    __tablename__ = "used_links"
+
+    nonce_hash: Mapped[str] = mapped_column(String(DIGEST_LENGTH), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    used_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+def _insert(session: Session, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT in the dialect of the session's database, which knows ``ON CONFLICT``."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(entity)
+    if dialect == "sqlite":
+        return sqlite.insert(entity)
+    raise StorageError(f"unsupported database {dialect!r}: Coffee Chat runs on SQLite and PostgreSQL")
+
+
+def _rowcount(result: Any) -> int:
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def _key_email(email: str) -> str:
+    """The stored spelling of an address (``Person`` normalises the same way)."""
+    return email.strip().lower()
+
+
+class SqlAlchemyAccountRepository:
+    """Accounts, sessions and used links (``ports.AccountRepository``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _person_id(self, email: str) -> int | None:
+        return self._session.scalar(select(PersonRow.id).where(PersonRow.email == _key_email(email)))
+
+    def _require_person_id(self, email: str) -> int:
+        person_id = self._person_id(email)
+        if person_id is None:
+            raise NotFoundError(f"nobody has the address {email}")
+        return person_id
+
+    def get(self, email: str) -> Account | None:
+        """The person's account, or ``None``."""
+        row = self._session.execute(
+            select(AccountRow, PersonRow.email)
+            .join(PersonRow, PersonRow.id == AccountRow.person_id)
+            .where(PersonRow.email == _key_email(email))
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is None:
+            return None
+        account, stored_email = row
+        return Account(email=stored_email, created_at=account.created_at, disabled_at=account.disabled_at,
+                       last_sign_in_at=account.last_sign_in_at)
+
+    def ensure(self, email: str, now: datetime) -> Account:
+        """The person's account, created enabled if missing; ``NotFoundError`` for an unknown address."""
+        person_id = self._require_person_id(email)
+        self._session.execute(
+            _insert(self._session, AccountRow)
+            .values(person_id=person_id, created_at=now)
+            .on_conflict_do_nothing(index_elements=["person_id"])
+        )
+        account = self.get(email)
+        if account is None:  # pragma: no cover - the row was just inserted or already there
+            raise StorageError(f"the account of {email} vanished while being created")
+        return account
+
+    def set_disabled(self, email: str, disabled_at: datetime | None) -> None:
+        """Disable the account from ``disabled_at`` or enable it (``None``); ``NotFoundError`` without an
+        account."""
+        changed = self._session.execute(
+            update(AccountRow).where(AccountRow.person_id == self._require_person_id(email))
+            .values(disabled_at=disabled_at).execution_options(synchronize_session=False)
+        )
+        if _rowcount(changed) == 0:
+            raise NotFoundError(f"{email} has no account")
+
+    def record_sign_in(self, email: str, now: datetime) -> None:
+        """Note the person's latest sign-in."""
+        self._session.execute(
+            update(AccountRow).where(AccountRow.person_id == self._require_person_id(email))
+            .values(last_sign_in_at=now).execution_options(synchronize_session=False)
+        )
+
+    def add_session(self, session: SessionRecord) -> None:
+        """Store a new session of a stored person; ``NotFoundError`` for an unknown address."""
+        self._session.add(SessionRow(id=session.token_hash, person_id=self._require_person_id(session.email),
+                                     created_at=session.created_at, last_seen_at=session.last_seen_at,
+                                     expires_at=session.expires_at, revoked_at=session.revoked_at))
+        self._session.flush()
+
+    def find_session(self, token_hash: str) -> SessionRecord | None:
+        """The session with this token hash, or ``None``."""
+        row = self._session.execute(
+            select(SessionRow, PersonRow.email)
+            .join(PersonRow, PersonRow.id == SessionRow.person_id)
+            .where(SessionRow.id == token_hash)
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is None:
+            return None
+        stored, email = row
+        return SessionRecord(token_hash=stored.id, email=email, created_at=stored.created_at,
+                             last_seen_at=stored.last_seen_at, expires_at=stored.expires_at,
+                             revoked_at=stored.revoked_at)
+
+    def touch_session(self, token_hash: str, now: datetime) -> None:
+        """Set ``last_seen_at``."""
+        self._session.execute(update(SessionRow).where(SessionRow.id == token_hash).values(last_seen_at=now)
+                              .execution_options(synchronize_session=False))
+
+    def revoke_session(self, token_hash: str, now: datetime) -> bool:
+        """Revoke one session; True when it was live."""
+        result = self._session.execute(
+            update(SessionRow).where(SessionRow.id == token_hash, SessionRow.revoked_at.is_(None))
+            .values(revoked_at=now).execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) > 0
+
+    def revoke_sessions(self, email: str, now: datetime) -> int:
+        """Revoke every session of the person that is not revoked yet; return how many."""
+        person_id = self._person_id(email)
+        if person_id is None:
+            return 0
+        result = self._session.execute(
+            update(SessionRow).where(SessionRow.person_id == person_id, SessionRow.revoked_at.is_(None))
+            .values(revoked_at=now).execution_options(synchronize_session=False)
+        )
+        return _rowcount(result)
+
+    def use_link(self, nonce_hash: str, purpose: str, now: datetime, expires_at: datetime) -> bool:
+        """Record a first use; False when the nonce was used before. The database decides between racers."""
+        inserted = self._session.execute(
+            _insert(self._session, UsedLinkRow)
+            .values(nonce_hash=nonce_hash, purpose=purpose, used_at=now, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["nonce_hash"])
+            .returning(UsedLinkRow.nonce_hash)
+        ).first()
+        return inserted is not None
+
+    def link_used(self, nonce_hash: str) -> bool:
+        """True when the nonce was used."""
+        return self._session.scalar(select(UsedLinkRow.nonce_hash).where(UsedLinkRow.nonce_hash == nonce_hash)) \
+            is not None
+
+    def purge(self, now: datetime) -> int:
+        """Delete expired sessions and the records of links that have expired; return the number of rows."""
+        sessions = self._session.execute(delete(SessionRow).where(SessionRow.expires_at < now)
+                                         .execution_options(synchronize_session=False))
+        links = self._session.execute(delete(UsedLinkRow).where(UsedLinkRow.expires_at < now)
+                                      .execution_options(synchronize_session=False))
+        return _rowcount(sessions) + _rowcount(links)
