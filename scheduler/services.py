@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from scheduler.accounts import purge_expired
 from scheduler.availability import read_person_busy
 from scheduler.cycle import (
     CyclePlan,
@@ -146,6 +147,7 @@ class TickReport:
 
     cycles: tuple[CycleOutcome, ...] = ()
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    purged: int = 0  # expired sign-in sessions and used-link records removed
 
 
 def tick(
@@ -160,7 +162,8 @@ def tick(
     batch_size: int = 200,
     progress: Progress | None = None,
 ) -> TickReport:
-    """Do whatever is due: plan each program whose cadence has come round, then deliver due effects.
+    """Do whatever is due: plan each program whose cadence has come round, deliver due effects, and forget
+    expired sign-in sessions and used links.
 
     Safe to run every few minutes: a planned window is never planned again and delivery is idempotent.
     """
@@ -171,7 +174,7 @@ def tick(
         if is_due(program, cycles[0] if cycles else None, clock.now()):
             outcomes.append(run_cycle(uow_factory, provider, clock, program, settings, progress=progress))
     delivery = deliver_due(uow_factory, performers, clock, policy, batch_size=batch_size, progress=progress)
-    return TickReport(cycles=tuple(outcomes), delivery=delivery)
+    return TickReport(cycles=tuple(outcomes), delivery=delivery, purged=purge_expired(uow_factory, clock))
 
 
 @dataclass(frozen=True)

@@ -374,3 +374,22 @@ def test_a_cycle_with_nothing_to_send_is_closed_at_once(
     with new_uow() as uow:
         assert uow.outbox.list() == []
         assert uow.cycles.get(outcome.cycle.id).state == CycleState.DELIVERED  # type: ignore[arg-type, union-attr]
+
+
+def test_tick_forgets_expired_sessions_and_keeps_live_ones(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    from scheduler.accounts import SessionRecord
+
+    ana = create_person()
+    add_people(new_uow, [ana])
+    now = clock.now()
+    with new_uow() as uow:
+        for name, expires in (("old", now - timedelta(minutes=1)), ("live", now + timedelta(days=1))):
+            uow.accounts.add_session(SessionRecord(token_hash=name * 8, email=ana.email, created_at=now,
+                                                   last_seen_at=now, expires_at=expires))
+        uow.commit()
+    report = tick(new_uow, FakeCalendarProvider(), clock, [], SETTINGS, {}, POLICY)
+    assert report.purged == 1
+    with new_uow() as uow:
+        assert uow.accounts.find_session("old" * 8) is None
+        assert uow.accounts.find_session("live" * 8) is not None
