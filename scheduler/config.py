@@ -339,6 +339,12 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
             raise ConfigError(f"program names must be unique: {', '.join(duplicates)}", path=str(path),
                               key="programs")
         config = Config(**{**{f.name: getattr(config, f.name) for f in fields(Config)}, "programs": programs})
+        enabled = {"google": config.calendar.google.enabled, "microsoft": config.calendar.microsoft.enabled}
+        for index, program in enumerate(programs):
+            if program.invites in enabled and not enabled[program.invites]:
+                raise ConfigError(f"program {program.name!r} sends its invites through {program.invites}, but "
+                                  f"[calendar.{program.invites}] is not enabled", path=str(path),
+                                  key=f"programs[{index}].invites")
     return config
 
 
@@ -420,15 +426,21 @@ def describe_config(config: Config) -> list[str]:
     lines.append(f"calendars: ICS files under {config.resolve(config.calendar.ics_dir)} and http(s) ICS URLs")
     google, microsoft = config.calendar.google, config.calendar.microsoft
     if google.enabled:
-        lines.append(f"calendars: Google for {', '.join(google.domains) or 'no domain'}, key "
-                     f"{state(google.service_account_key_env)}")
+        lines.append(f"calendars: Google at {google.endpoint} for {', '.join(google.domains) or 'no domain'}, "
+                     f"organizer {google.organizer or 'NOT SET'}, key {state(google.service_account_key_env)}")
     if microsoft.enabled:
+        credential = (f"certificate {state(microsoft.certificate_env)}" if microsoft.certificate_env
+                      else f"secret {state(microsoft.client_secret_env)}")
         lines.append(f"calendars: Microsoft 365 tenant {microsoft.tenant_id or '?'} for "
-                     f"{', '.join(microsoft.domains) or 'no domain'}, secret {state(microsoft.client_secret_env)}")
+                     f"{', '.join(microsoft.domains) or 'no domain'}, organizer {microsoft.organizer or 'NOT SET'}, "
+                     f"{credential}")
+    caldav = config.calendar.caldav
+    lines.append(f"calendars: CalDAV collections on {', '.join(caldav.servers) or 'any server'}, login "
+                 f"{state(caldav.username_env)}")
     lines.append(f"web: http://{config.web.host}:{config.web.port}, secret key {state(config.web.secret_key_env)}")
     for program in config.programs:
         lines.append(f"program {program.name}: {program.kind}, {program.cadence}, groups of {program.group_size}, "
-                     f"{program.duration_minutes} min, {program.meeting_mode}")
+                     f"{program.duration_minutes} min, {program.meeting_mode}, invites by {program.invites}")
     return lines
 
 

@@ -75,6 +75,16 @@ def test_duplicate_program_names_are_refused(tmp_path: Path) -> None:
         load_config(write(tmp_path, "[[programs]]\nname = 'x'\n[[programs]]\nname = 'x'\n"))
 
 
+def test_a_program_cannot_send_invites_through_a_provider_that_is_not_enabled(tmp_path: Path) -> None:
+    program = "[[programs]]\nname = 'coffee'\ninvites = 'microsoft'\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, program))
+    assert "programs[0].invites" in str(caught.value)
+    assert "[calendar.microsoft] is not enabled" in str(caught.value)
+    enabled = load_config(write(tmp_path, "[calendar.microsoft]\nenabled = true\n" + program))
+    assert enabled.programs[0].invites == "microsoft"
+
+
 def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[mail\n"))
