@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from scheduler.accounts import SessionRecord, token_hash
 from scheduler.errors import NotFoundError
 from scheduler.model import Person
-from scheduler.storage.migrate import downgrade_database, upgrade_database
+from scheduler.storage.migrate import downgrade_database, head_revision, upgrade_database
 from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for
 from tests.conftest import SUNDAY_NOON
 
@@ -50,7 +50,7 @@ def test_migration_0006_adds_the_tables_and_its_downgrade_removes_them(database_
     assert not tables(database_url) & ACCOUNT_TABLES
     assert "people" in tables(database_url)
 
-    assert upgrade_database(database_url) == "0006"
+    assert upgrade_database(database_url) == head_revision()
     assert tables(database_url) >= ACCOUNT_TABLES
 
 

@@ -363,3 +363,20 @@ def test_migrating_leaves_the_application_logging_alone(database_url: str) -> No
     assert not app_logger.disabled  # what logging.config.fileConfig does to existing loggers
     assert root.handlers == handlers
     assert root.level == level
+
+
+def test_migration_0007_keeps_calendar_gaps_and_its_downgrade_drops_only_them(database_url: str) -> None:
+    upgrade_database(database_url)
+    start = datetime(2026, 11, 23, tzinfo=UTC)
+    with unit_of_work(database_url) as uow:
+        cycle = uow.cycles.add(Cycle("coffee", Interval(start, start + timedelta(days=5)), seed=1))
+        assert cycle.id is not None
+        uow.cycles.add_calendar_gaps(cycle.id, {"ada@example.com": "mailbox not found"})
+        uow.commit()
+
+    assert downgrade_database(database_url, "0006") == "0006"
+    assert "calendar_gaps" not in table_names(database_url)
+    assert run_sql(database_url, "SELECT program FROM cycles") == [("coffee",)]
+
+    upgrade_database(database_url)
+    assert "calendar_gaps" in table_names(database_url)
