@@ -51,7 +51,7 @@ def render_invite(invite: Invite) -> str:
                 cn=attendee.name,
                 role="REQ-PARTICIPANT",
                 partstat="NEEDS-ACTION",
-                rsvp=True,
+                rsvp=invite.method == "REQUEST",  # a cancellation asks for no answer (RFC 5546 §3.2.5)
             )
             for attendee in invite.attendees
         ],
