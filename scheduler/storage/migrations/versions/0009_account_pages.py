@@ -1,0 +1,23 @@
+"""Account pages: placeholder revision reserved for the account pages; it changes nothing yet.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-22
+
+Migrations are frozen history: use plain SQLAlchemy types here, never the application's models or types.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0009"
+down_revision: str | Sequence[str] | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Nothing yet."""
+
+
+def downgrade() -> None:
+    """Nothing yet."""
