@@ -23,6 +23,7 @@ carry the meeting's SEQUENCE), so no stale reminder or invite goes out afterward
 """
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +37,9 @@ Performer = Callable[[Effect], None]
 Progress = Callable[[str, int, int], None]
 
 
+MIN_WAIT = timedelta(seconds=1)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how patiently to retry an effect that failed transiently."""
@@ -45,12 +49,19 @@ class RetryPolicy:
     cap: timedelta = timedelta(hours=6)
     lease: timedelta = timedelta(minutes=5)
 
-    def delay(self, attempts: int, retry_after: float | None = None) -> timedelta:
-        """The wait before attempt ``attempts + 1``: base × 2^(attempts-1), capped, never below Retry-After."""
-        ladder = min(self.cap, self.base * (2 ** max(0, attempts - 1)))
+    def delay(self, attempts: int, retry_after: float | None = None, *, draw: float = 1.0) -> timedelta:
+        """The wait before attempt ``attempts + 1``: full jitter, ``draw`` (uniform in [0, 1)) × base ×
+        2^(attempts-1), capped; never below the server's Retry-After nor below one second (so a retried effect
+        is never due again within the same pass). ``draw = 1`` gives the top of the ladder.
+
+        Jitter spreads the retries of many effects that failed together (a mail server's outage) instead of
+        sending them back all at once when it returns.
+        """
+        ladder = min(self.cap, self.base * (2 ** max(0, attempts - 1))) * draw
+        wait = max(ladder, MIN_WAIT)
         if retry_after is not None:
-            ladder = max(ladder, timedelta(seconds=retry_after))
-        return ladder
+            wait = max(wait, timedelta(seconds=retry_after))
+        return wait
 
 
 @dataclass(frozen=True)
@@ -76,9 +87,10 @@ def deliver_due(
     *,
     batch_size: int = 200,
     progress: Progress | None = None,
+    rng: random.Random | None = None,
 ) -> DeliveryReport:
     """Perform every effect that is due now, one at a time, reading ``batch_size`` at a time; return what
-    happened.
+    happened. ``rng`` draws the retry jitter (a fresh generator when not given).
 
     ``performers`` maps an effect kind to the function that performs it; a performer raises
     ``DeliveryError`` on failure. An effect of an unknown kind is parked as dead, never dropped.
@@ -86,7 +98,8 @@ def deliver_due(
     total = DeliveryReport()
     touched: set[int] = set()
     while True:
-        batch, due = _deliver_batch(uow_factory, performers, clock, policy, batch_size, progress, touched)
+        batch, due = _deliver_batch(uow_factory, performers, clock, policy, batch_size, progress, touched,
+                                    rng or random.Random())  # noqa: S311 - jitter, not a secret
         total = DeliveryReport(done=total.done + batch.done, retried=total.retried + batch.retried,
                                dead=total.dead + batch.dead, skipped=total.skipped + batch.skipped)
         # A short batch means nothing more is due; a retried effect is never due again at once, so this ends.
@@ -98,7 +111,7 @@ def deliver_due(
 
 def _deliver_batch(uow_factory: Callable[[], UnitOfWork], performers: Mapping[str, Performer], clock: Clock,
                    policy: RetryPolicy, batch_size: int, progress: Progress | None,
-                   touched: set[int]) -> tuple[DeliveryReport, int]:
+                   touched: set[int], rng: random.Random) -> tuple[DeliveryReport, int]:
     """One batch of due effects: the report and how many were due. Adds the cycles of the effects it
     performed to ``touched``."""
     done = retried = dead = skipped = 0
@@ -120,7 +133,7 @@ def _deliver_batch(uow_factory: Callable[[], UnitOfWork], performers: Mapping[st
                 uow.outbox.mark_done(effect.key, clock.now())
                 done += 1
             elif outcome.transient and attempts < policy.max_attempts:
-                when = clock.now() + policy.delay(attempts, outcome.retry_after)
+                when = clock.now() + policy.delay(attempts, outcome.retry_after, draw=rng.random())
                 uow.outbox.mark_retry(effect.key, str(outcome), when)
                 retried += 1
             else:

@@ -70,3 +70,11 @@ def test_router_reads_people_without_a_calendar_through_their_domains_provider()
     assert answers["g@corp.example"].busy == (WINDOW,)
     assert answers["x@elsewhere.example"] == Busy(known=False)
     assert router.route(people[0]).calendar == CalendarSource("google", "g@corp.example")
+
+
+def test_retry_waits_are_full_jitter_never_under_a_second_nor_under_retry_after() -> None:
+    policy = RetryPolicy(base=timedelta(minutes=1), cap=timedelta(minutes=10))
+    assert policy.delay(3, draw=0.5) == timedelta(minutes=2)
+    assert policy.delay(3, draw=0.0) == timedelta(seconds=1)
+    assert policy.delay(3, retry_after=90, draw=0.1) == timedelta(seconds=90)
+    assert policy.delay(9, draw=0.999) < timedelta(minutes=10)
