@@ -41,7 +41,7 @@ from scheduler.model import (
     zone_named,
 )
 from scheduler.pairing import PairHistory, pair_people
-from scheduler.pairing_bound import upper_bound
+from scheduler.pairing_bound import certified_bound
 from scheduler.report import count_mixed
 from scheduler.slots import FreeTimeIndex, SlotRules
 
@@ -51,6 +51,9 @@ INVALID_DOMAIN = "instance.invalid"
 # behind "=" (a character this pattern excludes), so two different ids can never share an address.
 _PLAIN_ID = re.compile(r"[a-z0-9][a-z0-9._+-]*")
 DEFAULT_SEED = 1
+# Up to this many eligible people the result's bound is the LP dual (seconds); above, unless asked for the
+# tight bound, the structural covers (instant, a few percent looser), so what-if planning stays quick.
+QUICK_LP_LIMIT = 3000
 
 _TOP_KEYS = ("program", "window", "today", "seed", "people", "history")
 _PROGRAM_KEYS = ("name", "kind", "cadence", "group_size", "duration_minutes", "cooldown_cycles", "meeting_mode",
@@ -119,13 +122,16 @@ def load_instance(data: Any, *, source: str, now: datetime | None = None) -> Pai
                            window=window, busy=busy, seed=seed, email_of=email_of, id_of=id_of)
 
 
-def solve_instance(instance: PairingInstance, *, bound: bool = True) -> dict[str, Any]:
+def solve_instance(instance: PairingInstance, *, bound: bool = True, tight_bound: bool = False) -> dict[str, Any]:
     """Pair the instance's people and describe the result as JSON-ready data (see docs/pairing-instance.md).
 
     With a window, a free-time index is built (people without a busy list are planned on their working hours)
     and every group gets a slot, or ``None`` when its members share no free time. ``stats.seconds`` times
-    the engine and the slot choice; the certified upper bound (``bound=False`` skips it) is timed apart in
-    ``stats.bound_seconds``, as the issue allows at 100,000 people.
+    the free-time index, the engine and the slot choice, ``stats.pairing_seconds`` the engine alone; the
+    certified upper bound (``bound=False`` skips it) is timed apart in ``stats.bound_seconds``, as the issue
+    allows at 100,000 people, and ``stats.bound_method`` says which
+    argument gave it (for groups of 3 or 4 it bounds groupings of that size: see scheduler/pairing_bound.py).
+    The LP dual bound is used up to QUICK_LP_LIMIT people, or up to its own limit with ``tight_bound``.
     """
     started = time.perf_counter()
     program = instance.program
@@ -139,8 +145,10 @@ def solve_instance(instance: PairingInstance, *, bound: bool = True) -> dict[str
             ineligible.append(Unmatched(person.email, f"not eligible: {reason}"))
 
     index = free_time_index(instance, eligible)
+    pairing_started = time.perf_counter()
     result = pair_people(eligible, program, history=instance.history, today=instance.today, seed=instance.seed,
                          free_time=index)
+    pairing_seconds = time.perf_counter() - pairing_started
     by_email = {person.email: person for person in eligible}
     meetings: list[tuple[Group, Interval | None]]
     if index is None:
@@ -151,11 +159,15 @@ def solve_instance(instance: PairingInstance, *, bound: bool = True) -> dict[str
 
     total = sum(group.score for group in result.groups)
     bound_value: float | None = None
+    bound_method: str | None = None
     bound_seconds: float | None = None
     if bound:
         started = time.perf_counter()
-        trios = sum(1 for group in result.groups if len(group.members) > program.group_size)
-        bound_value = upper_bound(eligible, program, instance.history, instance.today, index, trios=trios)
+        # Groups one over the program's size (trios of pairs) score more pairs: the bound allows as many.
+        bigger = sum(1 for group in result.groups if len(group.members) > program.group_size)
+        certificate = certified_bound(eligible, program, instance.history, instance.today, index, trios=bigger,
+                                      lp_limit=None if tight_bound else QUICK_LP_LIMIT)
+        bound_value, bound_method = certificate.value, certificate.method
         bound_seconds = time.perf_counter() - started
 
     id_of = instance.id_of
@@ -172,8 +184,10 @@ def solve_instance(instance: PairingInstance, *, bound: bool = True) -> dict[str
             "cross_department_share": _share(result.groups, by_email, "department"),
             "cross_office_share": _share(result.groups, by_email, "office"),
             "seconds": round(seconds, 3),
+            "pairing_seconds": round(pairing_seconds, 3),
             "upper_bound": None if bound_value is None else round(bound_value, 3),
             "gap": None if bound_value is None else _gap(total, bound_value),
+            "bound_method": bound_method,
             "bound_seconds": None if bound_seconds is None else round(bound_seconds, 3),
         },
     }

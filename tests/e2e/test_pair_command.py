@@ -68,6 +68,29 @@ def test_pair_writes_the_result_file(tmp_path: Path, run_cli: RunCli) -> None:
     assert 0 <= stats["gap"] < 1
 
 
+def test_pair_makes_lunch_groups_of_four(tmp_path: Path, run_cli: RunCli) -> None:
+    departments = ["Engineering", "Sales", "Design", "People"]
+    people = [{"id": f"p{i}", "team": f"team-{i % 7}", "department": departments[i % 4], "kinds": ["lunch"],
+               "office": "London", "timezone": "Europe/London"} for i in range(14)]
+    data = {"program": {"kind": "lunch", "group_size": 4, "meeting_mode": "in_person"},
+            "window": INSTANCE["window"], "seed": 3, "people": people}
+    output = tmp_path / "plan.json"
+
+    result = run_cli("pair", write(tmp_path, data), "-o", output)
+
+    assert result.code == 0, result.text
+    plan = json.loads(output.read_text(encoding="utf-8"))
+    assert sorted(len(group["members"]) for group in plan["groups"]) == [3, 3, 4, 4]  # 14 by 4
+    assert plan["unmatched"] == []
+    team = {person["id"]: person["team"] for person in people}
+    for group in plan["groups"]:
+        assert len({team[m] for m in group["members"]}) == len(group["members"])
+        assert group["slot"] is not None
+        assert group["score"] > 0
+        assert group["reasons"]
+    assert plan["stats"]["upper_bound"] >= plan["stats"]["score"]
+
+
 def test_pair_prints_json_on_stdout_and_a_summary_on_stderr(tmp_path: Path, run_cli: RunCli) -> None:
     result = run_cli("pair", write(tmp_path, INSTANCE))
 

@@ -142,7 +142,8 @@ def top(**fields: Any) -> Any:
         (top(program={"weights": {"charisma": 1}}), "program.weights.charisma", "unknown key"),
         (top(program={"weights": {"never_met": "lots"}}), "program.weights.never_met", "must be a number"),
         (top(program={"kind": "tea"}), "program.kind", "unknown program kind"),
-        (top(program={"group_size": 5}), "program.group_size", "only 2"),
+        (top(program={"group_size": 5}), "program.group_size", "must be 2 (pairs), 3 or 4 (groups), not 5"),
+        (top(program={"group_size": 1}), "program.group_size", "must be 2 (pairs), 3 or 4 (groups), not 1"),
         (top(program={"duration_minutes": 5}), "program.duration_minutes", "between 10 and 180"),
         (top(program={"relax": "always"}), "program.relax", "relax must be one of"),
         (top(program={"cooldown_cycles": -1}), "program.cooldown_cycles", "must not be negative"),
@@ -327,6 +328,49 @@ def test_the_result_has_the_documented_shape() -> None:
     assert stats["seconds"] >= 0
 
 
+def test_groups_of_three_come_with_slots_for_everyone_and_a_bound_that_says_what_it_is() -> None:
+    data = instance_data(window=window(), program={"kind": "lunch", "group_size": 3})
+    data["people"][0]["busy"] = [["2026-11-23T00:00:00Z", "2026-11-25T00:00:00Z"]]  # p1 away Mon-Tue
+    data["people"].append({"id": "p7", "team": "Ops", "department": "Operations", "office": "London",
+                           "timezone": LONDON})
+    result = solve_instance(load(data))
+
+    assert sorted(len(group["members"]) for group in result["groups"]) == [3, 4]  # 7 by 3
+    assert sorted(m for g in result["groups"] for m in g["members"]) == [f"p{i}" for i in range(1, 8)]
+    for group in result["groups"]:
+        assert group["slot"] is not None
+        assert any(reason.startswith("all free ") for reason in group["reasons"])
+        if "p1" in group["members"]:
+            assert group["slot"]["start"] >= "2026-11-25T00:00:00Z"
+    stats = result["stats"]
+    assert stats["upper_bound"] >= stats["score"] > 0
+    assert "best partner scores" in stats["bound_method"]
+
+
+def test_a_group_over_the_size_last_cycle_is_left_over_but_a_full_group_is_not() -> None:
+    data = instance_data(program={"group_size": 3}, history=[
+        {"members": ["p1", "p2", "p3"], "cycles_ago": 1}, {"members": ["p3", "p4", "p5", "p6"], "cycles_ago": 1}])
+    instance = load(data)
+    assert instance.history.left_over == frozenset(instance.email_of[i] for i in ("p3", "p4", "p5", "p6"))
+
+
+def test_the_lp_bound_comes_quick_up_to_its_limit_and_tight_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scheduler.instance as instance_module
+    import scheduler.pairing_bound as pairing_bound
+
+    monkeypatch.setattr(pairing_bound, "MATCHING_LIMIT", 3)  # six people: above the exact optimum
+    monkeypatch.setattr(instance_module, "QUICK_LP_LIMIT", 4)  # and above the quick LP
+    data = instance_data()
+    for person in data["people"][1:]:  # one person in Sales is everyone's best partner: covers count it 5 times
+        person["department"] = "Engineering"
+    data["people"][0]["department"] = "Sales"
+    quick = solve_instance(load(data))["stats"]
+    tight = solve_instance(load(data), tight_bound=True)["stats"]
+    assert not quick["bound_method"].startswith("LP dual")
+    assert tight["bound_method"].startswith("LP dual")
+    assert quick["score"] <= tight["upper_bound"] < quick["upper_bound"]
+
+
 def test_the_bound_can_be_left_out() -> None:
     stats = solve_instance(load(instance_data()), bound=False)["stats"]
     assert stats["upper_bound"] is None
@@ -388,7 +432,7 @@ def test_the_same_seed_gives_the_same_result() -> None:
     data = instance_data(seed=7, window=window())
     first, second = solve_instance(load(data)), solve_instance(load(copy.deepcopy(data)))
     for result in (first, second):
-        for key in ("seconds", "bound_seconds"):
+        for key in ("seconds", "pairing_seconds", "bound_seconds"):
             del result["stats"][key]
     assert first == second
 

@@ -1,0 +1,294 @@
+"""Every pair's score at once: the engine's hard rules and soft-rule score (``pairing._hard_rule`` and
+``pairing._score``) evaluated for many pairs in one go with numpy.
+
+Used where scoring pairs one by one in Python would be too slow: the candidate lists of medium-sized
+organisations (each person's best partners, found exactly rather than sampled) and the certified upper bound
+(``pairing_bound``), which needs, for every person, their best partners *and* a number no other partner can
+beat.
+
+The arithmetic is the engine's, term by term and in the same order, so each score is the very float that
+``_score`` returns (``tests/unit/test_pairing_scan.py`` checks it on generated organisations): each soft rule
+that does not apply adds 0.0, which changes no float. Everything that depends on a pair rather than on its two
+people's attributes (history, block lists, named wishes) is a handful of entries per person, patched in per
+row after the vectorised part.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from numpy.typing import NDArray
+
+from scheduler.model import Person, Program
+from scheduler.pairing import _ACCEPTED, BASE_SCORE, PairHistory, _level
+from scheduler.slots import STEP, FreeTimeIndex
+
+_IN_PERSON, _VIRTUAL = 1, 2
+_MODE_BITS = {mode: sum(_IN_PERSON if m == "in_person" else _VIRTUAL for m in accepted)
+              for mode, accepted in _ACCEPTED.items()}
+# Rows scored per numpy call: large enough that per-call overhead vanishes, small enough that a chunk of rows
+# times everyone stays a few tens of megabytes.
+CHUNK_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class TopPartners:
+    """For each person (row), their ``k`` best allowed partners and scores, best first (index -1 and score
+    -inf pad rows with fewer), and ``rest``: the best score among all their other allowed partners (-inf when
+    there are none), which no partner outside the list can beat."""
+
+    index: NDArray[np.int64]
+    score: NDArray[np.float64]
+    rest: NDArray[np.float64]
+
+
+class PairScanner:
+    """The scores of ``people`` (in this order) against each other, for one program, history and calendar.
+
+    ``relax`` names the hard rule that may give way ("met recently", or "same team" which lets both give way),
+    as in the engine's relaxation passes.
+    """
+
+    def __init__(self, people: Sequence[Person], program: Program, history: PairHistory, today: date,
+                 free_time: FreeTimeIndex | None = None, relax: str | None = None) -> None:
+        self.people = list(people)
+        self.program = program
+        self.weights = program.weights
+        self.free_time = free_time
+        self.relax_team = relax == "same team"
+        self.relax_recent = relax in ("met recently", "same team")
+        n = len(self.people)
+        index = {person.email: i for i, person in enumerate(self.people)}
+        self.index = index
+
+        def ids(values: Sequence[str], *, blank_is_none: bool) -> NDArray[np.int64]:
+            table: dict[str, int] = {}
+            return np.array([-1 if blank_is_none and not value else table.setdefault(value, len(table))
+                             for value in values], dtype=np.int64)
+
+        self.team = ids([p.team for p in self.people], blank_is_none=False)
+        self.team_names = {p.team: int(t) for p, t in zip(self.people, self.team, strict=True)}
+        self.department = ids([p.department for p in self.people], blank_is_none=True)
+        self.department_names = {p.department: int(d) for p, d in zip(self.people, self.department, strict=True)
+                                 if p.department}
+        self.office_named = ids([p.office for p in self.people], blank_is_none=True)
+        self.office_raw = ids([p.office for p in self.people], blank_is_none=False)
+        self.manager = ids([p.manager for p in self.people], blank_is_none=True)
+        self.zone = ids([p.timezone for p in self.people], blank_is_none=False)
+        program_modes = _MODE_BITS[program.meeting_mode]
+        self.modes = np.array([program_modes & _MODE_BITS[p.mode] for p in self.people], dtype=np.int64)
+        levels = [_level(p) for p in self.people]
+        self.has_level = np.array([level is not None for level in levels])
+        self.level = np.array([level or 0 for level in levels], dtype=np.int64)
+
+        vocabulary: dict[str, int] = {}
+        for person in self.people:
+            for interest in sorted(person.interests):
+                vocabulary.setdefault(interest, len(vocabulary))
+        # 0/1 matrices: shared interests and common start steps are counted by matrix products (exact in
+        # float32 for counts below 2**24), far faster than bitwise popcounts over every pair.
+        self.interests = np.zeros((n, len(vocabulary)), dtype=np.float32)
+        for i, person in enumerate(self.people):
+            for interest in person.interests:
+                self.interests[i, vocabulary[interest]] = 1.0
+
+        # Pair-specific facts, per person: history, blocks and named wishes.
+        self.history_of: dict[int, dict[int, tuple[bool, float]]] = defaultdict(dict)
+        for pair, met_on in history.last_met.items():
+            self._add_history(pair, met_on, today, history)
+        for pair in history.recent:
+            if pair not in history.last_met:
+                self._add_history(pair, None, today, history)
+        self.blocked: dict[int, set[int]] = defaultdict(set)
+        self.wish_people: dict[int, set[int]] = defaultdict(set)
+        self.wish_teams: dict[int, list[int]] = defaultdict(list)
+        self.wish_departments: dict[int, list[int]] = defaultdict(list)
+        self.wished_by_person: dict[int, set[int]] = defaultdict(set)
+        self.wished_by_team: dict[int, list[int]] = defaultdict(list)
+        self.wished_by_department: dict[int, list[int]] = defaultdict(list)
+        for i, person in enumerate(self.people):
+            for other in person.blocked:
+                if other in index:
+                    self.blocked[i].add(index[other])
+                    self.blocked[index[other]].add(i)
+            for wish in sorted(person.wishlist):
+                kind, sep, name = wish.partition(":")
+                if sep and kind == "team" and name in self.team_names:
+                    self.wish_teams[i].append(self.team_names[name])
+                    self.wished_by_team[self.team_names[name]].append(i)
+                elif sep and kind == "department" and name in self.department_names:
+                    self.wish_departments[i].append(self.department_names[name])
+                    self.wished_by_department[self.department_names[name]].append(i)
+                elif wish in index:
+                    self.wish_people[i].add(index[wish])
+                    self.wished_by_person[index[wish]].add(i)
+
+        self.starts: NDArray[np.uint64] | None = None
+        if free_time is not None:
+            # A group can start a meeting at a step when every member can: the engine's common_starts of a
+            # pair is the AND of each one's own starts, so one bitset per person is enough.
+            self.starts = _int_bitsets([free_time.common_starts([p.email]) for p in self.people], free_time.steps)
+            self.steps = free_time.steps
+            classes: dict[tuple[object, ...], int] = {}
+            representatives: list[str] = []
+            work_class = []
+            for person in self.people:
+                key = (person.timezone, person.working_hours, person.office, person.lunch)
+                if key not in classes:
+                    classes[key] = len(representatives)
+                    representatives.append(person.email)
+                work_class.append(classes[key])
+            self.work_class = np.array(work_class, dtype=np.int64)
+            size = len(representatives)
+            self.overlap = np.array([[free_time.working_overlap(representatives[a], representatives[b])
+                                      for b in range(size)] for a in range(size)], dtype=np.float64)
+        self.size = n
+
+    def _add_history(self, pair: frozenset[str], met_on: date | None, today: date, history: PairHistory) -> None:
+        if len(pair) != 2:
+            return
+        first, second = pair
+        a, b = self.index.get(first), self.index.get(second)
+        if a is None or b is None:
+            return
+        recent = pair in history.recent
+        factor = -1.0 if met_on is None else min(1.0, (today - met_on).days / 365)
+        self.history_of[a][b] = self.history_of[b][a] = (recent, factor)
+
+    def scores(self, rows: NDArray[np.int64], columns: NDArray[np.int64] | None = None) -> NDArray[np.float64]:
+        """The scores of ``rows`` (people's positions) against ``columns`` (default everyone): a
+        len(rows) × len(columns) array, -inf where a hard rule forbids the pair or a person meets themself."""
+        cols = np.arange(self.size) if columns is None else columns
+        w = self.weights
+        r = rows[:, None]
+        score = np.full((len(rows), len(cols)), BASE_SCORE)
+        dept_r, dept_c = self.department[r], self.department[cols]
+        score += w.different_department * ((dept_r >= 0) & (dept_c >= 0) & (dept_r != dept_c))
+        office_r, office_c = self.office_named[r], self.office_named[cols]
+        score += w.different_office * ((office_r >= 0) & (office_c >= 0) & (office_r != office_c))
+        never_met = np.full(score.shape, w.never_met)
+        wished = np.zeros(score.shape, dtype=bool)
+        forbidden = np.zeros(score.shape, dtype=bool)
+        col_position = {int(c): j for j, c in enumerate(cols)} if columns is not None else None
+        for x, row in enumerate(rows.tolist()):
+            self._patch_row(x, row, cols, col_position, never_met, wished, forbidden)
+        score += never_met
+        score += w.wishlist * wished
+        if self.interests.shape[1]:
+            shared = (self.interests[rows] @ self.interests[cols].T).astype(np.int64)
+            score += w.shared_interest * np.minimum(3, shared) * (shared > 0)
+        manager_r, manager_c = self.manager[r], self.manager[cols]
+        score += w.no_shared_manager * ~((manager_r >= 0) & (manager_r == manager_c))
+        if w.seniority_mix:
+            both = self.has_level[r] & self.has_level[cols]
+            gap = np.abs(self.level[r] - self.level[cols])
+            score += w.seniority_mix * np.minimum(3, gap) * (both & (gap != 0))
+        modes = self.modes[r] & self.modes[cols]
+        forbidden |= modes == 0
+        forbidden |= ((modes & _VIRTUAL) == 0) & (self.office_raw[r] != self.office_raw[cols])
+        if self.starts is not None and self.free_time is not None:
+            common = (self._start_matrix(rows) @ self._start_matrix(cols).T).astype(np.int64)
+            forbidden |= common == 0
+            hours = common * STEP.total_seconds() / 3600
+            score += w.common_slots * np.minimum(1.0, hours / 5)
+            other_zone = self.zone[r] != self.zone[cols]
+            score += w.timezone_overlap * self.overlap[self.work_class[r], self.work_class[cols]] * other_zone
+        if not self.relax_team:
+            forbidden |= self.team[r] == self.team[cols]
+        forbidden |= rows[:, None] == cols[None, :]
+        score[forbidden] = -np.inf
+        return score
+
+    def _start_matrix(self, people: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The start steps of ``people`` as a 0/1 matrix, one row each (unpacked from the stored bitsets)."""
+        if self.starts is None:
+            raise ValueError("no calendars: this scanner has no start steps")
+        packed = self.starts[people].view(np.uint8)
+        return np.unpackbits(packed, axis=1, bitorder="little")[:, : self.steps].astype(np.float32)
+
+    def _patch_row(self, x: int, row: int, cols: NDArray[np.int64], col_position: dict[int, int] | None,
+                   never_met: NDArray[np.float64], wished: NDArray[np.bool_], forbidden: NDArray[np.bool_]) -> None:
+        """Row ``x`` (person ``row``): history, blocks and wishes, which belong to pairs."""
+
+        def where(person: int) -> int | None:
+            return person if col_position is None else col_position.get(person)
+
+        for other, (recent, factor) in self.history_of.get(row, {}).items():
+            j = where(other)
+            if j is None:
+                continue
+            if factor >= 0:
+                never_met[x, j] = self.weights.never_met * factor
+            if recent and not self.relax_recent:
+                forbidden[x, j] = True
+        for other in self.blocked.get(row, ()):
+            j = where(other)
+            if j is not None:
+                forbidden[x, j] = True
+        for other in self.wish_people.get(row, set()) | self.wished_by_person.get(row, set()):
+            j = where(other)
+            if j is not None:
+                wished[x, j] = True
+        for team in self.wish_teams.get(row, ()):
+            wished[x] |= self.team[cols] == team
+        for department in self.wish_departments.get(row, ()):
+            wished[x] |= self.department[cols] == department
+        wishers = [*self.wished_by_team.get(int(self.team[row]), ()),
+                   *(self.wished_by_department.get(int(self.department[row]), ()) if self.department[row] >= 0
+                     else ())]
+        for other in wishers:
+            j = where(other)
+            if j is not None:
+                wished[x, j] = True
+
+    def top_partners(self, k: int, members: NDArray[np.int64] | None = None) -> TopPartners:
+        """Each member's ``k`` best allowed partners among ``members`` (default everyone), as positions in
+        ``members``, and the best score left outside the list."""
+        cols = np.arange(self.size) if members is None else members
+        count = len(cols)
+        keep = min(k, max(count - 1, 0))
+        index = np.full((count, k), -1, dtype=np.int64)
+        score = np.full((count, k), -np.inf)
+        rest = np.full(count, -np.inf)
+        chunk = max(1, CHUNK_CELLS // max(count, 1))
+        for start in range(0, count, chunk):
+            rows = cols[start:start + chunk]
+            block = self.scores(rows, None if members is None else cols)
+            if keep == 0:
+                continue
+            if keep < count:
+                # The keep + 1 best: the last of them is the best outside the list.
+                part = np.argpartition(-block, keep, axis=1)[:, : keep + 1]
+            else:
+                part = np.tile(np.arange(count), (len(rows), 1))
+            values = np.take_along_axis(block, part, axis=1)
+            order = np.lexsort((part, -values), axis=1)  # best first; equal scores by position
+            part = np.take_along_axis(part, order, axis=1)
+            values = np.take_along_axis(values, order, axis=1)
+            index[start:start + len(rows), :keep] = part[:, :keep]
+            score[start:start + len(rows), :keep] = values[:, :keep]
+            if part.shape[1] > keep:
+                rest[start:start + len(rows)] = values[:, keep]
+        index[~np.isfinite(score)] = -1
+        return TopPartners(index, score, rest)
+
+
+def _int_bitsets(masks: Sequence[int], width: int) -> NDArray[np.uint64]:
+    """Python integers used as bitsets (bit b = step b) as rows of 64-bit words."""
+    words = max(1, -(-width // 64))
+    data = b"".join(mask.to_bytes(words * 8, "little") for mask in masks)
+    return np.frombuffer(data, dtype="<u8").astype(np.uint64).reshape(len(masks), words)
+
+
+def _bitsets(members: Sequence[Sequence[int]], width: int) -> NDArray[np.uint64]:
+    """One row of 64-bit words per entry of ``members``, bit b set for every b listed."""
+    words = max(1, -(-width // 64))
+    sets = np.zeros((len(members), words), dtype=np.uint64)
+    for row, bits in enumerate(members):
+        for bit in bits:
+            sets[row, bit // 64] |= np.uint64(1 << (bit % 64))
+    return sets
