@@ -57,10 +57,11 @@ def summarize(plan: CyclePlan) -> PlanSummary:
     groups = len(plan.meetings)
     placed = sum(len(m.group.members) for m in plan.meetings)
     eligible = len(plan.people)
+    sizes = Counter(len(m.group.members) for m in plan.meetings)
+    by_size = ", ".join(f"{count} of {size}" for size, count in sorted(sizes.items()))
     figures = [
         f"people: {eligible + len(plan.ineligible)} signed up, {eligible} eligible, {placed} placed in "
-        f"{groups} groups ({sum(1 for m in plan.meetings if len(m.group.members) > 2)} trios), "
-        f"{len(plan.unmatched)} not placed",
+        f"{groups} groups ({by_size or 'none'}), {len(plan.unmatched)} not placed",
         *(f"not eligible: {count} {reason}" for reason, count in Counter(plan.ineligible.values()).most_common()),
         f"cross-department groups: {_share(cross_department, groups)}",
         f"groups with a common free slot: {_share(with_slot, groups)}",
