@@ -18,6 +18,7 @@ from scheduler.availability import CalendarRouter
 from scheduler.clock import SystemClock
 from scheduler.config import Config, secret
 from scheduler.cycle import PlanSettings
+from scheduler.matches import MatchLinks
 from scheduler.model import Attendee, Busy, Interval, Invite, Person
 from scheduler.outbox import Performer, RetryPolicy
 from scheduler.ports import CalendarProvider, Clock, EventCalendar, Mailer, UnitOfWork
@@ -39,11 +40,15 @@ class Services:
 
     @property
     def settings(self) -> PlanSettings:
-        """Who emails come from, where their links point, and the offices' lunch hours and holidays."""
+        """Who emails come from, where their links point, the offices' lunch hours and holidays, and the signer
+        of the emails' one-click answer links: keyed with the web site's secret key (``[web] secret_key_env``),
+        so the site can check them. Without that key, emails link only to the match page, which needs a
+        sign-in."""
         org = self.config.organisation
+        key = secret(self.config.web.secret_key_env)
         return PlanSettings(organizer=Attendee(org.organizer_email, org.organizer_name),
                             sender=self.config.mail.sender, base_url=org.base_url.rstrip("/"),
-                            offices=self.config.office_rules())
+                            offices=self.config.office_rules(), links=MatchLinks(key) if key else None)
 
     @property
     def retry_policy(self) -> RetryPolicy:

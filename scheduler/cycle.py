@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from scheduler import emails
+from scheduler.matches import ANNOUNCEMENT_ACTIONS, FEEDBACK_ACTIONS, UNSCHEDULED_ACTIONS, MatchLinks
 from scheduler.model import (
     CADENCE_DAYS,
     Attendee,
@@ -53,12 +54,24 @@ OUT_OF_OFFICE_FREE_SHARE = 0.2
 @dataclass(frozen=True)
 class PlanSettings:
     """Organisation-wide settings of a plan: who the emails come from, where their links point, and each
-    office's lunch hours and holidays."""
+    office's lunch hours and holidays.
+
+    ``links`` signs the one-click answer links of the emails (accept / decline / another time, we met / we
+    didn't meet). Without it (no secret key configured) emails link only to the plain match page, which needs a
+    sign-in.
+    """
 
     organizer: Attendee
     sender: str
     base_url: str
     offices: Mapping[str, OfficeRules] = field(default_factory=dict)
+    links: MatchLinks | None = None
+
+    def answer_links(self, meeting: Meeting, email: str, actions: Sequence[str], now: datetime) -> dict[str, str]:
+        """``{action: signed URL}`` for ``email`` on ``meeting`` (empty without ``links``)."""
+        if self.links is None:
+            return {}
+        return self.links.urls(self.base_url, meeting, email, actions, now)
 
 
 @dataclass(frozen=True)
@@ -334,14 +347,16 @@ def _meeting_effects(meeting: Meeting, members: Sequence[Person], program: Progr
     attach = program.invites == "email"
     for recipient in members:
         key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, first, recipient.email)
+        actions = settings.answer_links(
+            meeting, recipient.email, ANNOUNCEMENT_ACTIONS if meeting.slot is not None else UNSCHEDULED_ACTIONS, now)
         if first == "announce":
             message = emails.match_announcement(
                 meeting, members, recipient, program, settings.organizer, sender=settings.sender, stamp=now,
-                base_url=settings.base_url, key=key, attach_invite=attach)
+                base_url=settings.base_url, key=key, attach_invite=attach, actions=actions)
         else:
             message = emails.meeting_rescheduled(
                 meeting, members, recipient, program, settings.organizer, sender=settings.sender, stamp=now,
-                base_url=settings.base_url, key=key, previous=previous, attach_invite=attach)
+                base_url=settings.base_url, key=key, previous=previous, attach_invite=attach, actions=actions)
         effects.append(_email_effect(key, message, meeting))
         if meeting.slot is None:
             continue
@@ -352,8 +367,9 @@ def _meeting_effects(meeting: Meeting, members: Sequence[Person], program: Progr
                                                base_url=settings.base_url, key=key)
             effects.append(_email_effect(key, reminder, meeting, at=remind_at))
         key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "feedback", recipient.email)
-        feedback = emails.feedback_request(meeting, members, recipient, program, sender=settings.sender,
-                                           base_url=settings.base_url, key=key)
+        feedback = emails.feedback_request(
+            meeting, members, recipient, program, sender=settings.sender, base_url=settings.base_url, key=key,
+            actions=settings.answer_links(meeting, recipient.email, FEEDBACK_ACTIONS, now))
         effects.append(_email_effect(key, feedback, meeting, at=meeting.slot.end + FEEDBACK_DELAY))
     if not attach and meeting.slot is not None:
         effects.append(_event_effect(meeting, members, program, settings, now,

@@ -142,9 +142,10 @@ def _place(meeting: Meeting, program: Program) -> str:
 
 
 def match_url(base_url: str, meeting: Meeting) -> str:
-    """The address of the meeting's match page, ``<base_url>/matches/<id>``: the one place every email (and the
-    invite description) builds it. Signing the link is the web site's business. ``ValueError`` for a meeting
-    that is not stored."""
+    """The address of the meeting's match page, ``<base_url>/matches/<id>`` (it needs a sign-in): the one place
+    every email (and the invite description) builds it. The signed one-click links of an email come from
+    ``scheduler.matches.MatchLinks`` through ``PlanSettings.links``. ``ValueError`` for a meeting that is not
+    stored."""
     if meeting.id is None:
         raise ValueError("a meeting has a page only once it is stored")
     return f"{base_url.rstrip('/')}/matches/{meeting.id}"
@@ -219,9 +220,11 @@ def match_announcement(
     base_url: str,
     key: str,
     attach_invite: bool = True,
+    actions: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """The email telling ``recipient`` whom they meet, why, when (in their own and each other's time zone)
-    and where, with a link to the match page.
+    and where, with a link to the match page, and one link per answer in ``actions`` (``accept``, ``decline``,
+    ``reschedule`` → signed URL; see ``scheduler.matches.MatchLinks``) when given.
 
     A scheduled meeting carries its invite (the mail adapter adds the calendar part), unless ``attach_invite``
     is False: then the calendar provider sends the invitation itself and the email says so. A meeting without a
@@ -264,6 +267,7 @@ def match_announcement(
         "place": _place(meeting, program),
         "match_url": page,
         "invite_attached": attach_invite,
+        "actions": dict(actions or {}),
     }
     if slot is None:
         subject = f"{label} with {other_names}: pick a time together"
@@ -346,9 +350,11 @@ def feedback_request(
     sender: str,
     base_url: str,
     key: str,
+    actions: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """The "did you meet?" email, sent a few hours after the meeting ended, linking to the match page where
-    ``recipient`` answers. Raises ``ValueError`` for a meeting without a slot, one not stored, or a recipient
+    ``recipient`` answers, or with ``actions`` (``met`` and ``not-met`` → signed URL) to its one-click
+    answers. Raises ``ValueError`` for a meeting without a slot, one not stored, or a recipient
     not in it."""
     _, other_names = _others(meeting, members, recipient)
     if meeting.slot is None:
@@ -360,7 +366,10 @@ def feedback_request(
         "other_names": other_names,
         "when": format_slot(meeting.slot, recipient.timezone),
         "match_url": match_url(base_url, meeting),
+        "actions": dict(actions or {}),
     }
+    if actions and not {"met", "not-met"} <= set(actions):
+        raise ValueError("a feedback request with links needs both 'met' and 'not-met'")
     return EmailMessage(
         to=(format_recipient(recipient),),
         subject=_one_line(f"Did you meet {other_names}?"),
@@ -433,10 +442,12 @@ def meeting_rescheduled(
     key: str,
     previous: Interval | None,
     attach_invite: bool = True,
+    actions: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """The email telling ``recipient`` the meeting moved from ``previous`` to ``meeting.slot`` (both in their
     own time zone). It carries the updated ``METHOD:REQUEST`` invite (same UID, the raised SEQUENCE), which
-    moves the event in their calendar, unless a provider sends invitations (``attach_invite`` False).
+    moves the event in their calendar, unless a provider sends invitations (``attach_invite`` False), and the
+    answer links of ``actions`` as the announcement does.
     Raises ``ValueError`` for a meeting without a new slot, one not stored, or a recipient not in it."""
     people, other_names = _others(meeting, members, recipient)
     if meeting.slot is None:
@@ -453,6 +464,7 @@ def meeting_rescheduled(
         "place": _place(meeting, program),
         "invite_attached": attach_invite,
         "match_url": page,
+        "actions": dict(actions or {}),
     }
     invite = (build_invite(meeting, people, program, organizer, stamp=stamp, match_url=page)
               if attach_invite else None)

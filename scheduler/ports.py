@@ -7,10 +7,10 @@ datetime crossing a port is timezone-aware UTC.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from scheduler.model import (
     Busy,
@@ -29,7 +29,9 @@ from scheduler.model import (
 
 if TYPE_CHECKING:
     # Only for annotations: the account values live beside their services, which ports need not load.
-    from scheduler.accounts import Account, SessionRecord
+    from scheduler.accounts import Account, FeedbackGiven, SessionRecord
+    from scheduler.admin import CycleFact, EffectCount, MeetingFact, PairFact
+    from scheduler.matches import FeedbackAnswer, Rsvp
 
 
 class Clock(Protocol):
@@ -221,8 +223,29 @@ class HistoryRepository(Protocol):
 class FeedbackRepository(Protocol):
     """Answers to "did you meet?"."""
 
-    def add(self, meeting_id: int, email: str, met: bool, comment: str = "") -> None:
-        """Record one person's answer for one meeting (a later answer replaces an earlier one)."""
+    def add(self, meeting_id: int, email: str, met: bool, comment: str = "", *, rating: int | None = None) -> None:
+        """Record one person's answer for one meeting, with an optional 1–5 ``rating`` (a later answer replaces
+        an earlier one, its rating included). ``NotFoundError`` for an unknown meeting."""
+        ...
+
+    def answers(self, meeting_id: int) -> builtins.list[FeedbackAnswer]:
+        """Every answer given for the meeting, by email."""
+        ...
+
+
+class MatchRepository(Protocol):
+    """Each member's accept/decline answer to a meeting (one per member; a later answer replaces it)."""
+
+    def set_rsvp(self, rsvp: Rsvp) -> None:
+        """Store one member's answer; ``NotFoundError`` for an unknown meeting."""
+        ...
+
+    def rsvps(self, meeting_id: int) -> builtins.list[Rsvp]:
+        """The meeting's answers, by email."""
+        ...
+
+    def clear_rsvps(self, meeting_id: int) -> int:
+        """Forget the meeting's answers (its time changed); return how many went."""
         ...
 
 
@@ -332,6 +355,42 @@ class AccountRepository(Protocol):
         """Delete sessions and used-link records that expired before ``now``; return how many rows went."""
         ...
 
+    def meetings_of(self, email: str) -> builtins.list[tuple[Cycle, Meeting]]:
+        """The meetings the person is a member of, each with its cycle, newest first."""
+        ...
+
+    def feedback_of(self, email: str) -> builtins.list[FeedbackGiven]:
+        """The "did we meet?" answers the person gave, oldest first."""
+        ...
+
+    def delete_person(self, email: str, scrub: Callable[[Any], Any]) -> dict[str, int]:
+        """Delete the person and every row that names their address (memberships, feedback, unmatched, calendar
+        gaps, pairing history, effects addressed to them; their account and sessions); pass other effects'
+        payloads that mention it through ``scrub`` and drop it from other people's wishlists, block lists and
+        manager fields. Returns the rows removed by table; ``NotFoundError`` for an unknown address."""
+        ...
+
+
+class ReportRepository(Protocol):
+    """Read-only aggregates for the admin's pages and analytics (see ``scheduler.admin``). Never writes."""
+
+    def cycles(self) -> builtins.list[CycleFact]:
+        """Every cycle with how many people it left unmatched, oldest window first."""
+        ...
+
+    def meetings(self) -> builtins.list[MeetingFact]:
+        """Every meeting with its members' current department and team ("" for a person who is gone) and how
+        many members answered "did you meet?" and said yes."""
+        ...
+
+    def pairs(self) -> builtins.list[PairFact]:
+        """Every pair of the pairing history, by cycle."""
+        ...
+
+    def effect_counts(self) -> builtins.list[EffectCount]:
+        """Outbox effects counted by cycle (``None``: of no cycle) and state."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One database transaction with its repositories. Rolls back on exit unless ``commit`` was called."""
@@ -343,6 +402,8 @@ class UnitOfWork(Protocol):
     feedback: FeedbackRepository
     outbox: OutboxRepository
     accounts: AccountRepository
+    reports: ReportRepository
+    matches: MatchRepository
 
     def __enter__(self) -> Self: ...
 

@@ -41,13 +41,15 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
     csrf.init_app(app)
     app.extensions["coffeechat"] = services or bootstrap(config)
 
-    from web import account, auth, errors, public, security
+    from web import account, admin, auth, errors, matches, public, security
 
     security.init_app(app, config)
     auth.init_app(app, app.config["SECRET_KEY"])
     app.register_blueprint(public.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(account.blueprint)
+    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(matches.blueprint)
     errors.init_app(app)
     return app
 

@@ -8,16 +8,33 @@ workers are settled by the database (``INSERT … ON CONFLICT DO NOTHING``, cond
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, ForeignKey, String, delete, select, update
+from sqlalchemy import CursorResult, ForeignKey, String, Text, delete, func, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from scheduler.accounts import Account, SessionRecord
+from scheduler.accounts import Account, FeedbackGiven, SessionRecord
 from scheduler.errors import NotFoundError, StorageError
-from scheduler.storage.orm import CODE_LENGTH, Base, PersonRow, UtcDateTime
+from scheduler.model import Cycle, Meeting
+from scheduler.storage.orm import (
+    CODE_LENGTH,
+    Base,
+    CalendarGapRow,
+    FeedbackRow,
+    GroupMemberRow,
+    GroupRow,
+    MeetingRow,
+    OutboxEffectRow,
+    PairingHistoryRow,
+    PersonRow,
+    UnmatchedRow,
+    UtcDateTime,
+)
+from scheduler.storage.repositories import SqlAlchemyCycleRepository
 
 DIGEST_LENGTH = 64  # SHA-256 in hex
 
@@ -204,3 +221,86 @@ class SqlAlchemyAccountRepository:
         links = self._session.execute(delete(UsedLinkRow).where(UsedLinkRow.expires_at < now)
                                       .execution_options(synchronize_session=False))
         return _rowcount(sessions) + _rowcount(links)
+
+    # --- the account pages: history, export, deletion -------------------------------------------------------
+
+    def meetings_of(self, email: str) -> list[tuple[Cycle, Meeting]]:
+        """The meetings the person is a member of, with their cycles, newest first (by slot, then id)."""
+        address = _key_email(email)
+        ids = self._session.execute(
+            select(MeetingRow.id, GroupRow.cycle_id)
+            .join(GroupRow, GroupRow.id == MeetingRow.group_id)
+            .join(GroupMemberRow, GroupMemberRow.group_id == GroupRow.id)
+            .where(GroupMemberRow.email == address)
+            .order_by(MeetingRow.slot_start.desc(), MeetingRow.id.desc())
+        ).all()
+        cycles = SqlAlchemyCycleRepository(self._session)
+        found: list[tuple[Cycle, Meeting]] = []
+        for meeting_id, cycle_id in ids:
+            cycle, meeting = cycles.get(cycle_id), cycles.meeting(meeting_id)
+            if cycle is not None and meeting is not None:
+                found.append((cycle, meeting))
+        return found
+
+    def feedback_of(self, email: str) -> list[FeedbackGiven]:
+        """The "did we meet?" answers the person gave, oldest first."""
+        rows = self._session.execute(
+            select(FeedbackRow.meeting_id, FeedbackRow.met, FeedbackRow.comment, FeedbackRow.answered_at)
+            .where(FeedbackRow.email == _key_email(email)).order_by(FeedbackRow.answered_at, FeedbackRow.id)
+        )
+        return [FeedbackGiven(meeting_id, met, comment, answered_at) for meeting_id, met, comment, answered_at in rows]
+
+    def delete_person(self, email: str, scrub: Callable[[Any], Any]) -> dict[str, int]:
+        """Delete the person and every row naming their address; return how many rows went, by table.
+
+        The person's row goes (their account and sessions with it, by foreign key), and so do their group
+        memberships, feedback, ``unmatched``, ``calendar_gaps`` and ``pairing_history`` rows and the outbox
+        effects addressed to them (the recipient is the last part of an effect's key). Other effects that mention
+        the address get ``scrub(payload)``; other people lose the address from their wishlist, block list and
+        manager field. ``NotFoundError`` for an unknown address.
+        """
+        address = _key_email(email)
+        person_id = self._require_person_id(address)
+        removed: dict[str, int] = {}
+
+        def gone(table: str, statement: Any) -> None:
+            removed[table] = removed.get(table, 0) + _rowcount(
+                self._session.execute(statement.execution_options(synchronize_session=False)))
+
+        gone("group_members", delete(GroupMemberRow).where(
+            or_(GroupMemberRow.email == address, GroupMemberRow.person_id == person_id)))
+        gone("feedback", delete(FeedbackRow).where(FeedbackRow.email == address))
+        gone("unmatched", delete(UnmatchedRow).where(UnmatchedRow.email == address))
+        gone("calendar_gaps", delete(CalendarGapRow).where(CalendarGapRow.email == address))
+        gone("pairing_history", delete(PairingHistoryRow).where(
+            or_(PairingHistoryRow.person_a == address, PairingHistoryRow.person_b == address)))
+        # A substring search finds every candidate (it may find a longer address too); Python decides.
+        mentioned = self._session.execute(
+            select(OutboxEffectRow.id, OutboxEffectRow.key, OutboxEffectRow.payload).where(or_(
+                func.lower(OutboxEffectRow.key).contains(address, autoescape=True),
+                func.lower(sql_cast(OutboxEffectRow.payload, Text)).contains(address, autoescape=True)))
+        ).all()
+        addressed = [effect_id for effect_id, key, _ in mentioned if key.rpartition("/")[2].lower() == address]
+        if addressed:
+            gone("outbox_effects", delete(OutboxEffectRow).where(OutboxEffectRow.id.in_(addressed)))
+        for effect_id, _, payload in mentioned:
+            if effect_id not in addressed and (cleaned := scrub(payload)) != payload:
+                self._session.execute(update(OutboxEffectRow).where(OutboxEffectRow.id == effect_id)
+                                      .values(payload=cleaned).execution_options(synchronize_session=False))
+                removed["outbox_effects_scrubbed"] = removed.get("outbox_effects_scrubbed", 0) + 1
+        others = self._session.execute(
+            select(PersonRow.id, PersonRow.wishlist, PersonRow.blocked, PersonRow.manager).where(
+                PersonRow.id != person_id,
+                or_(func.lower(sql_cast(PersonRow.wishlist, Text)).contains(address, autoescape=True),
+                    func.lower(sql_cast(PersonRow.blocked, Text)).contains(address, autoescape=True),
+                    func.lower(PersonRow.manager) == address))
+        ).all()
+        for other_id, wishlist, blocked, manager in others:
+            self._session.execute(update(PersonRow).where(PersonRow.id == other_id).values(
+                wishlist=[entry for entry in wishlist if entry.lower() != address],
+                blocked=[entry for entry in blocked if entry.lower() != address],
+                manager="" if manager.strip().lower() == address else manager,
+            ).execution_options(synchronize_session=False))
+        removed["people_lists_cleaned"] = len(others)
+        gone("people", delete(PersonRow).where(PersonRow.id == person_id))
+        return removed

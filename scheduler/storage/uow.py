@@ -20,15 +20,18 @@ from scheduler.ports import (
     CycleRepository,
     FeedbackRepository,
     HistoryRepository,
+    MatchRepository,
     OutboxRepository,
     PeopleRepository,
     ProgramRepository,
+    ReportRepository,
     UnitOfWork,
 )
 from scheduler.storage.accounts import SqlAlchemyAccountRepository
+from scheduler.storage.matches import RatedFeedbackRepository, SqlAlchemyMatchRepository
+from scheduler.storage.reports import SqlAlchemyReportRepository
 from scheduler.storage.repositories import (
     SqlAlchemyCycleRepository,
-    SqlAlchemyFeedbackRepository,
     SqlAlchemyHistoryRepository,
     SqlAlchemyOutboxRepository,
     SqlAlchemyPeopleRepository,
@@ -117,6 +120,8 @@ class SqlAlchemyUnitOfWork:
     feedback: FeedbackRepository
     outbox: OutboxRepository
     accounts: AccountRepository
+    reports: ReportRepository
+    matches: MatchRepository
     session: Session
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
@@ -135,9 +140,11 @@ class SqlAlchemyUnitOfWork:
         self.programs = SqlAlchemyProgramRepository(session)
         self.cycles = SqlAlchemyCycleRepository(session)
         self.history = SqlAlchemyHistoryRepository(session)
-        self.feedback = SqlAlchemyFeedbackRepository(session)
+        self.feedback = RatedFeedbackRepository(session)
         self.outbox = SqlAlchemyOutboxRepository(session)
         self.accounts = SqlAlchemyAccountRepository(session)
+        self.reports = SqlAlchemyReportRepository(session)
+        self.matches = SqlAlchemyMatchRepository(session)
         return self
 
     def __exit__(

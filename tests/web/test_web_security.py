@@ -54,7 +54,8 @@ def urls_of(site: Site, methods: set[str]) -> list[tuple[str, str]]:
                 url = "/static/style.css"
             elif rule.arguments - set(rule.defaults or {}):
                 kind = (rule.defaults or {}).get("kind", "")
-                url = examples[kind]
+                # Other arguments (a program's name, a meeting's id): "1" has the shape of any of them.
+                url = examples[kind] if kind else rule.build(dict.fromkeys(rule.arguments, "1"))[1]
             else:
                 url = rule.rule
             found.append((method, url))

@@ -1,10 +1,15 @@
-"""Account pages: placeholder revision reserved for the account pages; it changes nothing yet.
+"""Account pages: no schema change.
 
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-22
 
 Migrations are frozen history: use plain SQLAlchemy types here, never the application's models or types.
+
+The revision was reserved for the account pages (profile, wishlist and block list, pause, calendar source,
+history, export, deletion). They turned out to need no new table or column: everything they edit is already on
+``people``, and deleting an account removes rows from the existing tables (``scheduler.profile``). The revision
+stays, empty, so that the numbering others build on does not move; upgrading and downgrading it change nothing.
 """
 
 from collections.abc import Sequence
@@ -16,8 +21,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Nothing yet."""
+    """Nothing to change: the account pages use the existing tables."""
 
 
 def downgrade() -> None:
-    """Nothing yet."""
+    """Nothing to undo."""

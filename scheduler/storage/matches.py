@@ -1,0 +1,137 @@
+"""Tables and repositories of the match pages: each member's accept/decline answer, and the optional rating of
+a "did you meet?" answer.
+
+The tables hang on the shared declarative ``Base`` of ``orm.py`` (migration 0008 creates them) so the schema
+check sees them. A rating lives in a table of its own, one row per ``feedback`` row that has one, rather than in
+a new ``feedback`` column: it is optional, and ``orm.py`` stays as it is. Repositories speak in dataclasses
+(``scheduler.matches``) and never hand out rows; two answers at once are settled by ``INSERT … ON CONFLICT``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from scheduler.errors import NotFoundError, StorageError
+from scheduler.matches import ANSWERS, FeedbackAnswer, Rsvp
+from scheduler.storage.orm import CODE_LENGTH, Base, FeedbackRow, MeetingRow, PersonRow, UtcDateTime
+from scheduler.storage.repositories import SqlAlchemyFeedbackRepository
+
+
+class MatchRsvpRow(Base):
+    """One member's answer to a meeting: ``accepted`` or ``declined``; a later answer replaces the earlier.
+
+    Keyed by the person's id, not their address: deleting a person deletes their answers with them.
+    """
+
+    __tablename__ = "match_rsvps"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "person_id"),
+        CheckConstraint(f"answer IN {ANSWERS!r}", name="answer"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    answer: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    answered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FeedbackRatingRow(Base):
+    """The 1–5 rating given with a "did you meet?" answer; gone with its answer."""
+
+    __tablename__ = "feedback_ratings"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),)
+
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id", ondelete="CASCADE"), primary_key=True,
+                                             autoincrement=False)
+    rating: Mapped[int] = mapped_column(Integer)
+
+
+def _insert(session: Session, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT in the dialect of the session's database, which knows ``ON CONFLICT``."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(entity)
+    if dialect == "sqlite":
+        return sqlite.insert(entity)
+    raise StorageError(f"unsupported database {dialect!r}: Coffee Chat runs on SQLite and PostgreSQL")
+
+
+def _key_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _require_meeting(session: Session, meeting_id: int) -> None:
+    if session.scalar(select(MeetingRow.id).where(MeetingRow.id == meeting_id)) is None:
+        raise NotFoundError(f"no meeting with id {meeting_id}")
+
+
+class SqlAlchemyMatchRepository:
+    """Accept/decline answers (``ports.MatchRepository``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def set_rsvp(self, rsvp: Rsvp) -> None:
+        """Store one member's answer, replacing an earlier one. ``NotFoundError`` for an unknown meeting or
+        person, ``ValueError`` for an answer other than ``accepted``/``declined``."""
+        if rsvp.answer not in ANSWERS:
+            raise ValueError(f"{rsvp.answer!r} is not an answer ({', '.join(ANSWERS)})")
+        _require_meeting(self._session, rsvp.meeting_id)
+        person_id = self._session.scalar(select(PersonRow.id).where(PersonRow.email == _key_email(rsvp.email)))
+        if person_id is None:
+            raise NotFoundError(f"nobody has the address {rsvp.email}")
+        insert = _insert(self._session, MatchRsvpRow).values(
+            meeting_id=rsvp.meeting_id, person_id=person_id, answer=rsvp.answer, answered_at=rsvp.answered_at)
+        self._session.execute(insert.on_conflict_do_update(
+            index_elements=["meeting_id", "person_id"],
+            set_={"answer": insert.excluded.answer, "answered_at": insert.excluded.answered_at}))
+
+    def rsvps(self, meeting_id: int) -> builtins.list[Rsvp]:
+        """The meeting's answers, by email."""
+        rows = self._session.execute(
+            select(MatchRsvpRow, PersonRow.email).join(PersonRow, PersonRow.id == MatchRsvpRow.person_id)
+            .where(MatchRsvpRow.meeting_id == meeting_id).order_by(PersonRow.email))
+        return [Rsvp(row.meeting_id, email, row.answer, row.answered_at) for row, email in rows]
+
+    def clear_rsvps(self, meeting_id: int) -> int:
+        """Forget the meeting's answers (its time changed); return how many went."""
+        result = self._session.execute(delete(MatchRsvpRow).where(MatchRsvpRow.meeting_id == meeting_id))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class RatedFeedbackRepository(SqlAlchemyFeedbackRepository):
+    """Answers to "did you meet?" with their optional rating (``ports.FeedbackRepository``)."""
+
+    def add(self, meeting_id: int, email: str, met: bool, comment: str = "", *, rating: int | None = None) -> None:
+        """Record one person's answer for one meeting, replacing an earlier one (its rating too: an answer
+        without a rating removes the earlier rating). ``NotFoundError`` for an unknown meeting, ``ValueError``
+        for a rating outside 1–5."""
+        if rating is not None and not 1 <= rating <= 5:
+            raise ValueError(f"a rating is 1 to 5, not {rating}")
+        super().add(meeting_id, email, met, comment)
+        feedback_id = self._session.scalar(select(FeedbackRow.id).where(
+            FeedbackRow.meeting_id == meeting_id, FeedbackRow.email == _key_email(email)))
+        if feedback_id is None:  # pragma: no cover - the upsert above just wrote it
+            raise StorageError(f"the answer of {email} for meeting {meeting_id} was not stored")
+        if rating is None:
+            self._session.execute(delete(FeedbackRatingRow).where(FeedbackRatingRow.feedback_id == feedback_id))
+            return
+        insert = _insert(self._session, FeedbackRatingRow).values(feedback_id=feedback_id, rating=rating)
+        self._session.execute(insert.on_conflict_do_update(index_elements=["feedback_id"],
+                                                           set_={"rating": insert.excluded.rating}))
+
+    def answers(self, meeting_id: int) -> builtins.list[FeedbackAnswer]:
+        """Every answer given for the meeting, by email, with its rating (None when none was given)."""
+        rows = self._session.execute(
+            select(FeedbackRow, FeedbackRatingRow.rating)
+            .outerjoin(FeedbackRatingRow, FeedbackRatingRow.feedback_id == FeedbackRow.id)
+            .where(FeedbackRow.meeting_id == meeting_id)
+            .order_by(FeedbackRow.email))
+        return [FeedbackAnswer(row.meeting_id, row.email, row.met, row.comment, rating, row.answered_at)
+                for row, rating in rows]

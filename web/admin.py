@@ -1,0 +1,299 @@
+"""The admin's pages: participants, cycles, deliveries, programs and analytics. Admins only.
+
+Admins are the addresses in ``[web] admins``. A visitor who is not signed in is sent to sign in; a signed-in
+person who is not an admin gets 403. GET never changes anything (a cycle preview is a dry run); every POST
+carries the CSRF token of Flask-WTF. Each view parses, calls one service of ``scheduler.admin`` or
+``scheduler.services`` and renders.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, StringField
+from wtforms.validators import InputRequired, Length
+
+from scheduler import accounts, admin
+from scheduler.errors import InputError, NotFoundError, StorageError
+from scheduler.services import import_people, program_overview, requeue_effect, run_cycle
+from web import services_of
+from web.auth import current_viewer, sign_in_required
+from web.charts import ACCENT, Series, bar_chart_svg, heatmap_svg
+from web.forms import plain_text
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+MAX_UPLOAD = 2 * 1024 * 1024  # a CSV of many thousand people fits; more is a mistake
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def admin_required(view: _View) -> _View:
+    """Signed in (else off to sign in) and an admin (else 403)."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        viewer = current_viewer()
+        if viewer is None or not viewer.is_admin:
+            abort(403, "This page is for the administrators of Coffee Chat.")
+        return view(*args, **kwargs)
+
+    return sign_in_required(guarded)  # type: ignore[return-value]
+
+
+class SearchForm(FlaskForm):
+    """Find people (a GET form: it changes nothing, so it needs no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Name, email, team or department",
+                    validators=[Length(max=admin.MAX_QUERY, message="Keep it under 200 characters."), plain_text])
+
+
+class ImportForm(FlaskForm):
+    """Upload a CSV of people."""
+
+    people = FileField("CSV file of people", validators=[FileRequired("Choose a CSV file to import.")],
+                       description="The same columns and rules as coffeechat import-people: email, name, team, "
+                                   "and optional department, office, timezone, working_hours, calendar, ….")
+
+
+class PersonForm(FlaskForm):
+    """An action on one person: pause until a date, or disable / enable."""
+
+    email = HiddenField(validators=[InputRequired(), Length(max=320), plain_text])
+    until = StringField("Pause until", validators=[Length(max=20), plain_text])
+    action = HiddenField(validators=[Length(max=10)])  # "disable" or "enable", checked by the view
+
+
+class ButtonForm(FlaskForm):
+    """A button: the CSRF token only."""
+
+
+class RequeueForm(FlaskForm):
+    """Requeue one dead effect."""
+
+    key = HiddenField(validators=[InputRequired(), Length(max=500)])
+
+
+def _services() -> Any:
+    return services_of(current_app)
+
+
+# --- participants ---------------------------------------------------------------------------------------------
+
+
+@blueprint.get("")
+@admin_required
+def participants() -> ResponseReturnValue:
+    """Search people; import a CSV; pause, disable or enable someone."""
+    return _participants_page(ImportForm())
+
+
+def _participants_page(import_form: ImportForm, report: Any = None, status: int = 200) -> ResponseReturnValue:
+    search = SearchForm(request.args)
+    found: list[admin.Participant] = []
+    total = 0
+    if search.validate():
+        found, total = admin.search_participants(_services().uow_factory, search.q.data or "")
+    return render_template("admin_participants.html", search=search, found=found, total=total,
+                           import_form=import_form, person_form=PersonForm(formdata=None), report=report,
+                           today=_services().clock.now().date()), status if search.errors == {} else 400
+
+
+@blueprint.post("/import")
+@admin_required
+def import_csv() -> ResponseReturnValue:
+    """Import people from an uploaded CSV with the CLI's rules: good rows saved, bad rows listed by line."""
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return _participants_page(form, status=400)
+    upload = form.people.data
+    raw = upload.stream.read(MAX_UPLOAD + 1)
+    if len(raw) > MAX_UPLOAD:
+        form.people.errors = [f"The file is larger than {MAX_UPLOAD // (1024 * 1024)} MB."]
+        return _participants_page(form, status=413)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        form.people.errors = ["The file is not UTF-8 text: save it as “CSV UTF-8” and try again."]
+        return _participants_page(form, status=400)
+    name = (upload.filename or "people.csv")[:100]
+    services = _services()
+    try:
+        report = import_people(services.uow_factory, text, source=name, clock=services.clock)
+    except InputError as error:
+        form.people.errors = [str(error)]
+        return _participants_page(form, status=400)
+    return _participants_page(ImportForm(formdata=None), report=report, status=200 if not report.errors else 422)
+
+
+def _person_form() -> PersonForm:
+    form = PersonForm()
+    if not form.validate_on_submit():
+        abort(400, "The form was incomplete or has expired: reload the page and try again.")
+    return form
+
+
+def _back() -> ResponseReturnValue:
+    query = request.args.get("q", "")[: admin.MAX_QUERY]
+    return redirect(url_for("admin.participants", q=query or None), code=303)
+
+
+@blueprint.post("/people/pause")
+@admin_required
+def pause() -> ResponseReturnValue:
+    """Pause someone until a date (empty: resume them)."""
+    form = _person_form()
+    services = _services()
+    try:
+        until = admin.parse_pause_date(form.until.data or "", services.clock.now().date())
+        person = admin.pause_participant(services.uow_factory, form.email.data or "", until)
+    except NotFoundError as error:
+        abort(404, str(error))
+    except InputError as error:
+        flash(f"Not paused: {error}.")
+        return _back()
+    flash(f"{person.name} is paused until {until.isoformat()}." if until else f"{person.name} takes part again.")
+    return _back()
+
+
+@blueprint.post("/people/access")
+@admin_required
+def access() -> ResponseReturnValue:
+    """Disable someone's account (signing them out everywhere) or enable it again."""
+    form = _person_form()
+    if form.action.data not in ("disable", "enable"):
+        abort(400, "Choose to disable or to enable.")
+    services = _services()
+    email = form.email.data or ""
+    try:
+        accounts.set_disabled(services.uow_factory, services.clock, email, form.action.data == "disable")
+    except NotFoundError as error:
+        abort(404, str(error))
+    flash(f"{email} is disabled and signed out everywhere." if form.action.data == "disable"
+          else f"{email} may sign in again (they stay opted out until they opt back in).")
+    return _back()
+
+
+# --- cycles ---------------------------------------------------------------------------------------------------
+
+
+def _program(name: str) -> Any:
+    for program in _services().config.programs:
+        if program.name == name:
+            return program
+    abort(404, f"There is no program named {name!r} in the configuration.")
+
+
+@blueprint.get("/cycles")
+@admin_required
+def cycles() -> ResponseReturnValue:
+    """Each program with its latest cycle, and a link to preview the next one."""
+    services = _services()
+    overviews = program_overview(services.uow_factory, services.config.programs)
+    return render_template("admin_cycles.html", overviews=overviews)
+
+
+@blueprint.get("/cycles/<name>")
+@admin_required
+def preview(name: str) -> ResponseReturnValue:
+    """A dry run of the program's next cycle: nothing is stored or sent."""
+    program = _program(name)
+    services = _services()
+    result = admin.preview_cycle(services.uow_factory, services.calendar, services.clock, program,
+                                 services.settings)
+    return render_template("admin_preview.html", preview=result, form=ButtonForm(), share=admin.share)
+
+
+@blueprint.post("/cycles/<name>/run")
+@admin_required
+def run(name: str) -> ResponseReturnValue:
+    """Plan and store the program's next cycle; the outbox relay then sends its invites."""
+    program = _program(name)
+    if not ButtonForm().validate_on_submit():
+        abort(400, "The form has expired: reload the page and try again.")
+    services = _services()
+    outcome = run_cycle(services.uow_factory, services.calendar, services.clock, program, services.settings)
+    cycle = outcome.cycle
+    if outcome.already_planned or cycle is None:
+        flash(f"The {program.name} cycle for that week was already planned: nothing new was planned.")
+    else:
+        groups = len(outcome.plan.meetings) if outcome.plan else 0
+        flash(f"Cycle {cycle.id} of {program.name} is planned with {groups} groups: the delivery worker now sends "
+              "the invites.")
+    return redirect(url_for("admin.deliveries"), code=303)
+
+
+# --- deliveries -----------------------------------------------------------------------------------------------
+
+
+@blueprint.get("/deliveries")
+@admin_required
+def deliveries() -> ResponseReturnValue:
+    """Outbox effects by cycle and state; the dead ones with their errors and a requeue button."""
+    rows, dead = admin.delivery_overview(_services().uow_factory)
+    return render_template("admin_deliveries.html", rows=rows, dead=dead, form=RequeueForm(formdata=None),
+                           states=("pending", "in_flight", "done", "dead", "superseded"))
+
+
+@blueprint.post("/deliveries/requeue")
+@admin_required
+def requeue() -> ResponseReturnValue:
+    """Give a dead effect another round of attempts, due now."""
+    form = RequeueForm()
+    if not form.validate_on_submit():
+        abort(400, "The form was incomplete or has expired: reload the page and try again.")
+    services = _services()
+    key = form.key.data or ""
+    try:
+        requeue_effect(services.uow_factory, services.clock, key)
+    except NotFoundError as error:
+        abort(404, str(error))
+    except StorageError as error:
+        # requeue says StorageError for an effect that is not dead (any more): a stale page, not an outage.
+        flash(f"Not requeued: {error}")
+        return redirect(url_for("admin.deliveries"), code=303)
+    flash(f"Requeued {key}: the delivery worker tries it again now.")
+    return redirect(url_for("admin.deliveries"), code=303)
+
+
+# --- programs and analytics -----------------------------------------------------------------------------------
+
+
+@blueprint.get("/programs")
+@admin_required
+def programs() -> ResponseReturnValue:
+    """Each program's cadence, kind, group size, rules and weights (read from the configuration file)."""
+    services = _services()
+    sheets = [(p, admin.program_settings(p), admin.program_weights(p)) for p in services.config.programs]
+    return render_template("admin_programs.html", sheets=sheets, config_path=services.config.path)
+
+
+@blueprint.get("/analytics")
+@admin_required
+def analytics() -> ResponseReturnValue:
+    """The heatmap of meetings between departments and the rates of each cycle, as SVG with tables."""
+    figures = admin.analytics(_services().uow_factory)
+    labels = [row.label for row in figures.cycles]
+    rates = bar_chart_svg(
+        "Participation and “we met” by cycle",
+        "For each cycle, oldest first: the share of its people placed in a group, and the share of answered "
+        "meetings that took place. The same figures follow as a table.",
+        labels, [Series("placed in a group", ACCENT, [r.participation for r in figures.cycles]),
+                 Series("said “we met”", "#2f6b3a", [r.met_rate for r in figures.cycles])],
+        chart_id="rates", percent=True)
+    connections = bar_chart_svg(
+        "New cross-team connections by cycle",
+        "For each cycle, oldest first: pairs of people from different teams who had never been grouped before. "
+        "The same figures follow as a table.",
+        labels, [Series("new connections", "#1d5fbf", [float(r.new_connections) for r in figures.cycles])],
+        chart_id="connections")
+    return render_template("admin_analytics.html", figures=figures, heatmap=heatmap_svg(figures.heatmap),
+                           rates=rates, connections=connections)
