@@ -15,6 +15,7 @@ from scheduler.model import CalendarSource, Person, WorkingHours, normalize_emai
 from scheduler.profile import MAX_URL_LENGTH, ProfileChange
 from web.forms import (
     CheckboxesField,
+    MeetingPreferenceChecks,
     _choices,
     _list_of_addresses,
     _list_of_names,
@@ -43,7 +44,7 @@ def _time_field(label: str, description: str = "") -> StringField:
     return field
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(MeetingPreferenceChecks, FlaskForm):
     """Profile and preferences."""
 
     name = _text("Your name", required="Enter your name.")
@@ -126,24 +127,6 @@ class ProfileForm(FlaskForm):
             raise ValidationError("Give a time like 13:00, or leave it empty.")
         if start is not None and end <= start:
             raise ValidationError("Lunch must end after it starts.")
-
-    def validate_kinds(self, field: Field) -> None:
-        """Coffee, lunch or both, at least one."""
-        chosen = field.data or []
-        if not chosen or not set(chosen) <= {"coffee", "lunch"}:
-            raise ValidationError("Choose coffee, lunch or both.")
-
-    def validate_mode(self, field: Field) -> None:
-        """One of the offered ways; in person needs an office."""
-        if field.data not in {"either", "in_person", "virtual"}:
-            raise ValidationError("Choose how you would like to meet.")
-        if field.data == "in_person" and not (self.office.data or "").strip():
-            raise ValidationError("To meet in person only, enter your office above.")
-
-    def validate_cadence(self, field: Field) -> None:
-        """One of the offered cadences."""
-        if field.data not in {"weekly", "fortnightly", "monthly"}:
-            raise ValidationError("Choose how often you would like to meet.")
 
     validate_interests = _list_of_names
 

@@ -107,7 +107,32 @@ def _text(label: str, *, required: str | None = None, description: str = "") -> 
     return StringField(label, validators=validators, filters=[_strip], description=description)
 
 
-class SignUpForm(FlaskForm):
+class MeetingPreferenceChecks:
+    """The checks of the "how would you like to meet" fields, shared by the sign-up and profile forms (WTForms
+    runs ``validate_<field>`` methods found on the form class, so a mixin supplies them to both)."""
+
+    office: Field
+
+    def validate_kinds(self, field: Field) -> None:
+        """Coffee, lunch or both, at least one."""
+        chosen = field.data or []
+        if not chosen or not set(chosen) <= {"coffee", "lunch"}:
+            raise ValidationError("Choose coffee, lunch or both.")
+
+    def validate_mode(self, field: Field) -> None:
+        """One of the offered ways; in person needs an office."""
+        if field.data not in {"either", "in_person", "virtual"}:
+            raise ValidationError("Choose how you would like to meet.")
+        if field.data == "in_person" and not (self.office.data or "").strip():
+            raise ValidationError("To meet in person only, enter your office above.")
+
+    def validate_cadence(self, field: Field) -> None:
+        """One of the offered cadences."""
+        if field.data not in {"weekly", "fortnightly", "monthly"}:
+            raise ValidationError("Choose how often you would like to meet.")
+
+
+class SignUpForm(MeetingPreferenceChecks, FlaskForm):
     """Join Coffee Chat."""
 
     name = _text("Your name", required="Enter your name.")
@@ -151,25 +176,6 @@ class SignUpForm(FlaskForm):
         if field.data not in zone_names():
             raise ValidationError("Choose a time zone from the list.")
 
-    def validate_kinds(self, field: Field) -> None:
-        """Coffee, lunch or both, at least one."""
-        chosen = field.data or []
-        if not chosen:
-            raise ValidationError("Choose coffee, lunch or both.")
-        if not set(chosen) <= {"coffee", "lunch"}:
-            raise ValidationError("Choose coffee, lunch or both.")
-
-    def validate_mode(self, field: Field) -> None:
-        """One of the offered ways; in person needs an office."""
-        if field.data not in {"either", "in_person", "virtual"}:
-            raise ValidationError("Choose how you would like to meet.")
-        if field.data == "in_person" and not (self.office.data or "").strip():
-            raise ValidationError("To meet in person only, enter your office above.")
-
-    def validate_cadence(self, field: Field) -> None:
-        """One of the offered cadences."""
-        if field.data not in {"weekly", "fortnightly", "monthly"}:
-            raise ValidationError("Choose how often you would like to meet.")
 
     validate_interests = _list_of_names
     validate_meet_teams = _list_of_names

@@ -34,7 +34,7 @@ from scheduler.storage.orm import (
     UnmatchedRow,
     UtcDateTime,
 )
-from scheduler.storage.repositories import SqlAlchemyCycleRepository
+from scheduler.storage.repositories import SqlAlchemyCycleRepository, key_email
 
 DIGEST_LENGTH = 64  # SHA-256 in hex
 
@@ -89,10 +89,6 @@ def _rowcount(result: Any) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
-def _key_email(email: str) -> str:
-    """The stored spelling of an address (``Person`` normalises the same way)."""
-    return email.strip().lower()
-
 
 class SqlAlchemyAccountRepository:
     """Accounts, sessions and used links (``ports.AccountRepository``)."""
@@ -101,7 +97,7 @@ class SqlAlchemyAccountRepository:
         self._session = session
 
     def _person_id(self, email: str) -> int | None:
-        return self._session.scalar(select(PersonRow.id).where(PersonRow.email == _key_email(email)))
+        return self._session.scalar(select(PersonRow.id).where(PersonRow.email == key_email(email)))
 
     def _require_person_id(self, email: str) -> int:
         person_id = self._person_id(email)
@@ -114,7 +110,7 @@ class SqlAlchemyAccountRepository:
         row = self._session.execute(
             select(AccountRow, PersonRow.email)
             .join(PersonRow, PersonRow.id == AccountRow.person_id)
-            .where(PersonRow.email == _key_email(email))
+            .where(PersonRow.email == key_email(email))
             .execution_options(populate_existing=True)
         ).first()
         if row is None:
@@ -226,7 +222,7 @@ class SqlAlchemyAccountRepository:
 
     def meetings_of(self, email: str) -> list[tuple[Cycle, Meeting]]:
         """The meetings the person is a member of, with their cycles, newest first (by slot, then id)."""
-        address = _key_email(email)
+        address = key_email(email)
         ids = self._session.execute(
             select(MeetingRow.id, GroupRow.cycle_id)
             .join(GroupRow, GroupRow.id == MeetingRow.group_id)
@@ -246,7 +242,7 @@ class SqlAlchemyAccountRepository:
         """The "did we meet?" answers the person gave, oldest first."""
         rows = self._session.execute(
             select(FeedbackRow.meeting_id, FeedbackRow.met, FeedbackRow.comment, FeedbackRow.answered_at)
-            .where(FeedbackRow.email == _key_email(email)).order_by(FeedbackRow.answered_at, FeedbackRow.id)
+            .where(FeedbackRow.email == key_email(email)).order_by(FeedbackRow.answered_at, FeedbackRow.id)
         )
         return [FeedbackGiven(meeting_id, met, comment, answered_at) for meeting_id, met, comment, answered_at in rows]
 
@@ -259,7 +255,7 @@ class SqlAlchemyAccountRepository:
         the address get ``scrub(payload)``; other people lose the address from their wishlist, block list and
         manager field. ``NotFoundError`` for an unknown address.
         """
-        address = _key_email(email)
+        address = key_email(email)
         person_id = self._require_person_id(address)
         removed: dict[str, int] = {}
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from scheduler.errors import NotFoundError, StorageError
 from scheduler.matches import ANSWERS, FeedbackAnswer, Rsvp
 from scheduler.storage.orm import CODE_LENGTH, Base, FeedbackRow, MeetingRow, PersonRow, UtcDateTime
-from scheduler.storage.repositories import SqlAlchemyFeedbackRepository
+from scheduler.storage.repositories import SqlAlchemyFeedbackRepository, key_email
 
 
 class MatchRsvpRow(Base):
@@ -62,9 +62,6 @@ def _insert(session: Session, entity: type[Base]) -> postgresql.Insert | sqlite.
     raise StorageError(f"unsupported database {dialect!r}: Coffee Chat runs on SQLite and PostgreSQL")
 
 
-def _key_email(email: str) -> str:
-    return email.strip().lower()
-
 
 def _require_meeting(session: Session, meeting_id: int) -> None:
     if session.scalar(select(MeetingRow.id).where(MeetingRow.id == meeting_id)) is None:
@@ -83,7 +80,7 @@ class SqlAlchemyMatchRepository:
         if rsvp.answer not in ANSWERS:
             raise ValueError(f"{rsvp.answer!r} is not an answer ({', '.join(ANSWERS)})")
         _require_meeting(self._session, rsvp.meeting_id)
-        person_id = self._session.scalar(select(PersonRow.id).where(PersonRow.email == _key_email(rsvp.email)))
+        person_id = self._session.scalar(select(PersonRow.id).where(PersonRow.email == key_email(rsvp.email)))
         if person_id is None:
             raise NotFoundError(f"nobody has the address {rsvp.email}")
         insert = _insert(self._session, MatchRsvpRow).values(
@@ -116,7 +113,7 @@ class RatedFeedbackRepository(SqlAlchemyFeedbackRepository):
             raise ValueError(f"a rating is 1 to 5, not {rating}")
         super().add(meeting_id, email, met, comment)
         feedback_id = self._session.scalar(select(FeedbackRow.id).where(
-            FeedbackRow.meeting_id == meeting_id, FeedbackRow.email == _key_email(email)))
+            FeedbackRow.meeting_id == meeting_id, FeedbackRow.email == key_email(email)))
         if feedback_id is None:  # pragma: no cover - the upsert above just wrote it
             raise StorageError(f"the answer of {email} for meeting {meeting_id} was not stored")
         if rating is None:

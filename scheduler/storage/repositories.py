@@ -87,7 +87,7 @@ def _update(session: Session, statement: Update) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
-def _key_email(email: str) -> str:
+def key_email(email: str) -> str:
     """The stored spelling of an email used as a lookup key (``Person`` normalises the same way)."""
     return email.strip().lower()
 
@@ -100,7 +100,7 @@ class SqlAlchemyPeopleRepository:
 
     def get(self, email: str) -> Person | None:
         """The person with this email (any case, surrounding spaces ignored), or ``None``."""
-        row = self._session.scalars(_fresh(select(PersonRow)).where(PersonRow.email == _key_email(email))).first()
+        row = self._session.scalars(_fresh(select(PersonRow)).where(PersonRow.email == key_email(email))).first()
         return None if row is None else _to_person(row)
 
     def save(self, person: Person) -> bool:
@@ -541,7 +541,7 @@ class SqlAlchemyFeedbackRepository:
         """
         _require(self._session, MeetingRow.id == meeting_id, f"no meeting with id {meeting_id}")
         insert = _insert(self._session, FeedbackRow).values(
-            meeting_id=meeting_id, email=_key_email(email), met=met, comment=comment, answered_at=utcnow()
+            meeting_id=meeting_id, email=key_email(email), met=met, comment=comment, answered_at=utcnow()
         )
         self._session.execute(
             insert.on_conflict_do_update(
