@@ -122,6 +122,22 @@ def format_recipient(person: Person) -> str:
     return str(Address(display_name=_one_line(person.name), addr_spec=person.email))
 
 
+def _compose(template: str, recipient: Person, subject: str, context: Mapping[str, Any], *, sender: str, key: str,
+             invite: Invite | None = None) -> EmailMessage:
+    """One email to ``recipient`` from ``template``'s .txt and .html, with a one-line subject and the
+    deterministic Message-ID of ``key``."""
+    return EmailMessage(
+        to=(format_recipient(recipient),),
+        subject=_one_line(subject),
+        text=_render(f"{template}.txt", context),
+        html=_render(f"{template}.html", context),
+        sender=sender,
+        message_id=make_message_id(key, sender_domain(sender)),
+        invite=invite,
+        headers=STANDARD_HEADERS,
+    )
+
+
 def _one_line(text: str) -> str:
     # Names and subjects end up in headers: a line break there must never reach the mail adapter.
     return " ".join(text.split())
@@ -277,16 +293,7 @@ def match_announcement(
         subject = f"{label} with {other_names}: {format_day(local_start)}, {local_start:%H:%M}"
         invite = (build_invite(meeting, people, program, organizer, stamp=stamp, match_url=page)
                   if attach_invite else None)
-    return EmailMessage(
-        to=(format_recipient(recipient),),
-        subject=_one_line(subject),
-        text=_render("match_announcement.txt", context),
-        html=_render("match_announcement.html", context),
-        sender=sender,
-        message_id=make_message_id(key, sender_domain(sender)),
-        invite=invite,
-        headers=STANDARD_HEADERS,
-    )
+    return _compose("match_announcement", recipient, subject, context, sender=sender, key=key, invite=invite)
 
 
 def meeting_reminder(
@@ -319,16 +326,8 @@ def meeting_reminder(
         "place": _place(meeting, program),
         "match_url": match_url(base_url, meeting),
     }
-    return EmailMessage(
-        to=(format_recipient(recipient),),
-        subject=_one_line(f"Reminder: {label.lower()} with {other_names}, {format_day(local_start)} "
-                          f"{local_start:%H:%M}"),
-        text=_render("meeting_reminder.txt", context),
-        html=_render("meeting_reminder.html", context),
-        sender=sender,
-        message_id=make_message_id(key, sender_domain(sender)),
-        headers=STANDARD_HEADERS,
-    )
+    subject = f"Reminder: {label.lower()} with {other_names}, {format_day(local_start)} {local_start:%H:%M}"
+    return _compose("meeting_reminder", recipient, subject, context, sender=sender, key=key)
 
 
 def _others(meeting: Meeting, members: Sequence[Person], recipient: Person) -> tuple[tuple[Person, ...], str]:
@@ -370,15 +369,7 @@ def feedback_request(
     }
     if actions and not {"met", "not-met"} <= set(actions):
         raise ValueError("a feedback request with links needs both 'met' and 'not-met'")
-    return EmailMessage(
-        to=(format_recipient(recipient),),
-        subject=_one_line(f"Did you meet {other_names}?"),
-        text=_render("feedback_request.txt", context),
-        html=_render("feedback_request.html", context),
-        sender=sender,
-        message_id=make_message_id(key, sender_domain(sender)),
-        headers=STANDARD_HEADERS,
-    )
+    return _compose("feedback_request", recipient, f"Did you meet {other_names}?", context, sender=sender, key=key)
 
 
 def meeting_cancellation(
@@ -417,16 +408,8 @@ def meeting_cancellation(
     if slot is not None and attach_invite:
         invite = build_invite(meeting, people, program, organizer, stamp=stamp,
                               match_url=match_url(base_url, meeting), method="CANCEL")
-    return EmailMessage(
-        to=(format_recipient(recipient),),
-        subject=_one_line(f"Cancelled: {label.lower()} with {other_names}"),
-        text=_render("meeting_cancelled.txt", context),
-        html=_render("meeting_cancelled.html", context),
-        sender=sender,
-        message_id=make_message_id(key, sender_domain(sender)),
-        invite=invite,
-        headers=STANDARD_HEADERS,
-    )
+    subject = f"Cancelled: {label.lower()} with {other_names}"
+    return _compose("meeting_cancelled", recipient, subject, context, sender=sender, key=key, invite=invite)
 
 
 def meeting_rescheduled(
@@ -468,17 +451,8 @@ def meeting_rescheduled(
     }
     invite = (build_invite(meeting, people, program, organizer, stamp=stamp, match_url=page)
               if attach_invite else None)
-    return EmailMessage(
-        to=(format_recipient(recipient),),
-        subject=_one_line(f"New time: {label.lower()} with {other_names}, {format_day(local_start)} "
-                          f"{local_start:%H:%M}"),
-        text=_render("meeting_rescheduled.txt", context),
-        html=_render("meeting_rescheduled.html", context),
-        sender=sender,
-        message_id=make_message_id(key, sender_domain(sender)),
-        invite=invite,
-        headers=STANDARD_HEADERS,
-    )
+    subject = f"New time: {label.lower()} with {other_names}, {format_day(local_start)} {local_start:%H:%M}"
+    return _compose("meeting_rescheduled", recipient, subject, context, sender=sender, key=key, invite=invite)
 
 
 def unmatched_notice(
@@ -505,15 +479,8 @@ def unmatched_notice(
         "next_day": format_day(next_start),
         "settings_url": f"{base_url.rstrip('/')}/account",
     }
-    return EmailMessage(
-        to=(format_recipient(person),),
-        subject=_one_line(f"No {label.lower()} match this time: you stay in for the next round"),
-        text=_render("unmatched_notice.txt", context),
-        html=_render("unmatched_notice.html", context),
-        sender=sender,
-        message_id=make_message_id(key, sender_domain(sender)),
-        headers=STANDARD_HEADERS,
-    )
+    subject = f"No {label.lower()} match this time: you stay in for the next round"
+    return _compose("unmatched_notice", person, subject, context, sender=sender, key=key)
 
 
 def email_to_payload(message: EmailMessage) -> dict[str, object]:
