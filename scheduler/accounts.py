@@ -76,16 +76,6 @@ class Account:
 
 
 @dataclass(frozen=True)
-class FeedbackGiven:
-    """One "did we meet?" answer the person gave."""
-
-    meeting_id: int
-    met: bool
-    comment: str
-    answered_at: datetime
-
-
-@dataclass(frozen=True)
 class SessionRecord:
     """A signed-in browser as stored: ``token_hash`` is the SHA-256 (hex) of the cookie's token."""
 

@@ -19,9 +19,10 @@ from scheduler.clock import SystemClock
 from scheduler.config import Config, secret
 from scheduler.cycle import PlanSettings
 from scheduler.matches import MatchLinks
-from scheduler.model import Attendee, Busy, Interval, Invite, Person
+from scheduler.model import Attendee, Busy, Interval, Invite, Person, Program
 from scheduler.outbox import Performer, RetryPolicy
 from scheduler.ports import CalendarProvider, Clock, EventCalendar, Mailer, UnitOfWork
+from scheduler.programs import effective_programs, find_program
 
 
 @dataclass
@@ -58,6 +59,16 @@ class Services:
                            base=timedelta(seconds=delivery.retry_base_seconds),
                            cap=timedelta(seconds=delivery.retry_max_seconds),
                            lease=timedelta(seconds=delivery.lease_seconds))
+
+    def programs(self) -> list[Program]:
+        """The configured programs as they run: with the changes admins made on the site
+        (``scheduler.programs``), read afresh so every process plans with the latest."""
+        return effective_programs(self.uow_factory, self.config.programs)
+
+    def program(self, name: str | None) -> Program:
+        """The program called ``name`` as it runs (the first when ``name`` is None); NotFoundError when the
+        configuration has no such program."""
+        return find_program(self.programs(), name)
 
     def performers(self, mailer: Mailer) -> dict[str, Performer]:
         """How each kind of outbox effect is performed: emails through ``mailer``, provider events through

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from scheduler.bootstrap import Services, bootstrap
 from scheduler.config import CONFIG_ENV, Config, describe_config, find_config_path, load_config
-from scheduler.errors import CoffeeChatError, ConfigError, InputError
+from scheduler.errors import CoffeeChatError, ConfigError, InputError, NotFoundError
 from scheduler.services import CycleOutcome, MeetingChange, import_people, run_cycle, tick
 
 # Off a terminal (cron, CI, a pipe) rich would wrap tables at 80 columns; plain logs can be wider.
@@ -163,8 +163,11 @@ def run_cycle_command(ctx: Context, program_name: str | None, dry_run: bool, see
     Example:
       coffeechat run-cycle --program coffee --dry-run
     """
-    program = ctx.config.program(program_name)
     with ctx.services() as services, progress_reporter() as progress:
+        try:
+            program = services.program(program_name)
+        except NotFoundError as error:  # a mistyped command-line value: the caller's input, exit code 2
+            raise InputError(str(error), where="--program") from error
         outcome = run_cycle(services.uow_factory, services.calendar, services.clock, program, services.settings,
                             dry_run=dry_run, seed=seed, progress=progress)
         print_outcome(services, outcome)
@@ -239,7 +242,7 @@ def tick_command(ctx: Context) -> None:
     with ctx.services() as services, progress_reporter() as progress:
         mailer = services.mailer_factory()
         try:
-            report = tick(services.uow_factory, services.calendar, services.clock, ctx.config.programs,
+            report = tick(services.uow_factory, services.calendar, services.clock, services.programs(),
                           services.settings, services.performers(mailer), services.retry_policy,
                           batch_size=ctx.config.delivery.batch_size, progress=progress)
         finally:
@@ -406,7 +409,7 @@ def busy_command(ctx: Context, ics: str | None, email: str | None, start: str | 
     elif email is not None and ics is None:
         with ctx.services() as services:
             window = (parse_window(start, end, zone) if start or end
-                      else next_window(ctx.config.program(None), services.clock.now()))
+                      else next_window(services.program(None), services.clock.now()))
             busy = stored_person_busy(services.uow_factory, services.calendar, email, window)
     else:
         raise InputError("give either --ics FILE or --person EMAIL")
@@ -441,7 +444,7 @@ def demo(directory: Path, size: int) -> None:
                                source=str(people_csv), clock=services.clock)
         console.print(f"people: {report.created} new, {report.updated} already known")
         with progress_reporter() as progress:
-            for program in config.programs:
+            for program in services.programs():
                 outcome = run_cycle(services.uow_factory, services.calendar, services.clock, program,
                                     services.settings, progress=progress)
                 print_outcome(services, outcome)

@@ -278,16 +278,6 @@ class Config:
         """Lunch hours and holidays by office name."""
         return {office.name: office.rules() for office in self.offices}
 
-    def program(self, name: str | None) -> Program:
-        """The named program, or the only/first one when ``name`` is None; ConfigError when unknown."""
-        if name is None:
-            return self.programs[0]
-        for program in self.programs:
-            if program.name == name:
-                return program
-        known = ", ".join(p.name for p in self.programs)
-        raise ConfigError(f"no program named {name!r}; configured: {known}", path=str(self.path))
-
 
 def secret(variable: str) -> str | None:
     """The value of the environment variable ``variable``, or None when unset or empty.

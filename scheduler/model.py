@@ -7,7 +7,7 @@ in UTC unless a field says otherwise; local times are produced at the edges with
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -341,6 +341,17 @@ class Program:
     def duration(self) -> timedelta:
         """How long each meeting lasts."""
         return timedelta(minutes=self.duration_minutes)
+
+
+@dataclass(frozen=True)
+class ProgramChange:
+    """What an admin changed of a program on the site, over the configuration file: the settings that differ
+    from the file by name (weights under ``"weights"``), who changed them and when (``scheduler.programs``)."""
+
+    name: str
+    changes: Mapping[str, object]
+    changed_by: str
+    changed_at: datetime
 
 
 class CycleState(enum.StrEnum):

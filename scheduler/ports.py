@@ -24,12 +24,13 @@ from scheduler.model import (
     Meeting,
     Person,
     Program,
+    ProgramChange,
     Unmatched,
 )
 
 if TYPE_CHECKING:
     # Only for annotations: the account values live beside their services, which ports need not load.
-    from scheduler.accounts import Account, FeedbackGiven, SessionRecord
+    from scheduler.accounts import Account, SessionRecord
     from scheduler.admin import CycleFact, EffectCount, MeetingFact, PairFact
     from scheduler.matches import FeedbackAnswer, Rsvp
 
@@ -140,6 +141,22 @@ class ProgramRepository(Protocol):
 
     def list(self) -> builtins.list[Program]:
         """Every program, sorted by name."""
+        ...
+
+
+class ProgramChangeRepository(Protocol):
+    """What admins changed of programs on the site, one ``ProgramChange`` per program name."""
+
+    def list(self) -> builtins.list[ProgramChange]:
+        """Every program's changes, sorted by program name."""
+        ...
+
+    def save(self, change: ProgramChange) -> None:
+        """Store the program's changes, replacing any it had."""
+        ...
+
+    def delete(self, name: str) -> bool:
+        """Forget the program's changes; whether there were any."""
         ...
 
 
@@ -359,10 +376,6 @@ class AccountRepository(Protocol):
         """The meetings the person is a member of, each with its cycle, newest first."""
         ...
 
-    def feedback_of(self, email: str) -> builtins.list[FeedbackGiven]:
-        """The "did we meet?" answers the person gave, oldest first."""
-        ...
-
     def delete_person(self, email: str, scrub: Callable[[Any], Any]) -> dict[str, int]:
         """Delete the person and every row that names their address (memberships, feedback, unmatched, calendar
         gaps, pairing history, effects addressed to them; their account and sessions); pass other effects'
@@ -397,6 +410,7 @@ class UnitOfWork(Protocol):
 
     people: PeopleRepository
     programs: ProgramRepository
+    program_changes: ProgramChangeRepository
     cycles: CycleRepository
     history: HistoryRepository
     feedback: FeedbackRepository

@@ -30,9 +30,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from scheduler.accounts import FeedbackGiven, has_control_characters
+from scheduler.accounts import has_control_characters
 from scheduler.availability import CalendarRouter
 from scheduler.errors import CalendarError, InputError, NotFoundError
+from scheduler.matches import Rsvp
 from scheduler.model import Busy, CalendarSource, Cycle, Interval, Meeting, Person, WorkingHours, as_local
 from scheduler.services import cancel_meeting, stored_person_busy
 
@@ -320,12 +321,17 @@ def _when(moment: datetime | None) -> str | None:
 
 def export_data(uow_factory: UowFactory, clock: Clock, email: str) -> dict[str, Any]:
     """Everything stored about the person, as JSON-ready data: profile, account, meetings (with partners'
-    names, not their addresses), and the "did we meet?" answers they gave. Reads only."""
+    names, not their addresses, and the person's own accept / decline answer), and the "did we meet?" answers
+    they gave, with their ratings. Reads only."""
     history = meeting_history(uow_factory, email)
     with uow_factory() as uow:
         person = _require(uow, email)
         account = uow.accounts.get(person.email)
-        feedback: list[FeedbackGiven] = uow.accounts.feedback_of(person.email)
+        rsvps = {rsvp.meeting_id: rsvp for entry in history for rsvp in uow.matches.rsvps(entry.meeting_id)
+                 if rsvp.email == person.email}
+        feedback = sorted((answer for entry in history for answer in uow.feedback.answers(entry.meeting_id)
+                           if answer.email == person.email),
+                          key=lambda answer: (answer.answered_at is None, answer.answered_at, answer.meeting_id))
     hours = person.working_hours
     return {
         "exported_at": clock.now().isoformat(),
@@ -347,11 +353,16 @@ def export_data(uow_factory: UowFactory, clock: Clock, email: str) -> dict[str, 
             "last_sign_in_at": _when(account.last_sign_in_at),
         },
         "meetings": [{"id": entry.meeting_id, "program": entry.program, "partners": list(entry.partners),
-                      "start": _when(entry.start), "state": entry.state, "location": entry.location}
+                      "start": _when(entry.start), "state": entry.state, "location": entry.location,
+                      "my_answer": _rsvp(rsvps.get(entry.meeting_id))}
                      for entry in history],
-        "feedback": [{"meeting_id": answer.meeting_id, "met": answer.met, "comment": answer.comment,
-                      "answered_at": _when(answer.answered_at)} for answer in feedback],
+        "feedback": [{"meeting_id": answer.meeting_id, "met": answer.met, "rating": answer.rating,
+                      "comment": answer.comment, "answered_at": _when(answer.answered_at)} for answer in feedback],
     }
+
+
+def _rsvp(rsvp: Rsvp | None) -> dict[str, str | None] | None:
+    return None if rsvp is None else {"answer": rsvp.answer, "answered_at": _when(rsvp.answered_at)}
 
 
 def scrub_address(value: Any, address: str) -> Any:

@@ -21,11 +21,14 @@ from wtforms.validators import InputRequired, Length
 
 from scheduler import accounts, admin
 from scheduler.errors import InputError, NotFoundError, StorageError
+from scheduler.model import Program
+from scheduler.programs import EDITABLE, WEIGHT_NAMES, ProgramSheet, change_program, program_sheets, reset_program
 from scheduler.services import import_people, program_overview, requeue_effect, run_cycle
 from web import services_of
 from web.auth import current_viewer, sign_in_required
 from web.charts import ACCENT, Series, bar_chart_svg, heatmap_svg
 from web.forms import plain_text
+from web.program_form import WEIGHT_PREFIX, ProgramForm
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -185,11 +188,11 @@ def access() -> ResponseReturnValue:
 # --- cycles ---------------------------------------------------------------------------------------------------
 
 
-def _program(name: str) -> Any:
-    for program in _services().config.programs:
-        if program.name == name:
-            return program
-    abort(404, f"There is no program named {name!r} in the configuration.")
+def _program(name: str) -> Program:
+    try:
+        return _services().program(name)
+    except NotFoundError:
+        abort(404, f"There is no program named {name!r} in the configuration.")
 
 
 @blueprint.get("/cycles")
@@ -197,11 +200,11 @@ def _program(name: str) -> Any:
 def cycles() -> ResponseReturnValue:
     """Each program with its latest cycle, and a link to preview the next one."""
     services = _services()
-    overviews = program_overview(services.uow_factory, services.config.programs)
+    overviews = program_overview(services.uow_factory, services.programs())
     return render_template("admin_cycles.html", overviews=overviews)
 
 
-@blueprint.get("/cycles/<name>")
+@blueprint.get("/cycles/<path:name>")
 @admin_required
 def preview(name: str) -> ResponseReturnValue:
     """A dry run of the program's next cycle: nothing is stored or sent."""
@@ -212,7 +215,7 @@ def preview(name: str) -> ResponseReturnValue:
     return render_template("admin_preview.html", preview=result, form=ButtonForm(), share=admin.share)
 
 
-@blueprint.post("/cycles/<name>/run")
+@blueprint.post("/cycles/<path:name>/run")
 @admin_required
 def run(name: str) -> ResponseReturnValue:
     """Plan and store the program's next cycle; the outbox relay then sends its invites."""
@@ -270,10 +273,52 @@ def requeue() -> ResponseReturnValue:
 @blueprint.get("/programs")
 @admin_required
 def programs() -> ResponseReturnValue:
-    """Each program's cadence, kind, group size, rules and weights (read from the configuration file)."""
+    """Each program's cadence, kind, group size, rules and weights as it runs, with what the site changed."""
     services = _services()
-    sheets = [(p, admin.program_settings(p), admin.program_weights(p)) for p in services.config.programs]
+    sheets = [(sheet, admin.program_settings(sheet.program), admin.program_weights(sheet.program))
+              for sheet in program_sheets(services.uow_factory, services.config.programs)]
     return render_template("admin_programs.html", sheets=sheets, config_path=services.config.path)
+
+
+@blueprint.route("/programs/<path:name>", methods=["GET", "POST"])
+@admin_required
+def program(name: str) -> ResponseReturnValue:
+    """Change one program's settings (stored over the configuration file), or put it back as the file says."""
+    services = _services()
+    sheet = next((s for s in program_sheets(services.uow_factory, services.config.programs)
+                  if s.program.name == name), None)
+    if sheet is None:
+        abort(404, f"There is no program named {name!r} in the configuration.")
+    if request.method == "POST" and request.form.get("action") == "reset":
+        # Putting it back needs only the CSRF token: the settings typed into the form do not matter.
+        if not ButtonForm().validate_on_submit():
+            abort(400, "The form has expired: reload the page and try again.")
+        reset_program(services.uow_factory, services.config.programs, name)
+        flash(f"{name} runs as the configuration file says again.")
+        return redirect(url_for("admin.programs"), code=303)
+    form = ProgramForm.for_program(sheet.program)
+    if request.method == "GET":
+        return _program_page(sheet, form)
+    if not form.validate_on_submit():
+        return _program_page(sheet, form, status=400)
+    viewer = current_viewer()
+    try:
+        change_program(services.uow_factory, services.config.programs, name, form.wanted(),
+                       by=viewer.email if viewer else "", at=services.clock.now())
+    except InputError as error:
+        field = form.field_named(error.where)
+        if field is None:
+            form.form_errors.append(str(error))
+        else:
+            form[field].errors = [*form[field].errors, str(error).removeprefix(f"{error.where}: ")]
+        return _program_page(sheet, form, status=400)
+    flash(f"{name} is changed: its next cycle uses the new settings.")
+    return redirect(url_for("admin.programs"), code=303)
+
+
+def _program_page(sheet: ProgramSheet, form: ProgramForm, status: int = 200) -> ResponseReturnValue:
+    return render_template("admin_program.html", sheet=sheet, form=form, weight_prefix=WEIGHT_PREFIX,
+                           editable=EDITABLE, weight_names=WEIGHT_NAMES, config_path=_services().config.path), status
 
 
 @blueprint.get("/analytics")

@@ -15,7 +15,7 @@ blueprint = Blueprint("public", __name__)
 def index() -> ResponseReturnValue:
     """The home page."""
     services = services_of(current_app)
-    overviews = program_overview(services.uow_factory, services.config.programs)
+    overviews = program_overview(services.uow_factory, services.programs())
     return render_template("index.html", organisation=services.config.organisation, overviews=overviews)
 
 

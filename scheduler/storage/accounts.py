@@ -17,7 +17,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from scheduler.accounts import Account, FeedbackGiven, SessionRecord
+from scheduler.accounts import Account, SessionRecord
 from scheduler.errors import NotFoundError, StorageError
 from scheduler.model import Cycle, Meeting
 from scheduler.storage.orm import (
@@ -237,14 +237,6 @@ class SqlAlchemyAccountRepository:
             if cycle is not None and meeting is not None:
                 found.append((cycle, meeting))
         return found
-
-    def feedback_of(self, email: str) -> list[FeedbackGiven]:
-        """The "did we meet?" answers the person gave, oldest first."""
-        rows = self._session.execute(
-            select(FeedbackRow.meeting_id, FeedbackRow.met, FeedbackRow.comment, FeedbackRow.answered_at)
-            .where(FeedbackRow.email == key_email(email)).order_by(FeedbackRow.answered_at, FeedbackRow.id)
-        )
-        return [FeedbackGiven(meeting_id, met, comment, answered_at) for meeting_id, met, comment, answered_at in rows]
 
     def delete_person(self, email: str, scrub: Callable[[Any], Any]) -> dict[str, int]:
         """Delete the person and every row naming their address; return how many rows went, by table.

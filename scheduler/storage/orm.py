@@ -158,6 +158,19 @@ class ProgramRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+class ProgramChangeRow(Base):
+    """What an admin changed of a program on the site, over the configuration file: only the settings that differ
+    from the file, as JSON (``{"cooldown_cycles": 4, "weights": {"never_met": 5.0}}``). See
+    ``scheduler.programs``."""
+
+    __tablename__ = "program_changes"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    changed_by: Mapped[str] = mapped_column(String(320))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class CycleRow(Base):
     """One round of a program over a planning window.
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Executable, Update, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, Update, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -35,6 +35,7 @@ from scheduler.model import (
     Meeting,
     Person,
     Program,
+    ProgramChange,
     Unmatched,
     Weights,
     WorkingHours,
@@ -51,6 +52,7 @@ from scheduler.storage.orm import (
     OutboxEffectRow,
     PairingHistoryRow,
     PersonRow,
+    ProgramChangeRow,
     ProgramRow,
     UnmatchedRow,
     utcnow,
@@ -251,6 +253,32 @@ def _to_program(row: ProgramRow) -> Program:
         weights=weights,
         invites=row.invites,
     )
+
+
+class SqlAlchemyProgramChangeRepository:
+    """Admins' changes to programs, one per program name (``ports.ProgramChangeRepository``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def list(self) -> list[ProgramChange]:
+        """Every program's changes, sorted by program name."""
+        rows = self._session.scalars(_fresh(select(ProgramChangeRow)).order_by(ProgramChangeRow.name))
+        return [ProgramChange(row.name, dict(row.changes), row.changed_by, row.changed_at) for row in rows]
+
+    def save(self, change: ProgramChange) -> None:
+        """Insert or replace the program's changes, in one atomic upsert (two admins saving at once: the last
+        one stands, whole)."""
+        values = {"name": change.name, "changes": dict(change.changes), "changed_by": change.changed_by,
+                  "changed_at": require_utc(change.changed_at)}
+        insert = _insert(self._session, ProgramChangeRow).values(**values)
+        self._session.execute(insert.on_conflict_do_update(
+            index_elements=["name"], set_={column: insert.excluded[column] for column in values if column != "name"}))
+
+    def delete(self, name: str) -> bool:
+        """Forget the program's changes; whether there were any."""
+        result = self._session.execute(delete(ProgramChangeRow).where(ProgramChangeRow.name == name))
+        return bool(cast("CursorResult[Any]", result).rowcount)
 
 
 class SqlAlchemyCycleRepository:

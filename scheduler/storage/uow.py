@@ -23,6 +23,7 @@ from scheduler.ports import (
     MatchRepository,
     OutboxRepository,
     PeopleRepository,
+    ProgramChangeRepository,
     ProgramRepository,
     ReportRepository,
     UnitOfWork,
@@ -35,6 +36,7 @@ from scheduler.storage.repositories import (
     SqlAlchemyHistoryRepository,
     SqlAlchemyOutboxRepository,
     SqlAlchemyPeopleRepository,
+    SqlAlchemyProgramChangeRepository,
     SqlAlchemyProgramRepository,
 )
 
@@ -115,6 +117,7 @@ class SqlAlchemyUnitOfWork:
 
     people: PeopleRepository
     programs: ProgramRepository
+    program_changes: ProgramChangeRepository
     cycles: CycleRepository
     history: HistoryRepository
     feedback: FeedbackRepository
@@ -138,6 +141,7 @@ class SqlAlchemyUnitOfWork:
         self.session = session
         self.people = SqlAlchemyPeopleRepository(session)
         self.programs = SqlAlchemyProgramRepository(session)
+        self.program_changes = SqlAlchemyProgramChangeRepository(session)
         self.cycles = SqlAlchemyCycleRepository(session)
         self.history = SqlAlchemyHistoryRepository(session)
         self.feedback = RatedFeedbackRepository(session)

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from scheduler.config import describe_config, find_config_path, load_config, mask_url
-from scheduler.errors import ConfigError
+from scheduler.errors import ConfigError, NotFoundError
+from scheduler.programs import find_program
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -49,10 +50,10 @@ def test_bad_value_in_a_program_names_the_program_entry(tmp_path: Path) -> None:
 def test_program_weights_are_read(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[[programs]]\nname = 'lunch'\nkind = 'lunch'\n"
                                          "duration_minutes = 60\n[programs.weights]\nnever_met = 9\n"))
-    program = config.program("lunch")
+    program = find_program(config.programs, "lunch")
     assert (program.kind, program.duration_minutes, program.weights.never_met) == ("lunch", 60, 9.0)
-    with pytest.raises(ConfigError, match="no program named 'coffee'"):
-        config.program("coffee")
+    with pytest.raises(NotFoundError, match="no program named 'coffee'; configured: lunch"):
+        find_program(config.programs, "coffee")
 
 
 def test_tentative_busy_is_a_program_setting(tmp_path: Path) -> None:

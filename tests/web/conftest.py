@@ -40,9 +40,10 @@ sender = "Coffee Chat <coffee@example.com>"
 [web]
 {web}
 
-[[programs]]
-name = "coffee"
+{programs}
 """
+PROGRAMS = '[[programs]]\nname = "coffee"\n'
+
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 LINK = re.compile(r"https?://\S+/(confirm|sign-in)/([A-Za-z0-9._-]+)")
 
@@ -135,12 +136,15 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def build_site(folder: Path, clock: FakeClock, template: Path, *, database_url: str = "", web: str = "",
-               name: str = "Example Corp", base_url: str = BASE_URL, mailer: FakeMailer | None = None) -> Site:
+               name: str = "Example Corp", base_url: str = BASE_URL, mailer: FakeMailer | None = None,
+               programs: str = PROGRAMS) -> Site:
     """A site in ``folder`` on a new, migrated database: a copy of ``template`` (a migrated SQLite file) unless
-    ``database_url`` names another. $COFFEECHAT_SECRET_KEY must be set (to ``SECRET``) by the caller."""
+    ``database_url`` names another; ``programs`` is its ``[[programs]]`` TOML. $COFFEECHAT_SECRET_KEY must be
+    set (to ``SECRET``) by the caller."""
     folder.mkdir(parents=True)
     path = folder / "coffeechat.toml"
-    path.write_text(SITE_CONFIG.format(name=name, base_url=base_url, database_url=database_url, web=web),
+    path.write_text(SITE_CONFIG.format(name=name, base_url=base_url, database_url=database_url, web=web,
+                                       programs=programs),
                     encoding="utf-8")
     config = load_config(path)
     if database_url:

@@ -17,6 +17,7 @@ from sqlalchemy import MetaData, select
 from sqlalchemy.orm import Session
 
 from scheduler.availability import CalendarRouter
+from scheduler.matches import Rsvp
 from scheduler.model import (
     CalendarSource,
     Cycle,
@@ -455,7 +456,7 @@ def past_meeting(site: Site, partner: str) -> Meeting:
     unmatched row of Ana."""
     start = SUNDAY_NOON - timedelta(days=20)
     with site.services.uow_factory() as uow:
-        uow.programs.save(site.services.config.program("coffee"))
+        uow.programs.save(site.services.program("coffee"))
         cycle = uow.cycles.add(Cycle("coffee", Interval(start - timedelta(hours=3), start + timedelta(days=4)),
                                      seed=7, state=CycleState.CLOSED))
         assert cycle.id is not None
@@ -464,8 +465,10 @@ def past_meeting(site: Site, partner: str) -> Meeting:
                                                                state="confirmed")])
         assert meeting.id is not None
         uow.history.record(cycle.id, "coffee", start.date(), [meeting.group])
-        uow.feedback.add(meeting.id, ANA, met=True, comment="Lovely chat")
-        uow.feedback.add(meeting.id, partner, met=True)
+        uow.feedback.add(meeting.id, ANA, met=True, comment="Lovely chat", rating=5)
+        uow.feedback.add(meeting.id, partner, met=True, rating=2)
+        uow.matches.set_rsvp(Rsvp(meeting.id, ANA, "accepted", start - timedelta(days=2)))
+        uow.matches.set_rsvp(Rsvp(meeting.id, partner, "declined", start - timedelta(days=1)))
         uow.cycles.add_calendar_gaps(cycle.id, {ANA: "feed of ana.lima@example.com answered 404"})
         uow.cycles.add_unmatched(cycle.id, [Unmatched(ANA, "odd one out")])
         uow.commit()
@@ -505,11 +508,14 @@ def test_export_downloads_everything_stored_about_me(db_site: Site, ana: FlaskCl
     assert data["profile"]["wishlist"] == ["team:Search"]
     assert data["profile"]["blocked"] == ["cy@example.com"]
     assert data["account"]["created_at"] == SUNDAY_NOON.isoformat()
+    start = SUNDAY_NOON - timedelta(days=20)
+    # Ana's own answers only: Di's decline and rating are Di's data, not hers.
     assert data["meetings"] == [{"id": meeting.id, "program": "coffee", "partners": ["Di Ruiz"],
-                                 "start": (SUNDAY_NOON - timedelta(days=20)).isoformat(), "state": "confirmed",
-                                 "location": ""}]
-    assert [(answer["meeting_id"], answer["met"], answer["comment"]) for answer in data["feedback"]] == [
-        (meeting.id, True, "Lovely chat")]
+                                 "start": start.isoformat(), "state": "confirmed", "location": "",
+                                 "my_answer": {"answer": "accepted",
+                                               "answered_at": (start - timedelta(days=2)).isoformat()}}]
+    assert [(answer["meeting_id"], answer["met"], answer["rating"], answer["comment"])
+            for answer in data["feedback"]] == [(meeting.id, True, 5, "Lovely chat")]
 
 
 def test_delete_page_asks_for_confirmation_and_a_wrong_one_deletes_nothing(db_site: Site,
@@ -541,7 +547,7 @@ def test_deleting_my_account_cancels_my_meetings_and_leaves_my_address_nowhere(
         db_site: Site, ana: FlaskClient, colleagues: list[Person], clock: FakeClock) -> None:
     past_meeting(db_site, "di@example.com")
     outcome = run_cycle(db_site.services.uow_factory, FakeCalendarProvider(), clock,
-                        db_site.services.config.program("coffee"), db_site.services.settings)
+                        db_site.services.program("coffee"), db_site.services.settings)
     assert outcome.cycle is not None
     assert outcome.cycle.id is not None
     with db_site.services.uow_factory() as uow:

@@ -24,7 +24,7 @@ SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 GET_PAGES = ["/admin", "/admin?q=ana", "/admin/cycles", "/admin/cycles/coffee", "/admin/deliveries",
-             "/admin/programs", "/admin/analytics"]
+             "/admin/programs", "/admin/programs/coffee", "/admin/analytics"]
 
 
 @pytest.fixture
@@ -297,10 +297,10 @@ def test_requeue_moves_a_dead_effect_back_to_pending(admin_site: Site,
                                                           "key": "no/such/key"}).status_code == 404
 
 
-def test_programs_page_shows_rules_and_weights_and_how_to_change_them(admin_site: Site) -> None:
+def test_programs_page_shows_rules_and_weights_and_where_to_change_them(admin_site: Site) -> None:
     html = admin_site.client.get("/admin/programs").get_data(as_text=True)
     for text in ("coffee", "cadence", "weekly", "group_size", "cooldown_cycles", "different_department",
-                 "never_met", "cannot be edited here", "[[programs]]"):
+                 "never_met", "As the configuration file says", 'href="/admin/programs/coffee"'):
         assert text in html, text
 
 

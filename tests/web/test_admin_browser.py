@@ -95,8 +95,17 @@ def test_admin_previews_runs_a_cycle_and_opens_the_analytics(served: tuple[Site,
             shoot(page, "analytics")
 
             page.get_by_role("link", name="Programs").click()
-            expect(page.get_by_text("cannot be edited here")).to_be_visible()
+            expect(page.get_by_text("As the configuration file says")).to_be_visible()
             shoot(page, "programs")
+            page.get_by_role("link", name="Change coffee").click()
+            page.get_by_label("Cycles before two people may meet again").fill("4")
+            page.get_by_label("How often").select_option("fortnightly")
+            shoot(page, "program")
+            page.get_by_role("button", name="Save the changes").click()
+            expect(page.get_by_text("coffee is changed")).to_be_visible()
+            expect(page.get_by_text("Changed on this site")).to_be_visible()
+            program = site.services.program("coffee")
+            assert (program.cooldown_cycles, program.cadence) == (4, "fortnightly")
         finally:
             browser.close()
     assert problems == []

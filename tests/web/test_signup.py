@@ -248,7 +248,7 @@ def test_the_cycle_pairs_nobody_before_they_confirm(site: Site, clock: FakeClock
     services = site.services
     calendar = FakeCalendarProvider()
 
-    dry = run_cycle(services.uow_factory, calendar, clock, services.config.program("coffee"), services.settings,
+    dry = run_cycle(services.uow_factory, calendar, clock, services.program("coffee"), services.settings,
                     dry_run=True)
 
     assert dry.plan is not None
@@ -258,7 +258,7 @@ def test_the_cycle_pairs_nobody_before_they_confirm(site: Site, clock: FakeClock
     assert calendar.calls == [["bo@example.com"]]
 
     use(site.client, site.last_link())
-    confirmed = run_cycle(services.uow_factory, calendar, clock, services.config.program("coffee"),
+    confirmed = run_cycle(services.uow_factory, calendar, clock, services.program("coffee"),
                           services.settings, dry_run=True)
 
     assert confirmed.plan is not None

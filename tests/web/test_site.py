@@ -144,7 +144,7 @@ def people(services: Services, create_person: Callable[..., Person]) -> list[Per
 @pytest.fixture
 def planned(services: Services, people: list[Person], clock: FakeClock) -> CycleOutcome:
     """A coffee cycle planned and stored through the service layer."""
-    outcome = run_cycle(services.uow_factory, FakeCalendarProvider(), clock, services.config.program("coffee"),
+    outcome = run_cycle(services.uow_factory, FakeCalendarProvider(), clock, services.program("coffee"),
                         services.settings)
     assert outcome.cycle is not None
     assert outcome.plan is not None

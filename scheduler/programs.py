@@ -1,0 +1,204 @@
+"""Programs as they run: the configuration file's programs with the changes admins made on the site.
+
+The file defines which programs exist, their names and who sends their invites (that depends on which calendar
+providers the file enables). The admin's programs page may change the rest: cadence, kind, group size,
+duration, rules and weights. Only what differs from the file is stored (``ProgramChange``), so a later edit of
+the file still shows through for every setting nobody changed on the site, and "back to the file" is forgetting
+the stored change.
+
+Every command and page that plans a cycle asks here (``Services.programs``), so a change made on the site is
+what the next cycle uses, in every web worker and in the ``tick`` worker alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from scheduler.errors import InputError, NotFoundError
+from scheduler.model import (
+    CADENCES,
+    MEETING_KINDS,
+    MEETING_MODES,
+    RELAX_RULES,
+    Program,
+    ProgramChange,
+    Weights,
+)
+from scheduler.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+UowFactory = Callable[[], UnitOfWork]
+
+# The settings the site may change, with the inclusive range of each number (the others are choices checked by
+# ``Program`` itself). Ranges keep a slip of the keyboard from planning a 500-day window.
+EDITABLE_NUMBERS: Mapping[str, tuple[int, int]] = {
+    "group_size": (2, 4),
+    "duration_minutes": (10, 180),
+    "cooldown_cycles": (0, 52),
+    "window_days": (1, 28),
+    "min_notice_hours": (0, 14 * 24),
+    "buffer_minutes": (0, 60),
+}
+EDITABLE_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "kind": MEETING_KINDS,
+    "cadence": CADENCES,
+    "meeting_mode": MEETING_MODES,
+    "relax": RELAX_RULES,
+}
+EDITABLE_FLAGS = ("tentative_busy",)
+EDITABLE = (*EDITABLE_CHOICES, *EDITABLE_NUMBERS, *EDITABLE_FLAGS)
+WEIGHT_RANGE = (-50.0, 50.0)
+WEIGHT_NAMES = tuple(f.name for f in dataclasses.fields(Weights))
+
+
+@dataclass(frozen=True)
+class ProgramSheet:
+    """A program as it runs, the file's version of it, and the settings the site changed (by name; weights as
+    ``weights.<name>``), with who changed them last and when."""
+
+    program: Program
+    configured: Program
+    changed: frozenset[str]
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+
+
+def effective_programs(uow_factory: UowFactory, configured: Sequence[Program]) -> list[Program]:
+    """The configured programs, in the file's order, each with its stored changes applied."""
+    return [sheet.program for sheet in program_sheets(uow_factory, configured)]
+
+
+def find_program(programs: Sequence[Program], name: str | None) -> Program:
+    """The program called ``name`` (the first when ``name`` is None); NotFoundError naming the known ones."""
+    if name is None and programs:
+        return programs[0]
+    for program in programs:
+        if program.name == name:
+            return program
+    known = ", ".join(p.name for p in programs) or "none"
+    raise NotFoundError(f"no program named {name!r}; configured: {known}")
+
+
+def program_sheets(uow_factory: UowFactory, configured: Sequence[Program]) -> list[ProgramSheet]:
+    """Each configured program as it runs, with what the site changed of it.
+
+    A stored change that no longer holds (a setting this release does not know, a value out of range after
+    an upgrade) is skipped with a warning in the log: the file's value stands and planning goes on.
+    """
+    with uow_factory() as uow:
+        stored = {change.name: change for change in uow.program_changes.list()}
+    sheets = []
+    for program in configured:
+        change = stored.get(program.name)
+        if change is None:
+            sheets.append(ProgramSheet(program, program, frozenset()))
+            continue
+        try:
+            effective = apply_changes(program, change.changes)
+        except InputError as error:
+            log.warning("program %r: the change stored on the site is ignored: %s", program.name, error)
+            sheets.append(ProgramSheet(program, program, frozenset()))
+            continue
+        sheets.append(ProgramSheet(effective, program, frozenset(_differences(program, effective)),
+                                   change.changed_by, change.changed_at))
+    return sheets
+
+
+def apply_changes(program: Program, changes: Mapping[str, object]) -> Program:
+    """``program`` with ``changes`` (settings by name, weights under ``"weights"``); InputError naming the
+    first setting that is unknown, of the wrong type or out of range."""
+    settings: dict[str, object] = {}
+    for name, value in changes.items():
+        if name == "weights":
+            continue
+        if name not in EDITABLE:
+            raise InputError("not a setting that can be changed on the site", where=name)
+        settings[name] = _checked(name, value)
+    weights = changes.get("weights", {})
+    if not isinstance(weights, Mapping):
+        raise InputError("must be a table of weights by name", where="weights")
+    new_weights = {}
+    for name, value in weights.items():
+        if name not in WEIGHT_NAMES:
+            raise InputError(f"not a weight (known: {', '.join(WEIGHT_NAMES)})", where=f"weights.{name}")
+        new_weights[name] = _checked_weight(name, value)
+    try:
+        return dataclasses.replace(program, **settings,  # type: ignore[arg-type]
+                                   weights=dataclasses.replace(program.weights, **new_weights))
+    except ValueError as error:  # Program's own checks, should it ever check more than the above
+        raise InputError(str(error)) from error
+
+
+def change_program(uow_factory: UowFactory, configured: Sequence[Program], name: str,
+                   wanted: Mapping[str, object], *, by: str, at: datetime) -> Program:
+    """Make the program called ``name`` run with the ``wanted`` settings (any of ``EDITABLE``, and weights
+    under ``"weights"``), keeping only what differs from the file; returns the program as it now runs.
+
+    InputError names a setting that is unknown, of the wrong type or out of range, and nothing is stored then;
+    NotFoundError when the file has no such program.
+    """
+    program = find_program(configured, name)
+    effective = apply_changes(program, wanted)
+    changes: dict[str, object] = {key: getattr(effective, key) for key in _differences(program, effective)
+                                  if not key.startswith("weights.")}
+    weights = {key.removeprefix("weights."): getattr(effective.weights, key.removeprefix("weights."))
+               for key in _differences(program, effective) if key.startswith("weights.")}
+    if weights:
+        changes["weights"] = weights
+    with uow_factory() as uow:
+        if changes:
+            uow.program_changes.save(ProgramChange(name, changes, by, at))
+        else:  # everything as in the file again: nothing to keep
+            uow.program_changes.delete(name)
+        uow.commit()
+    log.info("program %r changed on the site by %s: %s", name, by, ", ".join(sorted(changes)) or "as the file")
+    return effective
+
+
+def reset_program(uow_factory: UowFactory, configured: Sequence[Program], name: str) -> bool:
+    """Forget what the site changed of the program called ``name``: it runs as the file says again. Whether
+    anything was changed; NotFoundError when the file has no such program."""
+    find_program(configured, name)
+    with uow_factory() as uow:
+        forgotten = uow.program_changes.delete(name)
+        uow.commit()
+    return forgotten
+
+
+def _differences(configured: Program, effective: Program) -> list[str]:
+    """The editable settings (and ``weights.<name>``) in which ``effective`` differs from ``configured``."""
+    names = [name for name in EDITABLE if getattr(configured, name) != getattr(effective, name)]
+    names += [f"weights.{name}" for name in WEIGHT_NAMES
+              if getattr(configured.weights, name) != getattr(effective.weights, name)]
+    return names
+
+
+def _checked(name: str, value: object) -> object:
+    if name in EDITABLE_FLAGS:
+        if not isinstance(value, bool):
+            raise InputError("must be true or false", where=name)
+        return value
+    if name in EDITABLE_CHOICES:
+        if value not in EDITABLE_CHOICES[name]:
+            raise InputError(f"must be one of {', '.join(EDITABLE_CHOICES[name])}", where=name)
+        return value
+    low, high = EDITABLE_NUMBERS[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError("must be a whole number", where=name)
+    if not low <= value <= high:
+        raise InputError(f"must be between {low} and {high}, not {value}", where=name)
+    return value
+
+
+def _checked_weight(name: str, value: object) -> float:
+    low, high = WEIGHT_RANGE
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError("must be a number", where=f"weights.{name}")
+    if not low <= value <= high:  # also refuses NaN, which compares false both ways
+        raise InputError(f"must be between {low:g} and {high:g}, not {value:g}", where=f"weights.{name}")
+    return float(value)
