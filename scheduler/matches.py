@@ -263,9 +263,11 @@ def load_match(uow_factory: UowFactory, meeting_id: int, email: str, now: dateti
 
 @dataclass(frozen=True)
 class Response:
-    """What ``respond`` did: the answer stored, and the cancellation when a decline called the meeting off."""
+    """What ``respond`` did: the answer stored; whether the meeting is now called off (the last decline, this one
+    or another at the same moment); and the cancellation when this decline made it."""
 
     answer: str
+    called_off: bool = False
     cancelled: MeetingChange | None = None
 
 
@@ -298,8 +300,8 @@ def respond(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, meeti
         change = cancel_meeting(uow_factory, clock, settings, meeting_id, reason=f"{name} cannot make it")
     except InputError:
         # Every member declined at once and another decline cancelled it first: the partners are told already.
-        return Response(answer)
-    return Response(answer, cancelled=change)
+        return Response(answer, called_off=True)
+    return Response(answer, called_off=True, cancelled=change)
 
 
 def _check_open(meeting: Meeting, now: datetime) -> None:

@@ -254,7 +254,8 @@ class MatchRepository(Protocol):
     """Each member's accept/decline answer to a meeting (one per member; a later answer replaces it)."""
 
     def set_rsvp(self, rsvp: Rsvp) -> None:
-        """Store one member's answer; ``NotFoundError`` for an unknown meeting."""
+        """Store one member's answer; ``NotFoundError`` for an unknown meeting. Answers to one meeting take turns:
+        the meeting stays locked until the transaction ends, so ``rsvps`` read after it sees every earlier one."""
         ...
 
     def rsvps(self, meeting_id: int) -> builtins.list[Rsvp]:

@@ -153,7 +153,7 @@ def _perform(match: MatchPage, action: str, *, met: bool = False, rating: int | 
         if action in ("accept", "decline"):
             response = matches.respond(services.uow_factory, services.clock, services.settings, meeting_id, email,
                                        "accepted" if action == "accept" else "declined")
-            return DONE["cancelled" if response.cancelled else response.answer]
+            return DONE["cancelled" if response.called_off else response.answer]
         if action == "reschedule":
             change = matches.ask_for_another_time(services.uow_factory, services.calendar, services.clock,
                                                   services.settings, meeting_id, email)

@@ -63,8 +63,11 @@ def _insert(session: Session, entity: type[Base]) -> postgresql.Insert | sqlite.
 
 
 
-def _require_meeting(session: Session, meeting_id: int) -> None:
-    if session.scalar(select(MeetingRow.id).where(MeetingRow.id == meeting_id)) is None:
+def _require_meeting(session: Session, meeting_id: int, *, lock: bool = False) -> None:
+    """``NotFoundError`` for an unknown meeting; with ``lock``, hold the meeting's row until the transaction ends
+    (``FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time anyway)."""
+    query = select(MeetingRow.id).where(MeetingRow.id == meeting_id)
+    if session.scalar(query.with_for_update() if lock else query) is None:
         raise NotFoundError(f"no meeting with id {meeting_id}")
 
 
@@ -76,10 +79,14 @@ class SqlAlchemyMatchRepository:
 
     def set_rsvp(self, rsvp: Rsvp) -> None:
         """Store one member's answer, replacing an earlier one. ``NotFoundError`` for an unknown meeting or
-        person, ``ValueError`` for an answer other than ``accepted``/``declined``."""
+        person, ``ValueError`` for an answer other than ``accepted``/``declined``.
+
+        The meeting's row stays locked until the transaction ends, so answers to one meeting take turns: two
+        members declining at once cannot each read the answers without the other's decline (and both leave the
+        meeting standing)."""
         if rsvp.answer not in ANSWERS:
             raise ValueError(f"{rsvp.answer!r} is not an answer ({', '.join(ANSWERS)})")
-        _require_meeting(self._session, rsvp.meeting_id)
+        _require_meeting(self._session, rsvp.meeting_id, lock=True)
         person_id = self._session.scalar(select(PersonRow.id).where(PersonRow.email == key_email(rsvp.email)))
         if person_id is None:
             raise NotFoundError(f"nobody has the address {rsvp.email}")

@@ -29,6 +29,7 @@ from scheduler.matches import (
     respond,
 )
 from scheduler.model import Attendee, Busy, Cycle, Group, Interval, Meeting, Person, Program
+from scheduler.services import cancel_meeting
 from scheduler.storage.migrate import downgrade_database, upgrade_database
 from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for
 from tests.conftest import SUNDAY_NOON
@@ -261,13 +262,14 @@ def test_a_decline_in_a_trio_keeps_the_meeting_until_only_one_is_left(
     clock = FakeClock(SUNDAY_NOON)
 
     first = respond(new_uow, clock, SETTINGS, meeting_id(meeting), people[0].email, "declined")
-    assert first.cancelled is None
+    assert (first.called_off, first.cancelled) == (False, None)
     assert load_match(new_uow, meeting_id(meeting), people[1].email, clock.now()).cancelled is False
 
     accepted = respond(new_uow, clock, SETTINGS, meeting_id(meeting), people[1].email, "accepted")
     assert accepted.cancelled is None
     second = respond(new_uow, clock, SETTINGS, meeting_id(meeting), people[2].email, "declined")
 
+    assert second.called_off
     assert second.cancelled is not None
     assert second.cancelled.meeting.state == "cancelled"
     page = load_match(new_uow, meeting_id(meeting), people[1].email, clock.now())
@@ -275,6 +277,29 @@ def test_a_decline_in_a_trio_keeps_the_meeting_until_only_one_is_left(
     assert page.rsvps == {people[0].email: "declined", people[1].email: "accepted", people[2].email: "declined"}
     with pytest.raises(InputError, match="cancelled"):
         respond(new_uow, clock, SETTINGS, meeting_id(meeting), people[1].email, "accepted")
+
+
+def test_a_decline_that_another_decline_cancelled_first_says_the_meeting_is_called_off(
+        migrated_url: str, new_uow: UowFactory, create_person: Callable[..., Person]) -> None:
+    people = [create_person(), create_person()]
+    meeting = store_meeting(new_uow, people)
+    clock = FakeClock(SUNDAY_NOON)
+    with new_uow() as uow:  # the other member's decline is stored; their cancellation is on its way
+        uow.matches.set_rsvp(Rsvp(meeting_id(meeting), people[0].email, "declined", clock.now()))
+        uow.commit()
+    opened: list[int] = []
+
+    def other_cancels_first() -> SqlAlchemyUnitOfWork:
+        # respond's second transaction is its cancellation: the other member's lands just before it.
+        if len(opened) == 1:
+            cancel_meeting(new_uow, clock, SETTINGS, meeting_id(meeting), reason="cannot make it")
+        opened.append(1)
+        return new_uow()
+
+    answer = respond(other_cancels_first, clock, SETTINGS, meeting_id(meeting), people[1].email, "declined")
+
+    assert (answer.answer, answer.called_off, answer.cancelled) == ("declined", True, None)
+    assert load_match(new_uow, meeting_id(meeting), people[1].email, clock.now()).cancelled
 
 
 def test_answers_are_checked(migrated_url: str, new_uow: UowFactory, create_person: Callable[..., Person]) -> None:
