@@ -43,6 +43,7 @@ import recurring_ical_events
 from icalendar.timezone import tzp
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+from scheduler.accounts import is_internal_host
 from scheduler.errors import CalendarError
 from scheduler.model import Busy, Interval, Person, merge_intervals
 
@@ -368,12 +369,17 @@ class IcsCalendarProvider:
     Calendars are fetched one after another, each within ``timeout`` seconds.
     """
 
-    def __init__(self, base_dir: Path, *, timeout: float = 10.0) -> None:
+    def __init__(self, base_dir: Path, *, timeout: float = 10.0, allow_internal: bool = False) -> None:
         self.base_dir = base_dir
         self.timeout = timeout
         # Our own opener, so that a redirect can only lead to another http(s) address (urllib also follows
-        # redirects to ftp://).
-        self._opener = urllib.request.build_opener(_HttpOnlyRedirects)
+        # redirects to ftp://), and, unless ``allow_internal``, every connection (redirects included) is refused
+        # when the address it reached is this machine or link-local: a participant's URL must not make the
+        # server fetch its own or a cloud metadata service's pages, whatever the name resolves to.
+        handlers: list[urllib.request.BaseHandler] = [_HttpOnlyRedirects()]
+        if not allow_internal:
+            handlers += [_PublicHttpHandler(), _PublicHttpsHandler()]
+        self._opener = urllib.request.build_opener(*handlers)
 
     def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:
         """Busy intervals of each person over ``window``, keyed by email (see the class docstring)."""
@@ -448,6 +454,42 @@ def describe_url(url: str) -> str:
     host = parts.netloc.rpartition("@")[2]  # never a user:password@ part
     name = parts.path.rstrip("/").rpartition("/")[2]
     return f"{parts.scheme}://{host}/…/{name}" if name else f"{parts.scheme}://{host}/"
+
+
+class InternalAddressRefused(OSError):
+    """A calendar URL led to this machine or a link-local address (see ``IcsCalendarProvider``)."""
+
+
+def _refuse_internal_peer(connection: http.client.HTTPConnection) -> None:
+    """Close ``connection`` and raise when the address it connected to is internal (``is_internal_host``)."""
+    if connection.sock is None:
+        return
+    peer = str(connection.sock.getpeername()[0])
+    if is_internal_host(peer):
+        connection.close()
+        raise InternalAddressRefused(f"refused: {connection.host} is this server or a link-local address ({peer})")
+
+
+class _PublicHttpConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _refuse_internal_peer(self)  # before a byte of the request is sent
+
+
+class _PublicHttpsConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _refuse_internal_peer(self)  # after the TLS handshake, before a byte of the request is sent
+
+
+class _PublicHttpHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_PublicHttpConnection, req)
+
+
+class _PublicHttpsHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_PublicHttpsConnection, req)
 
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):

@@ -128,7 +128,8 @@ def build_calendar(config: Config, organisation: Mapping[str, CalendarProvider] 
     calendars = config.calendar
     organisation = build_org_calendars(config) if organisation is None else organisation
     providers: dict[str, CalendarProvider] = {
-        "ics": build_ics_calendar(config.resolve(calendars.ics_dir), timeout=calendars.timeout_seconds),
+        "ics": build_ics_calendar(config.resolve(calendars.ics_dir), timeout=calendars.timeout_seconds,
+                                  allow_internal=calendars.ics_allow_internal),
         "caldav": LazyAdapter(partial(build_caldav, config)),
         **organisation,
     }
@@ -195,12 +196,13 @@ class LazyAdapter:
             adapter.close()
 
 
-def build_ics_calendar(base_dir: Path, *, timeout: float = 10.0) -> CalendarProvider:
-    """The provider of ``ics`` calendars: files relative to ``base_dir``, and http(s) URLs. Needs no config, so
-    ``coffeechat busy --ics`` works before there is one."""
+def build_ics_calendar(base_dir: Path, *, timeout: float = 10.0, allow_internal: bool = False) -> CalendarProvider:
+    """The provider of ``ics`` calendars: files relative to ``base_dir``, and http(s) URLs (not on this machine
+    or link-local addresses unless ``allow_internal``). Needs no config, so ``coffeechat busy --ics`` works
+    before there is one."""
     from integrations.ics_feed import IcsCalendarProvider
 
-    return IcsCalendarProvider(base_dir, timeout=timeout)
+    return IcsCalendarProvider(base_dir, timeout=timeout, allow_internal=allow_internal)
 
 
 def build_mailer(config: Config) -> Mailer:

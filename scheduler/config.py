@@ -155,6 +155,9 @@ class CalendarConfig:
 
     ics_dir: str = "."
     timeout_seconds: float = 10.0
+    # Let ICS URLs reach this machine or link-local addresses: only for a calendar server on the same host, since
+    # any participant's URL may then make the server fetch its own pages.
+    ics_allow_internal: bool = False
     google: GoogleConfig = field(default_factory=GoogleConfig)
     microsoft: MicrosoftConfig = field(default_factory=MicrosoftConfig)
     caldav: CalDavConfig = field(default_factory=CalDavConfig)

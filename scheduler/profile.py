@@ -21,7 +21,6 @@ Deleting an account (``delete_account``) removes the address from the whole data
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import urllib.parse
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from scheduler.accounts import has_control_characters
+from scheduler.accounts import has_control_characters, is_internal_host
 from scheduler.availability import CalendarRouter
 from scheduler.errors import CalendarError, InputError, NotFoundError
 from scheduler.matches import Rsvp
@@ -223,25 +222,10 @@ def check_calendar_url(text: str, *, where: str = "url") -> str:
         raise InputError("the address has no server name, like https://calendar.example.com/me.ics", where=where)
     if parts.username is not None or parts.password is not None:
         raise InputError("leave the user name and password out of the address", where=where)
-    if _is_internal(host):
+    if is_internal_host(host):
         raise InputError("this address points at the Coffee Chat server itself; give your calendar's address",
                          where=where)
     return url
-
-
-def _is_internal(host: str) -> bool:
-    """True for a host name that is this machine, or an IP literal that is loopback, link-local (where cloud
-    metadata services answer), unspecified or multicast."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast
 
 
 def calendar_source(kind: str, url: str) -> CalendarSource:

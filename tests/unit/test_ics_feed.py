@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -445,6 +446,8 @@ class _FeedHandler(BaseHTTPRequestHandler):
             return
         if self.path.startswith("/moved"):
             self._redirect("/feeds/" + self.path.rpartition("/")[2])
+        elif self.path.startswith("/to-loopback"):
+            self._redirect(f"http://127.0.0.1:{self.server.server_address[1]}/feeds/statuses.ics")
         elif self.path.startswith("/to-ftp"):
             self._redirect("ftp://127.0.0.1/statuses.ics")
         elif self.path.startswith("/feeds/") and (DATA / self.path.rpartition("/")[2]).is_file():
@@ -472,7 +475,7 @@ def feed_server() -> Iterator[str]:
     """A local HTTP server with the corpus; yields its base URL and stops it afterwards."""
     release = threading.Event()
     handler = type("Handler", (_FeedHandler,), {"release": release})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("0.0.0.0", 0), handler)  # noqa: S104 - also on this machine's own address
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -484,20 +487,24 @@ def feed_server() -> Iterator[str]:
         thread.join()
 
 
+# The local feed server is on this machine: these providers are allowed to reach it.
+LOCAL = IcsCalendarProvider(DATA, allow_internal=True)
+
+
 def test_provider_fetches_a_feed_over_http(feed_server: str) -> None:
-    answer = IcsCalendarProvider(DATA).fetch_busy([person(f"{feed_server}/feeds/google_xwr_london.ics")], MARCH)
+    answer = LOCAL.fetch_busy([person(f"{feed_server}/feeds/google_xwr_london.ics")], MARCH)
 
     assert answer["ana@example.com"].busy == busy_of("google_xwr_london.ics")
 
 
 def test_provider_follows_http_redirects(feed_server: str) -> None:
-    answer = IcsCalendarProvider(DATA).fetch_busy([person(f"{feed_server}/moved/statuses.ics")], MARCH)
+    answer = LOCAL.fetch_busy([person(f"{feed_server}/moved/statuses.ics")], MARCH)
 
     assert answer["ana@example.com"].busy == busy_of("statuses.ics")
 
 
 def test_provider_refuses_a_redirect_away_from_http(feed_server: str) -> None:
-    answer = IcsCalendarProvider(DATA).fetch_busy([person(f"{feed_server}/to-ftp/statuses.ics")], MARCH)
+    answer = LOCAL.fetch_busy([person(f"{feed_server}/to-ftp/statuses.ics")], MARCH)
 
     error = answer["ana@example.com"].error
     assert error is not None
@@ -507,7 +514,7 @@ def test_provider_refuses_a_redirect_away_from_http(feed_server: str) -> None:
 def test_provider_reports_http_errors_without_the_secret_part_of_the_url(feed_server: str) -> None:
     url = f"{feed_server}/calendar/ical/ana/private-s3cr3t/basic.ics?token=hunter2"
 
-    error = IcsCalendarProvider(DATA).fetch_busy([person(url)], MARCH)["ana@example.com"].error
+    error = LOCAL.fetch_busy([person(url)], MARCH)["ana@example.com"].error
 
     assert error == f"{feed_server}/…/basic.ics: HTTP 404 Not Found"
     assert "s3cr3t" not in error
@@ -515,7 +522,7 @@ def test_provider_reports_http_errors_without_the_secret_part_of_the_url(feed_se
 
 
 def test_provider_gives_up_on_a_feed_that_does_not_answer(feed_server: str) -> None:
-    provider = IcsCalendarProvider(DATA, timeout=0.2)
+    provider = IcsCalendarProvider(DATA, timeout=0.2, allow_internal=True)
 
     error = provider.fetch_busy([person(f"{feed_server}/slow/ana.ics")], MARCH)["ana@example.com"].error
 
@@ -524,11 +531,48 @@ def test_provider_gives_up_on_a_feed_that_does_not_answer(feed_server: str) -> N
 
 def test_provider_reports_a_feed_that_cannot_be_reached() -> None:
     # Port 9 (discard) on localhost is closed on any test machine: the connection is refused at once.
-    error = IcsCalendarProvider(DATA, timeout=2).fetch_busy([person("http://127.0.0.1:9/a.ics")], MARCH)
+    error = IcsCalendarProvider(DATA, timeout=2, allow_internal=True).fetch_busy([person("http://127.0.0.1:9/a.ics")],
+                                                                             MARCH)
 
     message = error["ana@example.com"].error
     assert message is not None
     assert message.startswith("http://127.0.0.1:9/…/a.ics: cannot connect")
+
+
+def test_provider_refuses_a_feed_on_this_machine(feed_server: str) -> None:
+    answer = IcsCalendarProvider(DATA).fetch_busy([person(f"{feed_server}/feeds/statuses.ics")], MARCH)
+
+    error = answer["ana@example.com"].error
+    assert error == (f"{feed_server}/…/statuses.ics: cannot connect: refused: 127.0.0.1 is this server or a "
+                     "link-local address (127.0.0.1)")
+
+
+def this_machines_address() -> str | None:
+    """This machine's own non-loopback IPv4 address (routing a UDP socket sends nothing), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never answers, and nothing is sent
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") or address == "0.0.0.0" else address  # noqa: S104
+
+
+def test_provider_refuses_a_redirect_to_this_machine(feed_server: str) -> None:
+    # A name or a redirect can lead anywhere: what counts is the address each connection reached.
+    address = this_machines_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    port = feed_server.rpartition(":")[2]
+    provider = IcsCalendarProvider(DATA)
+
+    direct = provider.fetch_busy([person(f"http://{address}:{port}/feeds/statuses.ics")], MARCH)
+    redirected = provider.fetch_busy([person(f"http://{address}:{port}/to-loopback/statuses.ics")], MARCH)
+
+    assert direct["ana@example.com"].busy == busy_of("statuses.ics")
+    error = redirected["ana@example.com"].error
+    assert error is not None
+    assert "refused: 127.0.0.1 is this server or a link-local address" in error
 
 
 def test_provider_passes_tentative_time_on_apart() -> None:
