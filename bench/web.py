@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, make_url, text
 
@@ -169,7 +170,7 @@ def wait_until_up(port: int, server: subprocess.Popen[bytes]) -> None:
     sys.exit("gunicorn did not answer /healthz within 30 s")
 
 
-def run_wrk(wrk: str, port: int, connections: int, seconds: int, prefix: str) -> dict[str, object]:
+def run_wrk(wrk: str, port: int, connections: int, seconds: int, prefix: str) -> dict[str, Any]:
     """One wrk run (one thread) with the sign-up script; its summary line as a dict."""
     output = subprocess.run(  # noqa: S603 - wrk with our own script and fixed arguments
         [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(SCRIPT),
@@ -177,7 +178,7 @@ def run_wrk(wrk: str, port: int, connections: int, seconds: int, prefix: str) ->
         check=True, capture_output=True, text=True,
     ).stdout
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
-    summary: dict[str, object] = json.loads(line.removeprefix("BENCH "))
+    summary: dict[str, Any] = json.loads(line.removeprefix("BENCH "))
     return summary
 
 
@@ -248,16 +249,14 @@ def measure(wrk: str, folder: Path, url: str, setting: Setting, port: int, args:
         # Backends opened during the run count whole; those of the warm-up only from their reading above.
         db_cpu = sum(map(cpu_seconds, set(backends + backends_of(url)))) - db_before
         after = os.getloadavg()
-    statuses = {int(status): int(n) for status, n in summary["statuses"].items()}  # type: ignore[attr-defined]
+    statuses = {int(status): int(n) for status, n in summary.pop("statuses").items()}
+    figures = {name: int(value) for name, value in summary.items()}
     ok = statuses.get(200, 0) + statuses.get(303, 0)
     return Result(
-        setting=setting, requests=int(summary["requests"]),  # type: ignore[call-overload]
-        seconds=int(summary["duration_us"]) / 1e6,  # type: ignore[call-overload]
-        p50_ms=int(summary["p50_us"]) / 1e3, p95_ms=int(summary["p95_us"]) / 1e3,  # type: ignore[call-overload]
-        p99_ms=int(summary["p99_us"]) / 1e3, max_ms=int(summary["max_us"]) / 1e3,  # type: ignore[call-overload]
-        gets=statuses.get(200, 0), posts=statuses.get(303, 0),
-        errors=sum(statuses.values()) - ok + int(summary["socket_errors"])  # type: ignore[call-overload]
-        + int(summary["timeouts"]),  # type: ignore[call-overload]
+        setting=setting, requests=figures["requests"], seconds=figures["duration_us"] / 1e6,
+        p50_ms=figures["p50_us"] / 1e3, p95_ms=figures["p95_us"] / 1e3, p99_ms=figures["p99_us"] / 1e3,
+        max_ms=figures["max_us"] / 1e3, gets=statuses.get(200, 0), posts=statuses.get(303, 0),
+        errors=sum(statuses.values()) - ok + figures["socket_errors"] + figures["timeouts"],
         server_errors=sum(n for status, n in statuses.items() if status >= 500),
         people=count_people(url, prefix), emails=count_emails(folder / "outbox", prefix),
         load=tuple(max(a, b) for a, b in zip(before, after, strict=True)),  # type: ignore[arg-type]
