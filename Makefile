@@ -37,9 +37,13 @@ serve: $(STAMP)
 	@test -f demo/config.toml || $(BIN)/coffeechat demo
 	$(BIN)/coffeechat --config demo/config.toml serve
 
+# bench/web.py needs gunicorn (the server extra), PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and wrk
+# (it installs the Debian package when run as root).
 bench: $(STAMP)
 	$(BIN)/python bench/pairing.py
 	$(BIN)/python bench/availability.py
+	$(BIN)/python -m pip install --quiet -e '.[server]'
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -16,6 +16,9 @@ Pure of Flask: the web views parse a form or a cookie, call one function here an
   bearer credential that would otherwise sit in plain text in ``outbox_effects`` (and on the admin's delivery
   pages) while sessions and links are stored hashed, and a link that a retry ladder delivers an hour late has
   expired anyway. When sending fails, the ``DeliveryError`` reaches the caller, who says "try again".
+- **Rate limits.** The site counts sign-ups, sign-in requests and link uses per client address in the database
+  (``count_request``), so the allowance holds however many processes serve the site; ``tick`` forgets buckets
+  that are full again, with expired sessions and used links (``purge_expired``).
 """
 
 from __future__ import annotations
@@ -523,8 +526,19 @@ def set_disabled(uow_factory: UowFactory, clock: Clock, email: str, disabled: bo
         uow.commit()
 
 
+def count_request(uow_factory: UowFactory, clock: Clock, area: str, client: str, per_hour: int) -> float | None:
+    """Count one request of ``client`` against the hourly allowance ``per_hour`` of ``area``; ``None`` when it is
+    allowed, else the seconds until the next one would be. Kept in the database, so every web worker (and every
+    server on the same database) shares the one allowance."""
+    with uow_factory() as uow:
+        wait = uow.accounts.count_request(area, client, per_hour, clock.now())
+        uow.commit()
+    return wait
+
+
 def purge_expired(uow_factory: UowFactory, clock: Clock) -> int:
-    """Delete sessions and used-link records that have expired (they can never be used again); return how many."""
+    """Delete sessions and used-link records that have expired (they can never be used again) and rate-limit
+    buckets that are full again; return how many."""
     with uow_factory() as uow:
         removed = uow.accounts.purge(clock.now())
         uow.commit()

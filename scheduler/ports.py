@@ -317,7 +317,8 @@ class OutboxRepository(Protocol):
 
 
 class AccountRepository(Protocol):
-    """Web accounts (the admin's disabled flag), server-side sessions and used single-use links.
+    """Web accounts (the admin's disabled flag), server-side sessions, used single-use links, and the rate-limit
+    buckets of the site's sensitive requests.
 
     Accounts and sessions belong to a stored person, named by email, and go when the person does; an operation
     on an address nobody has raises ``NotFoundError``. Sessions are found by the SHA-256 of their token, links by
@@ -370,7 +371,15 @@ class AccountRepository(Protocol):
         ...
 
     def purge(self, now: datetime) -> int:
-        """Delete sessions and used-link records that expired before ``now``; return how many rows went."""
+        """Delete sessions and used-link records that expired before ``now``, and rate-limit buckets that are
+        full again by ``now``; return how many rows went."""
+        ...
+
+    def count_request(self, area: str, client: str, per_hour: int, now: datetime) -> float | None:
+        """Count one request of ``client`` (an address or network) in the rate-limit ``area``, which allows
+        ``per_hour`` requests an hour in bursts up to that; ``None`` when this one is allowed, else the seconds
+        until one would be (and nothing counted). Atomic: concurrent callers, in any process, share the one
+        allowance."""
         ...
 
     def meetings_of(self, email: str) -> builtins.list[tuple[Cycle, Meeting]]:

@@ -43,7 +43,7 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
 
     from web import account, admin, auth, errors, matches, public, security
 
-    security.init_app(app, config)
+    security.init_app(app, config, services_of(app))
     auth.init_app(app, app.config["SECRET_KEY"])
     app.register_blueprint(public.blueprint)
     app.register_blueprint(auth.blueprint)

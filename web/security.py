@@ -10,8 +10,12 @@ real address, rate limits and safe redirect targets.
 - The client's address is the socket's peer unless ``[web] trusted_proxies`` says how many proxies in front
   may be believed: only then does werkzeug's ProxyFix read X-Forwarded-For and -Proto, so a client cannot
   escape a rate limit by making up a header.
-- Rate limits are token buckets per client address and area, kept in the process's memory: with several
-  gunicorn workers each keeps its own, so a client gets at most the limit times the number of workers.
+- Rate limits are token buckets per client (an IPv4 address, or the /64 network of an IPv6 one) and area
+  (``sign_up``, ``sign_in``, ``links``, ``calendar_check``), each allowing its ``[web] *_per_hour`` requests an
+  hour in bursts up to that. They are kept in the database (``scheduler.accounts.count_request``: one atomic
+  statement per request), so every gunicorn worker, and every server on the same database, counts against
+  the same allowance; beyond it the answer is 429 with Retry-After. ``coffeechat tick`` forgets buckets that
+  are full again.
 """
 
 from __future__ import annotations
@@ -19,9 +23,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -31,7 +32,9 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from scheduler import accounts
 from scheduler.accounts import is_local_path
+from scheduler.bootstrap import Services
 from scheduler.config import Config
 
 CONTENT_SECURITY_POLICY = "; ".join((
@@ -58,8 +61,9 @@ SECURE_KEY = "coffeechat.https_only"
 _View = TypeVar("_View", bound=Callable[..., Any])
 
 
-def init_app(app: Flask, config: Config) -> None:
-    """Install the headers, the cookie policy, ProxyFix (only when proxies are trusted) and the rate limiter."""
+def init_app(app: Flask, config: Config, services: Services) -> None:
+    """Install the headers, the cookie policy, ProxyFix (only when proxies are trusted) and the rate limiter,
+    which keeps its buckets in the database of ``services``."""
     web = config.web
     if web.trusted_proxies:
         hops = web.trusted_proxies
@@ -70,7 +74,7 @@ def init_app(app: Flask, config: Config) -> None:
         "sign_up": web.sign_up_per_hour,
         "sign_in": web.sign_in_per_hour,
         "links": web.links_per_hour,
-    })
+    }, services)
     app.after_request(add_security_headers)
 
 
@@ -102,36 +106,17 @@ def add_security_headers(response: Response) -> Response:
 
 
 class RateLimiter:
-    """Token buckets by (area, client): each area allows ``per_hour`` requests an hour, in bursts up to that.
+    """The hourly allowance of each area (``per_hour``; a blueprint may add its own area) and the services whose
+    database keeps the buckets."""
 
-    Thread-safe; memory is bounded by forgetting the least recently seen clients beyond ``max_clients``.
-    ``clock`` returns seconds (monotonic); tests replace it.
-    """
-
-    def __init__(self, per_hour: Mapping[str, int], *, clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = 100_000) -> None:
+    def __init__(self, per_hour: Mapping[str, int], services: Services) -> None:
         self.per_hour = dict(per_hour)
-        self.clock = clock
-        self._max = max_clients
-        self._buckets: OrderedDict[tuple[str, str], tuple[float, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._services = services
 
     def hit(self, area: str, client: str) -> float | None:
         """Count one request; ``None`` when allowed, else the seconds until the next one would be."""
-        capacity = float(self.per_hour[area])
-        rate = capacity / 3600.0
-        key = (area, client)
-        with self._lock:
-            now = self.clock()
-            tokens, then = self._buckets.pop(key, (capacity, now))
-            tokens = min(capacity, tokens + (now - then) * rate)
-            allowed = tokens >= 1.0
-            if allowed:
-                tokens -= 1.0
-            self._buckets[key] = (tokens, now)
-            while len(self._buckets) > self._max:
-                self._buckets.popitem(last=False)
-        return None if allowed else (1.0 - tokens) / rate
+        services = self._services
+        return accounts.count_request(services.uow_factory, services.clock, area, client, self.per_hour[area])
 
 
 def client_key(address: str | None) -> str:

@@ -1,9 +1,11 @@
-"""Tables and repository of the web accounts: disabled flags, server-side sessions, used single-use links.
+"""Tables and repository of the web accounts: disabled flags, server-side sessions, used single-use links, and
+the rate-limit buckets of the site's sensitive requests.
 
 The tables hang on the shared declarative ``Base`` of ``orm.py`` (migration 0006 creates them), so the schema
 check sees them; they live in their own module because nothing else reads them. Like ``repositories.py``, the
 repository speaks only in dataclasses (``scheduler.accounts``) and never hands out rows; races between two web
-workers are settled by the database (``INSERT … ON CONFLICT DO NOTHING``, conditional ``UPDATE``).
+workers are settled by the database (``INSERT … ON CONFLICT DO NOTHING``, conditional ``UPDATE``, and for
+rate limits one ``INSERT … ON CONFLICT DO UPDATE … WHERE``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, ForeignKey, String, Text, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Double, ForeignKey, String, Text, case, delete, func, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -37,6 +39,11 @@ from scheduler.storage.orm import (
 from scheduler.storage.repositories import SqlAlchemyCycleRepository, key_email
 
 DIGEST_LENGTH = 64  # SHA-256 in hex
+# Every rate limit is an hourly allowance, taken in bursts up to the whole of it.
+RATE_WINDOW_SECONDS = 3600.0
+# Slack for the rounding of epoch seconds in a double (about 1e-7 s today), so that the last request of an
+# allowance is not refused because of it.
+RATE_SLACK_SECONDS = 1e-3
 
 
 class AccountRow(Base):
@@ -73,6 +80,16 @@ class UsedLinkRow(Base):
     purpose: Mapped[str] = mapped_column(String(CODE_LENGTH))
     used_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RateLimitRow(Base):
+    """A token bucket of one client in one area, as the time (epoch seconds) at which it would be full again."""
+
+    __tablename__ = "rate_limits"
+
+    area: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
+    client: Mapped[str] = mapped_column(Text, primary_key=True)
+    full_at: Mapped[float] = mapped_column(Double)
 
 
 def _insert(session: Session, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
@@ -211,12 +228,43 @@ class SqlAlchemyAccountRepository:
             is not None
 
     def purge(self, now: datetime) -> int:
-        """Delete expired sessions and the records of links that have expired; return the number of rows."""
+        """Delete expired sessions, the records of links that have expired and the rate-limit buckets that are
+        full again (the same as none); return the number of rows."""
         sessions = self._session.execute(delete(SessionRow).where(SessionRow.expires_at < now)
                                          .execution_options(synchronize_session=False))
         links = self._session.execute(delete(UsedLinkRow).where(UsedLinkRow.expires_at < now)
                                       .execution_options(synchronize_session=False))
-        return _rowcount(sessions) + _rowcount(links)
+        buckets = self._session.execute(delete(RateLimitRow).where(RateLimitRow.full_at < now.timestamp())
+                                        .execution_options(synchronize_session=False))
+        return _rowcount(sessions) + _rowcount(links) + _rowcount(buckets)
+
+    def count_request(self, area: str, client: str, per_hour: int, now: datetime) -> float | None:
+        """Count one request of ``client`` in ``area``; ``None`` when allowed, else the seconds to wait.
+
+        A token bucket kept as one number (the generic cell rate algorithm): ``full_at``, when the bucket would
+        be full again. Each allowed request pushes it ``3600 / per_hour`` seconds later than ``max(full_at,
+        now)``; a request is allowed while that stays within the hour ahead. One statement reads and writes the
+        bucket, and the database serialises racers on the row (PostgreSQL's row lock of ``ON CONFLICT DO
+        UPDATE``, SQLite's write lock), so several processes share one allowance exactly. A refused request
+        writes nothing.
+        """
+        interval = RATE_WINDOW_SECONDS / per_hour
+        at = now.timestamp()
+        start = case((RateLimitRow.full_at > at, RateLimitRow.full_at), else_=at)
+        allowed = self._session.execute(
+            _insert(self._session, RateLimitRow)
+            .values(area=area, client=client, full_at=at + interval)
+            .on_conflict_do_update(
+                index_elements=["area", "client"], set_={"full_at": start + interval},
+                where=start <= at + RATE_WINDOW_SECONDS - interval + RATE_SLACK_SECONDS)
+            .returning(RateLimitRow.full_at)
+        ).first()
+        if allowed is not None:
+            return None
+        full_at = self._session.scalar(select(RateLimitRow.full_at).where(RateLimitRow.area == area,
+                                                                          RateLimitRow.client == client))
+        # Rounded to the millisecond: epoch seconds in a double carry noise below that.
+        return round(max(full_at or at, at) - at + interval - RATE_WINDOW_SECONDS, 3)
 
     # --- the account pages: history, export, deletion -------------------------------------------------------
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from flask import template_rendered
+from jinja2 import Template
 
 from scheduler.model import Person
 from scheduler.services import run_cycle
@@ -37,6 +39,45 @@ def test_sign_up_page_labels_every_field(site: Site) -> None:
     assert '<script src="/static/timezone.js" defer></script>' in html
     assert 'data-browser-zone="fill"' in html
     assert len(re.findall(r"<script", html)) == 1
+
+
+def test_the_blank_form_is_drawn_once_and_each_visitor_gets_a_token_of_their_own(site: Site) -> None:
+    drawn: list[str] = []
+
+    def note(sender: object, template: Template, **extra: object) -> None:
+        drawn.append(template.name or "")
+
+    visitors = [site.new_client(f"192.0.2.{n}") for n in range(1, 4)]
+    with template_rendered.connected_to(note, site.app):
+        pages = [visitor.get("/sign-up").get_data(as_text=True) for visitor in visitors]
+    tokens = [csrf_from(page) for page in pages]
+
+    assert drawn.count("sign_up.html") == 1
+    assert len(set(tokens)) == 3
+    assert "csrf-token-slot" not in "".join(pages)
+    assert len({page.replace(token, "") for page, token in zip(pages, tokens, strict=True)}) == 1
+    for n, (visitor, token) in enumerate(zip(visitors, tokens, strict=True)):
+        data = {**SIGN_UP, "email": f"visitor{n}@example.com", "csrf_token": token}
+        assert visitor.post("/sign-up", data=data).status_code == 303
+    # A stored page is never shown with someone else's token: the first visitor's token fails for the second.
+    stolen = visitors[1].post("/sign-up", data={**SIGN_UP, "email": "x@example.com", "csrf_token": tokens[0]})
+    assert stolen.status_code == 400
+
+
+def test_a_signed_in_visitor_or_a_waiting_message_gets_the_sign_up_page_drawn_for_them(site: Site) -> None:
+    assert site.client.get("/sign-up").status_code == 200  # the blank page is stored
+    member = site.new_client()
+    assert sign_up_and_confirm(site, member, email="member@example.com").status_code == 303
+
+    signed_in = member.get("/sign-up").get_data(as_text=True)  # the confirmation's message is still waiting
+    again = member.get("/sign-up").get_data(as_text=True)
+
+    assert "Your address is confirmed" in signed_in
+    assert "Your address is confirmed" not in again
+    for page in (signed_in, again):
+        assert "My account" in page
+        assert "Sign out" in page
+        csrf_from(page)
 
 
 def test_valid_sign_up_stores_an_unconfirmed_person_and_emails_a_confirmation(site: Site) -> None:

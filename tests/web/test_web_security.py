@@ -20,17 +20,19 @@ from scheduler.model import Person
 from scheduler.storage.orm import Base
 from scheduler.storage.uow import SqlAlchemyUnitOfWork
 from tests.web.conftest import SIGN_UP, Site, csrf_from, sign_up, sign_up_and_confirm, submit, use
-from web.security import RateLimiter, client_key, safe_next
+from web.security import client_key, safe_next
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def database_state(site: Site) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, sorted: to prove that a request changed nothing."""
+    """Every row of every table but the rate-limit buckets, sorted: to prove that a request changed nothing.
+    (Opening an emailed link is counted against the ``links`` allowance even by GET: that count is the limiter's
+    bookkeeping, not a change the request asked for.)"""
     with site.services.uow_factory() as uow:
         assert isinstance(uow, SqlAlchemyUnitOfWork)
         return {table.name: sorted((tuple(row) for row in uow.session.execute(select(table))), key=repr)
-                for table in Base.metadata.sorted_tables}
+                for table in Base.metadata.sorted_tables if table.name != "rate_limits"}
 
 
 def route_examples(site: Site) -> dict[str, str]:
@@ -260,30 +262,6 @@ def test_without_a_trusted_proxy_forwarded_proto_is_ignored(make_site: Callable[
 
     assert_security_headers(response, https=False)
     assert "Secure" not in response.headers["Set-Cookie"]
-
-
-def test_rate_limiter_refills_over_time() -> None:
-    now = [0.0]
-    limiter = RateLimiter({"sign_up": 2}, clock=lambda: now[0])
-
-    assert limiter.hit("sign_up", "a") is None
-    assert limiter.hit("sign_up", "a") is None
-    wait = limiter.hit("sign_up", "a")
-    assert wait == pytest.approx(1800.0)
-    assert limiter.hit("sign_up", "b") is None
-    now[0] += 1800.0
-    assert limiter.hit("sign_up", "a") is None
-    assert limiter.hit("sign_up", "a") is not None
-
-
-def test_rate_limiter_memory_is_bounded() -> None:
-    limiter = RateLimiter({"links": 1}, max_clients=3)
-
-    for client in ("a", "b", "c", "d"):
-        assert limiter.hit("links", client) is None
-
-    assert limiter.hit("links", "d") is not None
-    assert limiter.hit("links", "a") is None  # forgotten as the least recently seen
 
 
 def test_links_in_pages_never_leave_in_a_referer(site: Site, create_person: Callable[..., Person]) -> None:
