@@ -19,7 +19,7 @@ from scheduler.storage.migrate import downgrade_database, head_revision, upgrade
 from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for
 from tests.conftest import SUNDAY_NOON
 from tests.fakes import FakeClock
-from tests.web.conftest import SECRET, SITE_CONFIG, Site
+from tests.web.conftest import PROGRAMS, SECRET, SITE_CONFIG, Site
 
 NOW = SUNDAY_NOON
 NewUow = Callable[[], SqlAlchemyUnitOfWork]
@@ -132,7 +132,8 @@ def test_the_allowance_holds_across_processes(migrated_url: str, tmp_path: Path,
     monkeypatch.setenv("COFFEECHAT_SECRET_KEY", SECRET)  # inherited by the processes
     config = tmp_path / "coffeechat.toml"
     config.write_text(SITE_CONFIG.format(name="Example Corp", base_url="https://coffee.example.com",
-                                         database_url=migrated_url, web="links_per_hour = 10"), encoding="utf-8")
+                                         database_url=migrated_url, web="links_per_hour = 10",
+                                         programs=PROGRAMS), encoding="utf-8")
     context = multiprocessing.get_context("spawn")  # fresh interpreters: nothing shared but the database
     start, results = context.Barrier(2), context.Queue()
     processes = [context.Process(target=_serve_links, args=(str(config), 12, start, results)) for _ in range(2)]
