@@ -291,6 +291,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8731)
     args = parser.parse_args()
 
+    if not (BIN / "gunicorn").exists():
+        sys.exit(f"gunicorn is not installed beside {sys.executable}: pip install -e '.[server]' (make bench does)")
     wrk = ensure_wrk()
     extra = tuple(args.gunicorn_args.split())
     settings = [Setting(f"gunicorn, {args.workers} workers {' '.join(extra) or 'sync'}".strip(),
