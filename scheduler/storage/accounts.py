@@ -16,7 +16,6 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Double, ForeignKey, String, Text, case, delete, func, or_, select, update
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from scheduler.accounts import Account, SessionRecord
@@ -36,7 +35,7 @@ from scheduler.storage.orm import (
     UnmatchedRow,
     UtcDateTime,
 )
-from scheduler.storage.repositories import SqlAlchemyCycleRepository, key_email
+from scheduler.storage.repositories import SqlAlchemyCycleRepository, dialect_insert, key_email
 
 DIGEST_LENGTH = 64  # SHA-256 in hex
 # Every rate limit is an hourly allowance, taken in bursts up to the whole of it.
@@ -92,16 +91,6 @@ class RateLimitRow(Base):
     full_at: Mapped[float] = mapped_column(Double)
 
 
-def _insert(session: Session, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT in the dialect of the session's database, which knows ``ON CONFLICT``."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(entity)
-    if dialect == "sqlite":
-        return sqlite.insert(entity)
-    raise StorageError(f"unsupported database {dialect!r}: Coffee Chat runs on SQLite and PostgreSQL")
-
-
 def _rowcount(result: Any) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
@@ -140,7 +129,7 @@ class SqlAlchemyAccountRepository:
         """The person's account, created enabled if missing; ``NotFoundError`` for an unknown address."""
         person_id = self._require_person_id(email)
         self._session.execute(
-            _insert(self._session, AccountRow)
+            dialect_insert(self._session, AccountRow)
             .values(person_id=person_id, created_at=now)
             .on_conflict_do_nothing(index_elements=["person_id"])
         )
@@ -215,7 +204,7 @@ class SqlAlchemyAccountRepository:
     def use_link(self, nonce_hash: str, purpose: str, now: datetime, expires_at: datetime) -> bool:
         """Record a first use; False when the nonce was used before. The database decides between racers."""
         inserted = self._session.execute(
-            _insert(self._session, UsedLinkRow)
+            dialect_insert(self._session, UsedLinkRow)
             .values(nonce_hash=nonce_hash, purpose=purpose, used_at=now, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=["nonce_hash"])
             .returning(UsedLinkRow.nonce_hash)
@@ -252,7 +241,7 @@ class SqlAlchemyAccountRepository:
         at = now.timestamp()
         start = case((RateLimitRow.full_at > at, RateLimitRow.full_at), else_=at)
         allowed = self._session.execute(
-            _insert(self._session, RateLimitRow)
+            dialect_insert(self._session, RateLimitRow)
             .values(area=area, client=client, full_at=at + interval)
             .on_conflict_do_update(
                 index_elements=["area", "client"], set_={"full_at": start + interval},

@@ -13,13 +13,12 @@ import builtins
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from scheduler.errors import NotFoundError, StorageError
 from scheduler.matches import ANSWERS, FeedbackAnswer, Rsvp
 from scheduler.storage.orm import CODE_LENGTH, Base, FeedbackRow, MeetingRow, PersonRow, UtcDateTime
-from scheduler.storage.repositories import SqlAlchemyFeedbackRepository, key_email
+from scheduler.storage.repositories import SqlAlchemyFeedbackRepository, dialect_insert, key_email
 
 
 class MatchRsvpRow(Base):
@@ -52,17 +51,6 @@ class FeedbackRatingRow(Base):
     rating: Mapped[int] = mapped_column(Integer)
 
 
-def _insert(session: Session, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT in the dialect of the session's database, which knows ``ON CONFLICT``."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(entity)
-    if dialect == "sqlite":
-        return sqlite.insert(entity)
-    raise StorageError(f"unsupported database {dialect!r}: Coffee Chat runs on SQLite and PostgreSQL")
-
-
-
 def _require_meeting(session: Session, meeting_id: int, *, lock: bool = False) -> None:
     """``NotFoundError`` for an unknown meeting; with ``lock``, hold the meeting's row until the transaction ends
     (``FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time anyway)."""
@@ -90,7 +78,7 @@ class SqlAlchemyMatchRepository:
         person_id = self._session.scalar(select(PersonRow.id).where(PersonRow.email == key_email(rsvp.email)))
         if person_id is None:
             raise NotFoundError(f"nobody has the address {rsvp.email}")
-        insert = _insert(self._session, MatchRsvpRow).values(
+        insert = dialect_insert(self._session, MatchRsvpRow).values(
             meeting_id=rsvp.meeting_id, person_id=person_id, answer=rsvp.answer, answered_at=rsvp.answered_at)
         self._session.execute(insert.on_conflict_do_update(
             index_elements=["meeting_id", "person_id"],
@@ -126,7 +114,7 @@ class RatedFeedbackRepository(SqlAlchemyFeedbackRepository):
         if rating is None:
             self._session.execute(delete(FeedbackRatingRow).where(FeedbackRatingRow.feedback_id == feedback_id))
             return
-        insert = _insert(self._session, FeedbackRatingRow).values(feedback_id=feedback_id, rating=rating)
+        insert = dialect_insert(self._session, FeedbackRatingRow).values(feedback_id=feedback_id, rating=rating)
         self._session.execute(insert.on_conflict_do_update(index_elements=["feedback_id"],
                                                            set_={"rating": insert.excluded.rating}))
 
