@@ -43,7 +43,7 @@ largest g-th best scores (a member of a bigger group adds one partner more). Sma
 engine's remainders) and people left out only lower the left side. This needs every person's g best
 scores, so it is used up to ``EXACT_LIMIT`` people; above that the cover bounds (g - 1) Σ y hold for any g.
 
-**The LP dual on the full graph (pairs, from ``MATCHING_LIMIT`` to ``SCAN_LIMIT`` people).** Any grouping into
+**The LP dual on the full graph (pairs, above ``MATCHING_LIMIT`` people).** Any grouping into
 pairs plus T trios scores at most M, the best matching of every allowed pair, plus twice the T largest best_v
 (as below). To bound M, build a square assignment problem: bidders L_v (each person) and F_u (a filler per
 person); objects R_u (each person again) and A_v ("alone", one per person); L_v values R_u at w(u, v) for
@@ -63,6 +63,15 @@ candidates and the auction goes on (column generation) until the bound settles. 
 matching LP's at best, which on these organisations lies within a few hundredths of a percent of the
 optimum (at 1,000 people: 0.02%).
 
+That scan of every pair is n² work: it is used up to ``SCAN_LIMIT`` people. At any size, the same dual is
+certified without it (``structural_lp_bound``): each person's best option at the prices,
+max over u of (w(u, v) - p_u), is bounded from above by structure (``pairing_dual``: the score's terms by
+classes of people, the pair-specific ones by their largest value or listed exactly), which keeps every
+inequality above. The prices are the exact optimum of the assignment problem on a candidate graph grown by
+column generation (each round adds everyone's best-looking partners at the current prices), solved by
+scipy's sparse Jonker-Volgenant and priced by longest paths. At 10,000 people it settled 0.01% above the
+candidate graph's own fractional optimum, itself a lower bound of the LP's.
+
 **The optimum itself.** Up to ``MATCHING_LIMIT`` people and for pairs (group_size 2), every allowed pair is
 scored anyway, so the bound is the true optimum: a maximum-weight matching (rustworkx, on weights rounded
 *up* to integers, so rounding can only raise it) plus, for T trios, twice the T largest best_v. A trio's
@@ -81,6 +90,8 @@ from datetime import date
 
 import numpy as np
 import rustworkx
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from scheduler.model import Person, Program
 from scheduler.pairing import (
@@ -95,6 +106,7 @@ from scheduler.pairing import (
     _wish_reason,
     group_sizes,
 )
+from scheduler.pairing_dual import StructuralOptions
 from scheduler.pairing_scan import CHUNK_CELLS, PairScanner
 from scheduler.slots import FreeTimeIndex
 
@@ -102,9 +114,9 @@ from scheduler.slots import FreeTimeIndex
 EXACT_LIMIT = 2000
 # Up to this many people the bound is the optimum (a matching on every allowed pair: about 5 s at 1,000).
 MATCHING_LIMIT = 1000
-# Pairs from MATCHING_LIMIT up to this many people: the LP dual checked on every pair by the vectorised scan
-# (about 20 s at 10,000 on a busy 2-core machine); above it, the structural covers.
-SCAN_LIMIT = 20_000
+# Pairs from MATCHING_LIMIT up to this many people: also the LP dual checked on every pair by the vectorised
+# scan (minutes at 10,000 on a busy 2-core machine, where the structural LP dual takes seconds and is as tight).
+SCAN_LIMIT = 3000
 # The auction sets prices on each person's this many best partners; its last round's ε, as a share of the
 # heaviest score, and how fast ε shrinks between rounds.
 LP_CANDIDATES = 24
@@ -113,6 +125,12 @@ AUCTION_SCALING = 5
 LP_ROUNDS = 10
 LP_COLUMNS = 6
 LP_SETTLED = 2e-5
+# The structural LP bound: at most this many rounds of column generation (10,000 people settled in about 20),
+# how many of each person's best-looking partners join the candidates per round, and how close to the
+# candidate graph's own optimum (which no bound can pass) it stops.
+STRUCTURAL_ROUNDS = 30
+STRUCTURAL_COLUMNS = 3
+STRUCTURAL_GAP = 1e-4
 # Scores become integers for rustworkx at this scale, rounded up.
 SCALE = 1000
 # The shared-interest weight counts at most this many shared interests, and the seniority-mix weight a
@@ -157,9 +175,11 @@ def certified_bound(
     *,
     trios: int | None = None,
     lp_limit: int | None = None,
+    plan: Sequence[tuple[int, int]] = (),
 ) -> Bound:
-    """``upper_bound`` with the name of the argument that gave the smallest value. ``lp_limit`` (default
-    SCAN_LIMIT) caps the count of people for the LP dual, which takes minutes at 10,000 people."""
+    """``upper_bound`` with the name of the argument that gave the smallest value. ``lp_limit`` (default: no
+    limit) caps the count of people for the LP duals (seconds at 10,000 people, minutes at 100,000);
+    ``plan``, pairs of positions in ``people`` (such as the engine's), gives the structural one a start."""
     size = program.group_size
     if trios is None:
         trios = sum(1 for part in group_sizes(len(people), size) if part > size)
@@ -167,7 +187,8 @@ def certified_bound(
         return Bound(0.0, "nobody to group")
     wish_weight = max(0.0, program.weights.wishlist)
     wishers = [bool(person.wishlist) for person in people]
-    use_lp = size == 2 and MATCHING_LIMIT < len(people) <= (SCAN_LIMIT if lp_limit is None else lp_limit)
+    lp_allowed = size == 2 and MATCHING_LIMIT < len(people) <= (math.inf if lp_limit is None else lp_limit)
+    use_lp = lp_allowed and len(people) <= SCAN_LIMIT
     if len(people) <= EXACT_LIMIT and not use_lp:
         scan = _scan(people, program, history, today, free_time, keep_edges=len(people) <= MATCHING_LIMIT and size == 2,
                      keep_top=size if size > 2 else 0)
@@ -195,6 +216,12 @@ def certified_bound(
         thirds = sorted((max(0.0, b) for b in best_scores), reverse=True)[:trios]
         bounds.append(Bound(matching + 2 * math.fsum(thirds),
                             "LP dual of the full allowed graph (auction prices, every pair checked)"))
+    if lp_allowed:
+        relax = RELAXABLE[program.relax][-1] if program.relax in RELAXABLE else None
+        scanner = PairScanner(people, program, history, today, free_time, relax=relax)
+        thirds = sorted((max(0.0, b) for b in best), reverse=True)[:trios]
+        bounds.append(Bound(structural_lp_bound(scanner, plan) + 2 * math.fsum(thirds),
+                            "LP dual of the full allowed graph (column generation, options bounded from structure)"))
     if scan is not None and scan.edges is not None and size == 2:
         thirds = sorted((max(0.0, b) for b in best), reverse=True)[:trios]
         bounds.append(Bound(_max_matching(len(people), scan.edges) + 2 * math.fsum(thirds),
@@ -261,6 +288,106 @@ def lp_matching_bound(scanner: PairScanner, candidates: int | None = None) -> tu
         if not added or bound > previous * (1 - LP_SETTLED):
             break  # nothing new, or the bound has settled
     return bound, top.score[:, 0].tolist()
+
+
+def structural_lp_bound(scanner: PairScanner, plan: Sequence[tuple[int, int]] = ()) -> float:
+    """An upper bound on the best matching of every allowed pair of ``scanner``'s people without scoring
+    every pair: the LP dual of the module docstring at the optimal prices of a candidate graph, each person's
+    best option over the *full* graph bounded from structure (``pairing_dual.StructuralOptions``).
+
+    Column generation: the candidate graph starts with the pairs of ``plan`` (any matching, by positions) and
+    grows each round by everyone's best-looking partners at the current prices (the cheapest members of their
+    best class, and whoever structure names as their best option); the assignment problem of the module
+    docstring is solved on it exactly (``_assignment_prices``); its prices are certified; until no partner
+    is new, the bound has settled, or STRUCTURAL_ROUNDS rounds."""
+    n = scanner.size
+    options = StructuralOptions(scanner)
+    graph = _CandidateGraph(scanner)
+    if plan:
+        pairs = np.array(plan, dtype=np.int64).reshape(-1, 2)
+        graph.add(pairs[:, 0], pairs[:, 1])
+    right, alone = np.zeros(n), np.zeros(n)
+    bound = math.inf
+    everyone = np.arange(n)
+    for _ in range(STRUCTURAL_ROUNDS):
+        picks = options.best_partners(right, STRUCTURAL_COLUMNS)
+        _, named = options.best(right)
+        if not graph.add(np.repeat(everyone, picks.shape[1] + 1), np.column_stack([picks, named]).ravel()):
+            break
+        right, alone, matched = _assignment_prices(n, graph.first, graph.second, graph.weight)
+        value, _ = options.best(right)
+        dual = (math.fsum(np.maximum(value, -alone).tolist()) + math.fsum(np.maximum(-right, -alone).tolist())
+                + math.fsum(right.tolist()) + math.fsum(alone.tolist()))
+        # A hair of slack for the different order of float additions.
+        bound = min(bound, dual / 2 * (1 + 1e-12))
+        # No bound can go below the candidate graph's own best (fractional) matching: close to it, stop.
+        if bound <= matched * (1 + STRUCTURAL_GAP):
+            break
+    return bound
+
+
+class _CandidateGraph:
+    """The pairs column generation has found so far, each once as (low, high) with its exact score."""
+
+    def __init__(self, scanner: PairScanner) -> None:
+        self.scanner = scanner
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.weight = np.zeros(0)
+
+    @property
+    def first(self) -> np.ndarray:
+        return self.keys // self.scanner.size
+
+    @property
+    def second(self) -> np.ndarray:
+        return self.keys % self.scanner.size
+
+    def add(self, first: np.ndarray, second: np.ndarray) -> int:
+        """Add the allowed pairs (first[i], second[i]) worth something (-1 and self-pairs are skipped); how
+        many were new."""
+        keep = (first >= 0) & (second >= 0) & (first != second)
+        first, second = first[keep], second[keep]
+        weight = self.scanner.pair_scores(first, second)
+        keep = np.isfinite(weight) & (weight > 0)  # a matching never gains from a pair worth nothing
+        first, second, weight = first[keep], second[keep], weight[keep]
+        keys = np.minimum(first, second) * self.scanner.size + np.maximum(first, second)
+        merged, at = np.unique(np.concatenate([self.keys, keys]), return_index=True)
+        added = len(merged) - len(self.keys)
+        self.keys, self.weight = merged, np.concatenate([self.weight, weight])[at]
+        return added
+
+
+def _assignment_prices(n: int, first: np.ndarray, second: np.ndarray,
+                       weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Optimal prices of the assignment problem of the module docstring on the pairs (first, second): for
+    the objects R (each person) and A ("alone"). Solved exactly on scores in steps of 1/SCALE (scipy's sparse
+    Jonker-Volgenant), then priced by longest paths (Bellman-Ford) along the constraints that every bidder's
+    object is its best: p_j >= p_σ(i) + a_ij - a_iσ(i). Any prices give a certified bound; these are (up to
+    rounding) the LP optimum of the candidate graph. Also returns that optimum: half the assignment's value,
+    the best fractional matching of the candidate graph (in steps of 1/SCALE)."""
+    value = np.round(weight * SCALE).astype(np.int64)
+    people = np.arange(n)
+    # Bidders: L_v (0 .. n-1), then the fillers F_u (n .. 2n-1); objects: R_u (0 .. n-1), then A_v.
+    bidder = np.concatenate([first, second, people, people + n, people + n])
+    thing = np.concatenate([second, first, people + n, people, people + n])
+    worth = np.concatenate([value, value, np.zeros(3 * n, dtype=np.int64)])
+    # The solver minimises, and only the ranking of options matters: a constant minus the value.
+    costs = csr_matrix(((worth.max() + 1 - worth).astype(np.float64), (bidder, thing)), shape=(2 * n, 2 * n))
+    rows, columns = min_weight_full_bipartite_matching(costs)
+    owner_of = np.empty(2 * n, dtype=np.int64)
+    owner_of[rows] = columns
+    assigned = np.zeros(2 * n, dtype=np.int64)
+    chosen = owner_of[bidder] == thing
+    assigned[bidder[chosen]] = worth[chosen]
+    source, gap = owner_of[bidder], worth - assigned[bidder]
+    prices = np.zeros(2 * n, dtype=np.int64)
+    for _ in range(4 * n + 1):  # an optimal assignment has no positive cycle: at most 2n rounds settle it
+        raised = prices.copy()
+        np.maximum.at(raised, thing, prices[source] + gap)
+        if np.array_equal(raised, prices):
+            break
+        prices = raised
+    return prices[:n] / SCALE, prices[n:] / SCALE, float(assigned[:n].sum()) / SCALE / 2
 
 
 def _auction(bidders: Sequence[Sequence[tuple[int, float]]], top_weight: float,
