@@ -90,8 +90,6 @@ from datetime import date
 
 import numpy as np
 import rustworkx
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from scheduler.model import Person, Program
 from scheduler.pairing import (
@@ -106,7 +104,7 @@ from scheduler.pairing import (
     _wish_reason,
     group_sizes,
 )
-from scheduler.pairing_dual import StructuralOptions
+from scheduler.pairing_dual import price_by_columns
 from scheduler.pairing_scan import CHUNK_CELLS, PairScanner
 from scheduler.slots import FreeTimeIndex
 
@@ -125,12 +123,6 @@ AUCTION_SCALING = 5
 LP_ROUNDS = 10
 LP_COLUMNS = 6
 LP_SETTLED = 2e-5
-# The structural LP bound: at most this many rounds of column generation (10,000 people settled in about 20),
-# how many of each person's best-looking partners join the candidates per round, and how close to the
-# candidate graph's own optimum (which no bound can pass) it stops.
-STRUCTURAL_ROUNDS = 30
-STRUCTURAL_COLUMNS = 3
-STRUCTURAL_GAP = 1e-4
 # Scores become integers for rustworkx at this scale, rounded up.
 SCALE = 1000
 # The shared-interest weight counts at most this many shared interests, and the seniority-mix weight a
@@ -292,102 +284,10 @@ def lp_matching_bound(scanner: PairScanner, candidates: int | None = None) -> tu
 
 def structural_lp_bound(scanner: PairScanner, plan: Sequence[tuple[int, int]] = ()) -> float:
     """An upper bound on the best matching of every allowed pair of ``scanner``'s people without scoring
-    every pair: the LP dual of the module docstring at the optimal prices of a candidate graph, each person's
-    best option over the *full* graph bounded from structure (``pairing_dual.StructuralOptions``).
-
-    Column generation: the candidate graph starts with the pairs of ``plan`` (any matching, by positions) and
-    grows each round by everyone's best-looking partners at the current prices (the cheapest members of their
-    best class, and whoever structure names as their best option); the assignment problem of the module
-    docstring is solved on it exactly (``_assignment_prices``); its prices are certified; until no partner
-    is new, the bound has settled, or STRUCTURAL_ROUNDS rounds."""
-    n = scanner.size
-    options = StructuralOptions(scanner)
-    graph = _CandidateGraph(scanner)
-    if plan:
-        pairs = np.array(plan, dtype=np.int64).reshape(-1, 2)
-        graph.add(pairs[:, 0], pairs[:, 1])
-    right, alone = np.zeros(n), np.zeros(n)
-    bound = math.inf
-    everyone = np.arange(n)
-    for _ in range(STRUCTURAL_ROUNDS):
-        picks = options.best_partners(right, STRUCTURAL_COLUMNS)
-        _, named = options.best(right)
-        if not graph.add(np.repeat(everyone, picks.shape[1] + 1), np.column_stack([picks, named]).ravel()):
-            break
-        right, alone, matched = _assignment_prices(n, graph.first, graph.second, graph.weight)
-        value, _ = options.best(right)
-        dual = (math.fsum(np.maximum(value, -alone).tolist()) + math.fsum(np.maximum(-right, -alone).tolist())
-                + math.fsum(right.tolist()) + math.fsum(alone.tolist()))
-        # A hair of slack for the different order of float additions.
-        bound = min(bound, dual / 2 * (1 + 1e-12))
-        # No bound can go below the candidate graph's own best (fractional) matching: close to it, stop.
-        if bound <= matched * (1 + STRUCTURAL_GAP):
-            break
-    return bound
-
-
-class _CandidateGraph:
-    """The pairs column generation has found so far, each once as (low, high) with its exact score."""
-
-    def __init__(self, scanner: PairScanner) -> None:
-        self.scanner = scanner
-        self.keys = np.zeros(0, dtype=np.int64)
-        self.weight = np.zeros(0)
-
-    @property
-    def first(self) -> np.ndarray:
-        return self.keys // self.scanner.size
-
-    @property
-    def second(self) -> np.ndarray:
-        return self.keys % self.scanner.size
-
-    def add(self, first: np.ndarray, second: np.ndarray) -> int:
-        """Add the allowed pairs (first[i], second[i]) worth something (-1 and self-pairs are skipped); how
-        many were new."""
-        keep = (first >= 0) & (second >= 0) & (first != second)
-        first, second = first[keep], second[keep]
-        weight = self.scanner.pair_scores(first, second)
-        keep = np.isfinite(weight) & (weight > 0)  # a matching never gains from a pair worth nothing
-        first, second, weight = first[keep], second[keep], weight[keep]
-        keys = np.minimum(first, second) * self.scanner.size + np.maximum(first, second)
-        merged, at = np.unique(np.concatenate([self.keys, keys]), return_index=True)
-        added = len(merged) - len(self.keys)
-        self.keys, self.weight = merged, np.concatenate([self.weight, weight])[at]
-        return added
-
-
-def _assignment_prices(n: int, first: np.ndarray, second: np.ndarray,
-                       weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Optimal prices of the assignment problem of the module docstring on the pairs (first, second): for
-    the objects R (each person) and A ("alone"). Solved exactly on scores in steps of 1/SCALE (scipy's sparse
-    Jonker-Volgenant), then priced by longest paths (Bellman-Ford) along the constraints that every bidder's
-    object is its best: p_j >= p_σ(i) + a_ij - a_iσ(i). Any prices give a certified bound; these are (up to
-    rounding) the LP optimum of the candidate graph. Also returns that optimum: half the assignment's value,
-    the best fractional matching of the candidate graph (in steps of 1/SCALE)."""
-    value = np.round(weight * SCALE).astype(np.int64)
-    people = np.arange(n)
-    # Bidders: L_v (0 .. n-1), then the fillers F_u (n .. 2n-1); objects: R_u (0 .. n-1), then A_v.
-    bidder = np.concatenate([first, second, people, people + n, people + n])
-    thing = np.concatenate([second, first, people + n, people, people + n])
-    worth = np.concatenate([value, value, np.zeros(3 * n, dtype=np.int64)])
-    # The solver minimises, and only the ranking of options matters: a constant minus the value.
-    costs = csr_matrix(((worth.max() + 1 - worth).astype(np.float64), (bidder, thing)), shape=(2 * n, 2 * n))
-    rows, columns = min_weight_full_bipartite_matching(costs)
-    owner_of = np.empty(2 * n, dtype=np.int64)
-    owner_of[rows] = columns
-    assigned = np.zeros(2 * n, dtype=np.int64)
-    chosen = owner_of[bidder] == thing
-    assigned[bidder[chosen]] = worth[chosen]
-    source, gap = owner_of[bidder], worth - assigned[bidder]
-    prices = np.zeros(2 * n, dtype=np.int64)
-    for _ in range(4 * n + 1):  # an optimal assignment has no positive cycle: at most 2n rounds settle it
-        raised = prices.copy()
-        np.maximum.at(raised, thing, prices[source] + gap)
-        if np.array_equal(raised, prices):
-            break
-        prices = raised
-    return prices[:n] / SCALE, prices[n:] / SCALE, float(assigned[:n].sum()) / SCALE / 2
+    every pair: the LP dual of the module docstring at the optimal prices of a candidate graph grown by
+    column generation from ``plan`` (any matching, by positions), each person's best option over the *full*
+    graph bounded from structure (``pairing_dual``)."""
+    return price_by_columns(scanner, plan).bound
 
 
 def _auction(bidders: Sequence[Sequence[tuple[int, float]]], top_weight: float,

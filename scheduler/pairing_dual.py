@@ -28,19 +28,154 @@ few hundred base classes times a few thousand interest sets at 100,000 people), 
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from scheduler.pairing import BASE_SCORE
 from scheduler.pairing_scan import _VIRTUAL, PairScanner
 from scheduler.slots import STEP
 
+# Column generation: at most this many rounds (10,000 people settled in about 10 from the engine's plan, 20
+# from nothing), how many of each person's best-looking partners join the candidates per round, and how close
+# to the candidate graph's own optimum (which no bound can pass) it stops.
+COLUMN_ROUNDS = 30
+COLUMNS_PER_ROUND = 3
+SETTLED_GAP = 1e-4
+# Scores become integers for the assignment solver in steps of 1/SCALE.
+SCALE = 1000
 # In each person's best class by structure, this many of the cheapest members are scored exactly.
 EXACT_MEMBERS = 4
 # Classes handled per numpy call when combining base classes and interest sets (memory: this × base classes).
 CLASS_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class Priced:
+    """What column generation ends with: the candidate pairs (first[i], second[i]) and their scores, the
+    certified bound, and the final assignment: ``takes[v]`` is the person whose right copy v's left copy
+    took in the doubled assignment problem of ``pairing_bound`` (-1: v's "alone" object)."""
+
+    first: NDArray[np.int64]
+    second: NDArray[np.int64]
+    weight: NDArray[np.float64]
+    bound: float
+    takes: NDArray[np.int64]
+
+
+def price_by_columns(scanner: PairScanner, plan: Sequence[tuple[int, int]] = (),
+                     active: NDArray[np.bool_] | None = None) -> Priced:
+    """The LP dual of ``pairing_bound`` at the optimal prices of a candidate graph, certified over every
+    allowed pair of ``scanner`` by ``StructuralOptions``, and the candidate graph's best fractional matching.
+
+    Column generation: the candidate graph starts with the pairs of ``plan`` (any matching, by positions) and
+    grows each round by everyone's best-looking partners at the current prices (the cheapest members of their
+    best class, and whoever structure names as their best option); the assignment problem is solved on it
+    exactly (``_assignment``); its prices are certified; until no partner is new, the bound is within
+    SETTLED_GAP of the candidate graph's own optimum (no bound can go below that), or COLUMN_ROUNDS rounds.
+
+    With ``active``, only pairs of people marked there become candidates (the engine matching some of
+    everyone); the bound then still speaks of everyone, and only holds for matchings of the active people."""
+    n = scanner.size
+    options = StructuralOptions(scanner)
+    graph = _CandidateGraph(scanner, np.ones(n, dtype=bool) if active is None else active)
+    if plan:
+        pairs = np.array(plan, dtype=np.int64).reshape(-1, 2)
+        graph.add(pairs[:, 0], pairs[:, 1])
+    right, alone = np.zeros(n), np.zeros(n)
+    takes = np.full(n, -1, dtype=np.int64)
+    bound = math.inf
+    everyone = np.arange(n)
+    for _ in range(COLUMN_ROUNDS):
+        picks = options.best_partners(right, COLUMNS_PER_ROUND)
+        _, named = options.best(right)
+        if not graph.add(np.repeat(everyone, picks.shape[1] + 1), np.column_stack([picks, named]).ravel()):
+            break
+        right, alone, takes, matched = _assignment(n, graph.first, graph.second, graph.weight)
+        value, _ = options.best(right)
+        dual = (math.fsum(np.maximum(value, -alone).tolist()) + math.fsum(np.maximum(-right, -alone).tolist())
+                + math.fsum(right.tolist()) + math.fsum(alone.tolist()))
+        # A hair of slack for the different order of float additions.
+        bound = min(bound, dual / 2 * (1 + 1e-12))
+        if bound <= matched * (1 + SETTLED_GAP):
+            break
+    return Priced(graph.first, graph.second, graph.weight, bound, takes)
+
+
+class _CandidateGraph:
+    """The pairs column generation has found so far, each once as (low, high) with its exact score."""
+
+    def __init__(self, scanner: PairScanner, active: NDArray[np.bool_]) -> None:
+        self.scanner = scanner
+        self.active = active
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.weight = np.zeros(0)
+
+    @property
+    def first(self) -> NDArray[np.int64]:
+        return self.keys // self.scanner.size
+
+    @property
+    def second(self) -> NDArray[np.int64]:
+        return self.keys % self.scanner.size
+
+    def add(self, first: NDArray[np.int64], second: NDArray[np.int64]) -> int:
+        """Add the allowed pairs (first[i], second[i]) of active people worth something (-1 and self-pairs
+        are skipped); how many were new."""
+        keep = (first >= 0) & (second >= 0) & (first != second)
+        first, second = first[keep], second[keep]
+        keep = self.active[first] & self.active[second]
+        first, second = first[keep], second[keep]
+        weight = self.scanner.pair_scores(first, second)
+        keep = np.isfinite(weight) & (weight > 0)  # a matching never gains from a pair worth nothing
+        first, second, weight = first[keep], second[keep], weight[keep]
+        keys = np.minimum(first, second) * self.scanner.size + np.maximum(first, second)
+        merged, at = np.unique(np.concatenate([self.keys, keys]), return_index=True)
+        added = len(merged) - len(self.keys)
+        self.keys, self.weight = merged, np.concatenate([self.weight, weight])[at]
+        return added
+
+
+def _assignment(n: int, first: NDArray[np.int64], second: NDArray[np.int64],
+                weight: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
+                                                      float]:
+    """Optimal prices of the assignment problem of ``pairing_bound``'s docstring on the pairs (first,
+    second): for the objects R (each person) and A ("alone"), and who each person's left copy takes (as
+    ``Priced.takes``). Solved exactly on scores in steps of 1/SCALE (scipy's sparse
+    Jonker-Volgenant), then priced by longest paths (Bellman-Ford) along the constraints that every bidder's
+    object is its best: p_j >= p_σ(i) + a_ij - a_iσ(i). Any prices give a certified bound; these are (up to
+    rounding) the LP optimum of the candidate graph. Also returns that optimum: half the assignment's value,
+    the best fractional matching of the candidate graph (in steps of 1/SCALE)."""
+    value = np.round(weight * SCALE).astype(np.int64)
+    people = np.arange(n)
+    # Bidders: L_v (0 .. n-1), then the fillers F_u (n .. 2n-1); objects: R_u (0 .. n-1), then A_v.
+    bidder = np.concatenate([first, second, people, people + n, people + n])
+    thing = np.concatenate([second, first, people + n, people, people + n])
+    worth = np.concatenate([value, value, np.zeros(3 * n, dtype=np.int64)])
+    # The solver minimises, and only the ranking of options matters: a constant minus the value.
+    costs = csr_matrix(((worth.max() + 1 - worth).astype(np.float64), (bidder, thing)), shape=(2 * n, 2 * n))
+    rows, columns = min_weight_full_bipartite_matching(costs)
+    owner_of = np.empty(2 * n, dtype=np.int64)
+    owner_of[rows] = columns
+    assigned = np.zeros(2 * n, dtype=np.int64)
+    chosen = owner_of[bidder] == thing
+    assigned[bidder[chosen]] = worth[chosen]
+    source, gap = owner_of[bidder], worth - assigned[bidder]
+    prices = np.zeros(2 * n, dtype=np.int64)
+    for _ in range(4 * n + 1):  # an optimal assignment has no positive cycle: at most 2n rounds settle it
+        raised = prices.copy()
+        np.maximum.at(raised, thing, prices[source] + gap)
+        if np.array_equal(raised, prices):
+            break
+        prices = raised
+    takes = np.where(owner_of[:n] < n, owner_of[:n], -1)
+    return prices[:n] / SCALE, prices[n:] / SCALE, takes, float(assigned[:n].sum()) / SCALE / 2
 
 
 @dataclass(frozen=True)
@@ -284,3 +419,66 @@ def _raise(value: NDArray[np.float64], person: NDArray[np.int64], who: NDArray[n
 def _representatives(groups: NDArray[np.int64]) -> NDArray[np.int64]:
     """The first member of each group 0 .. max(groups)."""
     return np.unique(groups, return_index=True)[1]
+
+
+def round_to_pairs(priced: Priced) -> list[tuple[int, int]]:
+    """A matching from the final assignment of ``priced``: v's left copy taking u's right copy is an edge
+    {v, u}; every person has at most two such edges, so they form paths and cycles (two people taking each
+    other: a pair). Each path or cycle keeps its heaviest matching (a cycle cannot keep both edges at its
+    first person, so the better of the two paths without one of them). Loses nothing on pairs and even
+    cycles; an odd cycle leaves one person out."""
+    takes = priced.takes
+    weight_of = {(a, b): w for a, b, w in zip(priced.first.tolist(), priced.second.tolist(),
+                                               priced.weight.tolist(), strict=True)}
+    neighbours: dict[int, list[int]] = {}
+    for v, u in enumerate(takes.tolist()):
+        if u >= 0 and u != v:
+            for a, b in ((v, u), (u, v)):
+                if b not in neighbours.setdefault(a, []):
+                    neighbours[a].append(b)
+    pairs: list[tuple[int, int]] = []
+    seen: set[int] = set()
+    ends = sorted(v for v, around in neighbours.items() if len(around) == 1)
+    for start in ends + sorted(neighbours):  # paths from their ends first, then what is left: cycles
+        if start in seen:
+            continue
+        walk = _walk(start, neighbours, seen)
+        weights = [weight_of[(min(a, b), max(a, b))] for a, b in itertools.pairwise(walk)]
+        closes = len(walk) > 2 and walk[0] in neighbours[walk[-1]]
+        if closes:
+            weights.append(weight_of[(min(walk[0], walk[-1]), max(walk[0], walk[-1]))])
+            options = [_best_on_path(walk, weights[:-1]), _best_on_path(walk[1:] + walk[:1], weights[1:])]
+            chosen = max(options, key=lambda option: sum(w for _, _, w in option))
+        else:
+            chosen = _best_on_path(walk, weights)
+        pairs.extend((a, b) for a, b, _ in chosen)
+    return sorted((min(a, b), max(a, b)) for a, b in pairs)
+
+
+def _walk(start: int, neighbours: dict[int, list[int]], seen: set[int]) -> list[int]:
+    """The people of ``start``'s path or cycle in order, from ``start`` (an end, for a path)."""
+    walk = [start]
+    seen.add(start)
+    while True:
+        step = next((b for b in neighbours[walk[-1]] if b not in seen), None)
+        if step is None:
+            return walk
+        walk.append(step)
+        seen.add(step)
+
+
+def _best_on_path(nodes: list[int], weights: list[float]) -> list[tuple[int, int, float]]:
+    """The heaviest matching of a path (nodes[i] joined to nodes[i + 1] by weights[i]), by dynamic
+    programming."""
+    best = [0.0] * (len(nodes) + 1)  # best[i]: the first i nodes
+    for i in range(2, len(nodes) + 1):
+        best[i] = max(best[i - 1], best[i - 2] + weights[i - 2])
+    chosen = []
+    i = len(nodes)
+    while i >= 2:
+        if best[i] == best[i - 1]:
+            i -= 1
+        else:
+            chosen.append((nodes[i - 2], nodes[i - 1], weights[i - 2]))
+            i -= 2
+    return chosen
