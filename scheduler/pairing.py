@@ -249,7 +249,7 @@ class _Engine:
         scanner = self._scanner(None)
         active = np.zeros(len(self.order), dtype=bool)
         active[members] = True
-        priced = price_by_columns(scanner, [(a, b) for a, b in pairs], active)
+        priced = price_by_columns(scanner, [(a, b) for a, b in pairs], active, certify=False)
         for a, b in zip(priced.first.tolist(), priced.second.tolist(), strict=True):
             self.candidates[a].append(b)
             self.candidates[b].append(a)

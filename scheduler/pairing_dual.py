@@ -70,7 +70,7 @@ class Priced:
 
 
 def price_by_columns(scanner: PairScanner, plan: Sequence[tuple[int, int]] = (),
-                     active: NDArray[np.bool_] | None = None) -> Priced:
+                     active: NDArray[np.bool_] | None = None, *, certify: bool = True) -> Priced:
     """The LP dual of ``pairing_bound`` at the optimal prices of a candidate graph, certified over every
     allowed pair of ``scanner`` by ``StructuralOptions``, and the candidate graph's best fractional matching.
 
@@ -81,7 +81,8 @@ def price_by_columns(scanner: PairScanner, plan: Sequence[tuple[int, int]] = (),
     SETTLED_GAP of the candidate graph's own optimum (no bound can go below that), or COLUMN_ROUNDS rounds.
 
     With ``active``, only pairs of people marked there become candidates (the engine matching some of
-    everyone); the bound then still speaks of everyone, and only holds for matchings of the active people."""
+    everyone). Without ``certify`` (the engine, which wants the matching), no bound is computed (inf) and the
+    rounds stop once the candidate graph's optimum gains less than SETTLED_GAP in a round."""
     n = scanner.size
     options = StructuralOptions(scanner)
     graph = _CandidateGraph(scanner, np.ones(n, dtype=bool) if active is None else active)
@@ -91,13 +92,19 @@ def price_by_columns(scanner: PairScanner, plan: Sequence[tuple[int, int]] = (),
     right, alone = np.zeros(n), np.zeros(n)
     takes = np.full(n, -1, dtype=np.int64)
     bound = math.inf
+    matched = 0.0
     everyone = np.arange(n)
     for _ in range(COLUMN_ROUNDS):
         picks = options.best_partners(right, COLUMNS_PER_ROUND)
         _, named = options.best(right)
         if not graph.add(np.repeat(everyone, picks.shape[1] + 1), np.column_stack([picks, named]).ravel()):
             break
+        previous = matched
         right, alone, takes, matched = _assignment(n, graph.first, graph.second, graph.weight)
+        if not certify:
+            if matched <= previous * (1 + SETTLED_GAP):
+                break
+            continue
         value, _ = options.best(right)
         dual = (math.fsum(np.maximum(value, -alone).tolist()) + math.fsum(np.maximum(-right, -alone).tolist())
                 + math.fsum(right.tolist()) + math.fsum(alone.tolist()))
