@@ -8,8 +8,10 @@
    (``pairing_scan``, the same arithmetic as ``_score``), and each person keeps their SCAN_CANDIDATES best
    partners exactly plus a few random allowed ones; tiny groups are scored pair by pair in Python.
 4. Each block is solved by a maximum-cardinality, maximum-weight matching (rustworkx) on those candidates,
-   blocks side by side in WORKERS forked processes; people left over in one block get a second chance across
-   blocks.
+   blocks side by side in WORKERS forked processes. From LP_FROM to LP_UP_TO people, that plan is the start of
+   the LP on everyone (``pairing_dual``: column generation, each person's best partners at the LP's prices
+   found from classes of alike people, an exact sparse assignment, rounded to pairs); otherwise more rounds
+   of blocks made of whole pairs follow. People left over get a second chance across blocks.
 5. With an odd count, the odd person is chosen first (not someone who was left over last cycle, when that
    can be avoided) and joins the trio where they fit best. Whoever still has nobody is paired under relaxed
    rules when the program allows it (cooldown first, then team), and otherwise told why.

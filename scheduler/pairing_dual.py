@@ -46,7 +46,9 @@ from scheduler.slots import STEP
 # from nothing), how many of each person's best-looking partners join the candidates per round, and how close
 # to the candidate graph's own optimum (which no bound can pass) it stops.
 COLUMN_ROUNDS = 30
-COLUMNS_PER_ROUND = 3
+COLUMNS_PER_ROUND = 6
+# Candidate pairs that fall this far (in score) below what their people make at the prices are dropped.
+PRUNE_BELOW = 1.0
 SETTLED_GAP = 1e-4
 # Scores become integers for the assignment solver in steps of 1/SCALE.
 SCALE = 1000
@@ -101,6 +103,7 @@ def price_by_columns(scanner: PairScanner, plan: Sequence[tuple[int, int]] = (),
             break
         previous = matched
         right, alone, takes, matched = _assignment(n, graph.first, graph.second, graph.weight)
+        graph.prune(right, alone)
         if not certify:
             if matched <= previous * (1 + SETTLED_GAP):
                 break
@@ -132,6 +135,16 @@ class _CandidateGraph:
     def second(self) -> NDArray[np.int64]:
         return self.keys % self.scanner.size
 
+    def prune(self, right: NDArray[np.float64], alone: NDArray[np.float64]) -> None:
+        """Forget the pairs that fall short by more than PRUNE_BELOW of what both people make at the prices
+        ``right`` and ``alone`` (a bigger graph only slows the assignment; a pair worth it again comes back
+        as a column). Pairs the optimal assignment uses fall short by nothing."""
+        first, second = self.first, self.second
+        profit = _profits(self.scanner.size, first, second, self.weight, right, alone)
+        short = np.maximum(self.weight - right[second] - profit[first], self.weight - right[first] - profit[second])
+        keep = short >= -PRUNE_BELOW
+        self.keys, self.weight = self.keys[keep], self.weight[keep]
+
     def add(self, first: NDArray[np.int64], second: NDArray[np.int64]) -> int:
         """Add the allowed pairs (first[i], second[i]) of active people worth something (-1 and self-pairs
         are skipped); how many were new."""
@@ -147,6 +160,15 @@ class _CandidateGraph:
         added = len(merged) - len(self.keys)
         self.keys, self.weight = merged, np.concatenate([self.weight, weight])[at]
         return added
+
+
+def _profits(n: int, first: NDArray[np.int64], second: NDArray[np.int64], weight: NDArray[np.float64],
+             right: NDArray[np.float64], alone: NDArray[np.float64]) -> NDArray[np.float64]:
+    """What each person's left copy makes at the prices: its best option, a partner's right copy or alone."""
+    profit = -alone.copy()
+    np.maximum.at(profit, first, weight - right[second])
+    np.maximum.at(profit, second, weight - right[first])
+    return profit
 
 
 def _assignment(n: int, first: NDArray[np.int64], second: NDArray[np.int64],
