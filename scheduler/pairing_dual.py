@@ -74,8 +74,8 @@ class Priced:
     takes: NDArray[np.int64]
 
 
-def price_by_columns(scanner: PairScanner, plan: Sequence[tuple[int, int]] = (),
-                     active: NDArray[np.bool_] | None = None, *, certify: bool = True) -> Priced:
+def price_by_columns(scanner: PairScanner, plan: Sequence[tuple[int, int]] = (), *,
+                     certify: bool = True) -> Priced:
     """The LP dual of ``pairing_bound`` at the optimal prices of a candidate graph, certified over every
     allowed pair of ``scanner`` by ``StructuralOptions``, and the candidate graph's best fractional matching.
 
@@ -85,12 +85,11 @@ def price_by_columns(scanner: PairScanner, plan: Sequence[tuple[int, int]] = (),
     exactly (``_assignment``); its prices are certified; until no partner is new, the bound is within
     SETTLED_GAP of the candidate graph's own optimum (no bound can go below that), or COLUMN_ROUNDS rounds.
 
-    With ``active``, only pairs of people marked there become candidates (the engine matching some of
-    everyone). Without ``certify`` (the engine, which wants the matching), no bound is computed (inf) and the
+    Without ``certify`` (the engine, which wants the matching), no bound is computed (inf) and the
     rounds stop once the candidate graph's optimum gains less than ENGINE_SETTLED in a round."""
     n = scanner.size
     options = StructuralOptions(scanner)
-    graph = _CandidateGraph(scanner, np.ones(n, dtype=bool) if active is None else active)
+    graph = _CandidateGraph(scanner)
     if plan:
         pairs = np.array(plan, dtype=np.int64).reshape(-1, 2)
         graph.add(pairs[:, 0], pairs[:, 1])
@@ -124,9 +123,8 @@ def price_by_columns(scanner: PairScanner, plan: Sequence[tuple[int, int]] = (),
 class _CandidateGraph:
     """The pairs column generation has found so far, each once as (low, high) with its exact score."""
 
-    def __init__(self, scanner: PairScanner, active: NDArray[np.bool_]) -> None:
+    def __init__(self, scanner: PairScanner) -> None:
         self.scanner = scanner
-        self.active = active
         self.keys = np.zeros(0, dtype=np.int64)
         self.weight = np.zeros(0)
 
@@ -149,11 +147,9 @@ class _CandidateGraph:
         self.keys, self.weight = self.keys[keep], self.weight[keep]
 
     def add(self, first: NDArray[np.int64], second: NDArray[np.int64]) -> int:
-        """Add the allowed pairs (first[i], second[i]) of active people worth something (-1 and self-pairs
-        are skipped); how many were new."""
+        """Add the allowed pairs (first[i], second[i]) worth something (-1 and self-pairs are skipped); how
+        many were new."""
         keep = (first >= 0) & (second >= 0) & (first != second)
-        first, second = first[keep], second[keep]
-        keep = self.active[first] & self.active[second]
         first, second = first[keep], second[keep]
         weight = self.scanner.pair_scores(first, second)
         keep = np.isfinite(weight) & (weight > 0)  # a matching never gains from a pair worth nothing

@@ -148,3 +148,25 @@ def test_the_engine_by_lp_beats_more_rounds_of_blocks(monkeypatch: pytest.Monkey
         result = pair_people(people, Program("coffee"), history=history, today=TODAY, seed=2, free_time=index)
         totals.append(sum(g.score for g in result.groups))
     assert totals[1] > totals[0]
+
+
+def test_the_lp_on_blocks_gives_the_same_plan_side_by_side_and_keeps_every_rule(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    people, history, index = organisation(6, 300, calendars=True)
+    program = Program("coffee")
+    monkeypatch.setattr(pairing, "BLOCK_SIZE", 60)
+    monkeypatch.setattr(pairing, "LP_UP_TO", 100)
+    monkeypatch.setattr(pairing, "LP_BLOCK", 80)
+    plans = []
+    for workers in (1, 2):
+        monkeypatch.setattr(pairing, "WORKERS", workers)
+        plans.append(pair_people(people, program, history=history, today=TODAY, seed=3, free_time=index))
+    assert plans[0] == plans[1]
+    by_email = {p.email: p for p in people}
+    for group in plans[0].groups:
+        for x, y in itertools.combinations(group.members, 2):
+            assert _hard_rule(by_email[x], by_email[y], program, history, index) in (None, "met recently")
+    monkeypatch.setattr(pairing, "LP_UP_TO", 10**9)  # the LP on everyone at once does at least as well
+    monkeypatch.setattr(pairing, "LP_FROM", 2)
+    whole = pair_people(people, program, history=history, today=TODAY, seed=3, free_time=index)
+    assert sum(g.score for g in whole.groups) >= sum(g.score for g in plans[0].groups) * 0.97
