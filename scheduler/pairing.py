@@ -191,7 +191,7 @@ class _Engine:
             leftovers.extend(left)
         if LP_FROM <= len(to_match) <= LP_UP_TO:
             groups, leftovers = self._match_by_lp(groups, to_match)
-        elif len(to_match) > LP_UP_TO:
+        elif len(to_match) >= LP_FROM:  # above LP_UP_TO
             groups, more_left = self._match_by_lp_blocks(groups)
             leftovers.extend(more_left)
         elif len(blocks) > 1:
