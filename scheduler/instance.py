@@ -165,8 +165,10 @@ def solve_instance(instance: PairingInstance, *, bound: bool = True, tight_bound
         started = time.perf_counter()
         # Groups one over the program's size (trios of pairs) score more pairs: the bound allows as many.
         bigger = sum(1 for group in result.groups if len(group.members) > program.group_size)
+        position = {person.email: i for i, person in enumerate(eligible)}
+        plan = [(position[group.members[0]], position[group.members[1]]) for group in result.groups]
         certificate = certified_bound(eligible, program, instance.history, instance.today, index, trios=bigger,
-                                      lp_limit=None if tight_bound else QUICK_LP_LIMIT)
+                                      lp_limit=None if tight_bound else QUICK_LP_LIMIT, plan=plan)
         bound_value, bound_method = certificate.value, certificate.method
         bound_seconds = time.perf_counter() - started
 

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +45,18 @@ class TopPartners:
     index: NDArray[np.int64]
     score: NDArray[np.float64]
     rest: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class _PairFacts:
+    """What belongs to pairs rather than people, as sorted keys (see ``PairScanner._pair_facts``)."""
+
+    history_keys: NDArray[np.int64]
+    history_recent: NDArray[np.bool_]
+    history_factor: NDArray[np.float64]
+    wish_keys: NDArray[np.int64]
+    blocked_keys: NDArray[np.int64]
+    wish_group_keys: NDArray[np.int64]
 
 
 class PairScanner:
@@ -147,6 +160,9 @@ class PairScanner:
             self.overlap = np.array([[free_time.working_overlap(representatives[a], representatives[b])
                                       for b in range(size)] for a in range(size)], dtype=np.float64)
         self.size = n
+        self.team_count = len(self.team_names)
+        self.department_count = len(self.department_names)
+        self._facts: _PairFacts | None = None
 
     def _add_history(self, pair: frozenset[str], met_on: date | None, today: date, history: PairHistory) -> None:
         if len(pair) != 2:
@@ -202,6 +218,85 @@ class PairScanner:
         forbidden |= rows[:, None] == cols[None, :]
         score[forbidden] = -np.inf
         return score
+
+    def pair_scores(self, first: NDArray[np.int64], second: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The scores of the pairs (first[i], second[i]), one each: ``scores`` term by term, pair by pair
+        rather than row by column (so each is the very float ``_score`` returns), -inf where a hard rule
+        forbids the pair. Costs O(len(first)), whoever the people are: local search scores pairs that no
+        candidate list holds."""
+        a, b = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
+        w = self.weights
+        score = np.full(len(a), BASE_SCORE)
+        dept_a, dept_b = self.department[a], self.department[b]
+        score += w.different_department * ((dept_a >= 0) & (dept_b >= 0) & (dept_a != dept_b))
+        office_a, office_b = self.office_named[a], self.office_named[b]
+        score += w.different_office * ((office_a >= 0) & (office_b >= 0) & (office_a != office_b))
+        facts = self._pair_facts()
+        keys = a * self.size + b
+        met = _lookup(facts.history_keys, keys)
+        factor = _take(facts.history_factor, met, -1.0)
+        score += np.where(factor >= 0, w.never_met * factor, w.never_met)
+        wished = _lookup(facts.wish_keys, keys) >= 0
+        if len(facts.wish_group_keys):
+            teams, departments = self.team_count, self.department_count
+            for x, y in ((a, b), (b, a)):
+                wished |= _lookup(facts.wish_group_keys, x * (teams + departments) + self.team[y]) >= 0
+                named = self.department[y] >= 0
+                wished |= named & (_lookup(facts.wish_group_keys,
+                                           x * (teams + departments) + teams + self.department[y]) >= 0)
+        score += w.wishlist * wished
+        if self.interests.shape[1]:
+            shared = np.einsum("ij,ij->i", self.interests[a], self.interests[b]).astype(np.int64)
+            score += w.shared_interest * np.minimum(3, shared) * (shared > 0)
+        manager_a, manager_b = self.manager[a], self.manager[b]
+        score += w.no_shared_manager * ~((manager_a >= 0) & (manager_a == manager_b))
+        if w.seniority_mix:
+            both = self.has_level[a] & self.has_level[b]
+            gap = np.abs(self.level[a] - self.level[b])
+            score += w.seniority_mix * np.minimum(3, gap) * (both & (gap != 0))
+        modes = self.modes[a] & self.modes[b]
+        forbidden = modes == 0
+        forbidden |= ((modes & _VIRTUAL) == 0) & (self.office_raw[a] != self.office_raw[b])
+        if self.starts is not None:
+            common = np.bitwise_count(self.starts[a] & self.starts[b]).sum(axis=1).astype(np.int64)
+            forbidden |= common == 0
+            hours = common * STEP.total_seconds() / 3600
+            score += w.common_slots * np.minimum(1.0, hours / 5)
+            other_zone = self.zone[a] != self.zone[b]
+            score += w.timezone_overlap * self.overlap[self.work_class[a], self.work_class[b]] * other_zone
+        if not self.relax_team:
+            forbidden |= self.team[a] == self.team[b]
+        if not self.relax_recent:
+            forbidden |= _take(facts.history_recent, met, False)
+        forbidden |= _lookup(facts.blocked_keys, keys) >= 0
+        forbidden |= a == b
+        score[forbidden] = -np.inf
+        return score
+
+    def _pair_facts(self) -> _PairFacts:
+        """History, blocks and wishes as sorted integer keys (first * size + second, both orders), built on
+        first use, so ``pair_scores`` finds them by binary search."""
+        if self._facts is None:
+            n = self.size
+            history = sorted((a * n + b, recent, factor) for a, row in self.history_of.items()
+                             for b, (recent, factor) in row.items())
+            wishes = sorted({key for a, others in self.wish_people.items() for b in others
+                             for key in (a * n + b, b * n + a)})
+            blocked = sorted({a * n + b for a, others in self.blocked.items() for b in others})
+            groups = self.team_count + self.department_count
+            wish_groups = sorted({a * groups + team for a, teams in self.wish_teams.items() for team in teams}
+                                 | {a * groups + self.team_count + department
+                                    for a, departments in self.wish_departments.items()
+                                    for department in departments})
+            self._facts = _PairFacts(
+                history_keys=np.array([key for key, _, _ in history], dtype=np.int64),
+                history_recent=np.array([recent for _, recent, _ in history], dtype=bool),
+                history_factor=np.array([factor for _, _, factor in history], dtype=np.float64),
+                wish_keys=np.array(wishes, dtype=np.int64),
+                blocked_keys=np.array(blocked, dtype=np.int64),
+                wish_group_keys=np.array(wish_groups, dtype=np.int64),
+            )
+        return self._facts
 
     def _start_matrix(self, people: NDArray[np.int64]) -> NDArray[np.float32]:
         """The start steps of ``people`` as a 0/1 matrix, one row each (unpacked from the stored bitsets)."""
@@ -275,6 +370,21 @@ class PairScanner:
                 rest[start:start + len(rows)] = values[:, keep]
         index[~np.isfinite(score)] = -1
         return TopPartners(index, score, rest)
+
+
+def _lookup(keys: NDArray[np.int64], wanted: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The position of each ``wanted`` key in the sorted ``keys``, or -1 where it is absent."""
+    if not len(keys):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[position] == wanted, position, -1)
+
+
+def _take(values: NDArray[Any], position: NDArray[np.int64], default: Any) -> NDArray[Any]:
+    """values[position], and ``default`` where position is -1 (as ``_lookup`` gives for a missing key)."""
+    if not len(values):
+        return np.full(len(position), default)
+    return np.where(position >= 0, values[np.maximum(position, 0)], default)
 
 
 def _int_bitsets(masks: Sequence[int], width: int) -> NDArray[np.uint64]:
