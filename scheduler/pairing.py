@@ -29,10 +29,10 @@ import multiprocessing
 import os
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -104,6 +104,9 @@ SWAP_PASSES = 3
 SWAP_NEIGHBOURS = 6
 # Explaining why someone is unmatched looks at up to this many others.
 EXPLAIN_SAMPLE = 3000
+
+# What a forked worker hands back: pairs, people left over, and the candidate pairs it found.
+_Outcome = tuple[list[list[int]], list[int], list[tuple[int, int]]]
 
 RELAXABLE = {"cooldown": ("met recently",), "cooldown_then_team": ("met recently", "same team")}
 
@@ -273,7 +276,20 @@ class _Engine:
         matched = {person for pair in chosen for person in pair}
         return chosen, [i for i in members if i not in matched], kept
 
+    def _in_forked_workers(self, worker: Callable[..., _Outcome], arguments: list[tuple[Any, ...]],
+                           jobs: int) -> list[_Outcome]:
+        """``worker(*args)`` for each of ``arguments`` in up to WORKERS processes forked from this one, which
+        find this engine (its people, scanner and candidates) in ``_FORKED_ENGINE`` without pickling it."""
+        global _FORKED_ENGINE
+        _FORKED_ENGINE = self
+        try:
+            with multiprocessing.get_context("fork").Pool(min(WORKERS, jobs)) as pool:
+                return pool.starmap(worker, arguments)
+        finally:
+            _FORKED_ENGINE = None
+
     def _remember_candidates(self, kept: Sequence[tuple[int, int]]) -> None:
+        """Add pairs found elsewhere (a forked worker, the LP) to everyone's candidates, for trios and swaps."""
         for a, b in kept:
             self.candidates[a].append(b)
             self.candidates[b].append(a)
@@ -286,13 +302,7 @@ class _Engine:
         per_block = LP_BLOCK // 2
         chunks = [pairs[start:start + per_block] for start in range(0, len(pairs), per_block)]
         if WORKERS > 1 and len(chunks) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            global _FORKED_ENGINE  # a forked worker finds the engine here
-            _FORKED_ENGINE = self
-            try:
-                with multiprocessing.get_context("fork").Pool(min(WORKERS, len(chunks))) as pool:
-                    outcomes = pool.map(_lp_block_in_worker, chunks)
-            finally:
-                _FORKED_ENGINE = None
+            outcomes = self._in_forked_workers(_lp_block_in_worker, [(chunk,) for chunk in chunks], len(chunks))
         else:
             outcomes = [self._lp_outcome(chunk, [person for pair in chunk for person in pair]) for chunk in chunks]
         chosen: list[list[int]] = []
@@ -320,19 +330,11 @@ class _Engine:
         big = sum(1 for block in blocks if len(block) > SCAN_FROM)
         if WORKERS > 1 and big > 1 and "fork" in multiprocessing.get_all_start_methods():
             self._scanner(None)  # built once, before forking, so every worker has it
-            global _FORKED_ENGINE  # a forked worker finds the engine here
-            _FORKED_ENGINE = self
-            try:
-                context = multiprocessing.get_context("fork")
-                with context.Pool(min(WORKERS, big)) as pool:
-                    outcomes = pool.starmap(_match_block_in_worker, zip(blocks, required, seeds, strict=True))
-            finally:
-                _FORKED_ENGINE = None
+            outcomes = self._in_forked_workers(_match_block_in_worker, list(zip(blocks, required, seeds, strict=True)),
+                                               big)
             results = []
             for pairs, left, kept in outcomes:
-                for a, b in kept:  # the workers' candidate lists, for trios and swaps here
-                    self.candidates[a].append(b)
-                    self.candidates[b].append(a)
+                self._remember_candidates(kept)  # the workers' candidate lists, for trios and swaps here
                 results.append((pairs, left))
             return results
         results = []
