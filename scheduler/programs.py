@@ -58,14 +58,17 @@ WEIGHT_NAMES = tuple(f.name for f in dataclasses.fields(Weights))
 
 @dataclass(frozen=True)
 class ProgramSheet:
-    """A program as it runs, the file's version of it, and the settings the site changed (by name; weights as
-    ``weights.<name>``), with who changed them last and when."""
+    """A program as it runs, the file's version of it, and who changed it on the site last and when."""
 
     program: Program
     configured: Program
-    changed: frozenset[str]
     changed_by: str | None = None
     changed_at: datetime | None = None
+
+    @property
+    def changed(self) -> frozenset[str]:
+        """The settings in which it runs otherwise than the file says (weights as ``weights.<name>``)."""
+        return frozenset(_differences(self.configured, self.program))
 
 
 def effective_programs(uow_factory: UowFactory, configured: Sequence[Program]) -> list[Program]:
@@ -96,16 +99,15 @@ def program_sheets(uow_factory: UowFactory, configured: Sequence[Program]) -> li
     for program in configured:
         change = stored.get(program.name)
         if change is None:
-            sheets.append(ProgramSheet(program, program, frozenset()))
+            sheets.append(ProgramSheet(program, program))
             continue
         try:
             effective = apply_changes(program, change.changes)
         except InputError as error:
             log.warning("program %r: the change stored on the site is ignored: %s", program.name, error)
-            sheets.append(ProgramSheet(program, program, frozenset()))
+            sheets.append(ProgramSheet(program, program))
             continue
-        sheets.append(ProgramSheet(effective, program, frozenset(_differences(program, effective)),
-                                   change.changed_by, change.changed_at))
+        sheets.append(ProgramSheet(effective, program, change.changed_by, change.changed_at))
     return sheets
 
 
@@ -144,10 +146,14 @@ def change_program(uow_factory: UowFactory, configured: Sequence[Program], name:
     """
     program = find_program(configured, name)
     effective = apply_changes(program, wanted)
-    changes: dict[str, object] = {key: getattr(effective, key) for key in _differences(program, effective)
-                                  if not key.startswith("weights.")}
-    weights = {key.removeprefix("weights."): getattr(effective.weights, key.removeprefix("weights."))
-               for key in _differences(program, effective) if key.startswith("weights.")}
+    changes: dict[str, object] = {}
+    weights: dict[str, float] = {}
+    for key in _differences(program, effective):
+        if key.startswith("weights."):
+            weight = key.removeprefix("weights.")
+            weights[weight] = getattr(effective.weights, weight)
+        else:
+            changes[key] = getattr(effective, key)
     if weights:
         changes["weights"] = weights
     with uow_factory() as uow:

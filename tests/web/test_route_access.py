@@ -9,7 +9,6 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 
-from scheduler.model import Person
 from tests.web.conftest import Site, csrf_from, sign_up_and_confirm
 from tests.web.test_admin import ADMIN, WEB
 
@@ -132,7 +131,7 @@ def test_admin_routes_refuse_members_and_visitors(site: Site) -> None:
             assert site.client.get(url).status_code == 200, url
 
 
-def test_a_match_that_is_not_yours_is_not_found(site: Site, create_person: Callable[..., Person]) -> None:
+def test_a_match_that_is_not_yours_is_not_found(site: Site) -> None:
     bo = member(site)
     for method, url in routes(site, "member_of_match"):
         assert request(bo, method, url) == 404, (method, url)
