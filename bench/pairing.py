@@ -4,8 +4,7 @@ Each organisation is written as an instance file (docs/pairing-instance.md) and 
 process on it, so time and peak memory belong to that method alone:
 
 - coffeechat: ``scheduler.instance.solve_instance`` (free-time index + engine + slot choice, and the engine
-  alone in its own column; the bound is timed apart); with ``--previous`` also the engine as it was before
-  the LP (more rounds of blocks at every size), as a baseline measured under the same load;
+  alone in its own column; the bound is timed apart);
 - shuffle and cut (Teams Icebreaker): shuffle, pair neighbours, keep only pairs no hard rule forbids;
 - best of K shuffles (Lunch Roulette): K such shuffles, keep the one whose valid pairs score highest;
 - networkx (Yelp Beans): ``networkx.max_weight_matching`` on every allowed pair, with ``--networkx``, only up
@@ -17,7 +16,7 @@ baselines, and as many trios as the engine made for the engine (a trio scores th
 pairs would not hold for it). No method can pass 100%. Peak memory is ``ru_maxrss`` of the fresh process
 (the interpreter, reading the instance file and the method together) plus that of its largest child.
 
-Usage: python bench/pairing.py [--sizes 1000,10000] [--shuffles 100] [--networkx] [--previous] [--keep DIR]
+Usage: python bench/pairing.py [--sizes 1000,10000] [--shuffles 100] [--networkx] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the project is importable
     sys.path.insert(0, str(ROOT))
 
-from scheduler import pairing  # noqa: E402
 from scheduler.instance import PairingInstance, free_time_index, load_instance, solve_instance  # noqa: E402
 from scheduler.model import Person  # noqa: E402
 from scheduler.pairing import _hard_rule, _score  # noqa: E402
@@ -183,10 +181,7 @@ def _shuffled_pairs(people: list[Person], rng: random.Random) -> list[tuple[Pers
     return list(zip(order[::2], order[1::2], strict=False))
 
 
-def run_coffeechat(path: str, options: dict[str, Any]) -> dict[str, Any]:
-    if options.get("previous"):
-        # The engine as it was before the LP: more rounds of blocks after the first, at every size.
-        pairing.LP_FROM = 10**9
+def run_coffeechat(path: str, _options: dict[str, Any]) -> dict[str, Any]:
     instance = _load(path)
     started = time.perf_counter()
     result = solve_instance(instance, bound=False)
@@ -280,8 +275,6 @@ def main() -> None:
     parser.add_argument("--networkx", action="store_true",
                         help=f"also run networkx on all allowed pairs (up to {NETWORKX_LIMIT} people)")
     parser.add_argument("--keep", metavar="DIR", help="write the instance files here and keep them")
-    parser.add_argument("--previous", action="store_true",
-                        help="also run the previous engine (rounds of blocks, no LP) as a baseline")
     args = parser.parse_args()
     try:
         import networkx  # type: ignore[import-untyped]  # noqa: F401
@@ -302,18 +295,12 @@ def main() -> None:
             path = folder / f"org-{size}.json"
             path.write_text(json.dumps(generate_instance(size, seed=size)), encoding="utf-8")
             ours = measure(run_coffeechat, str(path), {})
-            before = measure(run_coffeechat, str(path), {"previous": True}) if args.previous else None
             # Pairs (one trio for an odd count) for the baselines; the engine's own shape when it made more
             # trios, since each trio adds a third pair score and the bound must allow for that.
             pairs_bound = measure(run_bound, str(path), {"trios": None, "plan": ours["plan"]})
             ours_bound = (pairs_bound if ours["trios"] <= pairs_bound["trios"]
                           else measure(run_bound, str(path), {"trios": ours["trios"], "plan": ours["plan"]}))
             rows = [(f"coffeechat ({_trios(ours['trios'])}, {ours['left_out']} left out)", ours, ours_bound)]
-            if before is not None:
-                before_bound = (pairs_bound if before["trios"] <= pairs_bound["trios"]
-                                else measure(run_bound, str(path), {"trios": before["trios"], "plan": ours["plan"]}))
-                rows.append((f"previous engine, rounds of blocks ({_trios(before['trios'])}, "
-                             f"{before['left_out']} left out)", before, before_bound))
             rows.append((f"upper bound, {_trios(pairs_bound['trios'])} (certified: {pairs_bound['method']})",
                          _bound_row(pairs_bound), pairs_bound))
             if ours_bound is not pairs_bound:

@@ -3,16 +3,17 @@
 1. Hard rules remove pairs that must never be proposed: same team, met within the cooldown, on a block list,
    in person across offices or with someone virtual-only, no common free slot.
 2. Soft rules weight the rest, and every weight that applies leaves a human reason behind.
-3. Candidates never come from all n² pairs of a large organisation: people are cut into random blocks of
-   about BLOCK_SIZE (kept whole around wishlists). Inside a block every pair is scored at once with numpy
-   (``pairing_scan``, the same arithmetic as ``_score``), and each person keeps their SCAN_CANDIDATES best
-   partners exactly plus a few random allowed ones; tiny groups are scored pair by pair in Python.
-4. Each block is solved by a maximum-cardinality, maximum-weight matching (rustworkx) on those candidates,
-   blocks side by side in WORKERS forked processes. From LP_FROM to LP_UP_TO people, that plan is the start of
-   the LP on everyone (``pairing_dual``: column generation, each person's best partners at the LP's prices
-   found from classes of alike people, an exact sparse assignment, rounded to pairs); otherwise more rounds
-   of blocks made of whole pairs follow; above LP_UP_TO, the LP runs on blocks of LP_BLOCK people made of
-   whole pairs, side by side. People left over get a second chance across blocks.
+3. Candidates never come from all n² pairs of a large organisation. Up to LP_FROM people, every pair is
+   scored (pair by pair in Python for tiny groups, at once with numpy above SCAN_FROM: ``pairing_scan``, the
+   same arithmetic as ``_score``), each person keeps their best partners, and a maximum-cardinality,
+   maximum-weight matching (rustworkx) chooses the pairs.
+4. From LP_FROM people on, the LP chooses them (``pairing_dual``): it starts from everyone's best partners
+   inside small random blocks, then column generation adds everyone's best partners at the LP's prices,
+   found from classes of alike people over the whole organisation; an exact sparse assignment (OR-Tools)
+   solves each round, and the best fractional matching is rounded to pairs. Above 1.5 × LP_BLOCK people it
+   runs on random blocks of LP_BLOCK, side by side in WORKERS forked processes. People left over (an odd
+   cycle of the LP leaves one out) get a second chance among themselves, then by re-matching the pairs
+   around them.
 5. With an odd count, the odd person is chosen first (not someone who was left over last cycle, when that
    can be avoided) and joins the trio where they fit best. Whoever still has nobody is paired under relaxed
    rules when the program allows it (cooldown first, then team), and otherwise told why.
@@ -63,21 +64,17 @@ PREFERRED_PER_RANDOM = 1
 # Blocks of more people than this find candidates by scoring every pair of the block at once with numpy
 # (pairing_scan): exact, where sampling would guess.
 SCAN_FROM = 64
-# After the first blocks, this many more rounds on new random blocks made of whole pairs (see _reblock); one
-# fewer above LARGE_ORGANISATION people. Measured on a busy 2-core machine, 10,000 people: 0 rounds 98.0% of
-# the LP bound, 1 98.6%, 2 98.9%, 3 99.1%, each round about as long as the first; 100,000 people: 1 round
-# added 0.7% of score for 15% more time.
-REBLOCK_PASSES = 2
-LARGE_ORGANISATION = 50_000
-# From LP_FROM to LP_UP_TO people, the rounds after the first blocks are replaced by the LP on everyone
-# (``_match_by_lp``): at 10,000 people 99.9% of the certified bound against 98.9% for two more rounds of
-# blocks, in about the same time. Above LP_UP_TO its assignment solves take minutes: the LP runs on blocks of
-# about LP_BLOCK people made of whole pairs, side by side (100,000 people: blocks of 10,000 took 65 s for
-# +1.2% of score over a round of blocks; of 20,000, 122 s for +1.4%).
-LP_FROM = 2000
-LP_UP_TO = 30_000
-LP_BLOCK = 10_000
-# Blocks are matched in this many forked processes side by side (1: one after another, in this process).
+# From LP_FROM people on, the LP chooses the pairs (``_match_by_lp``); below, one matching of every pair's
+# candidates is as good (300 and 700 people: the same share of the optimum) and needs no LP. Measured with
+# bench/pairing.py on a 2-core machine, 10,000 people: the LP 99.86% of the certified bound in 1.7-2.1 s,
+# against 98.9% in 8-13 s for rounds of rustworkx blocks; 1,000 people: 99.96% of the optimum in 0.16 s,
+# against 99.44% in 0.21 s for one rustworkx matching.
+LP_FROM = 300
+# Above 1.5 × LP_BLOCK people the LP runs block by block, two blocks side by side: its rounds grow faster
+# than the organisation (100,000 people at once took 65 s, 99.60% of the bound; in blocks of 25,000 19 s,
+# 99.55%; of 10,000 18 s, 99.31%).
+LP_BLOCK = 25_000
+# LP blocks are solved in this many forked processes side by side (1: one after another, in this process).
 WORKERS = min(2, os.cpu_count() or 1)
 # Each person's this many best partners (exact, where sampling needed 40 guesses) plus this many random
 # allowed ones. At 1,000 people: 10 best partners reached 98.3% of the optimum, 20 99.2%, 30 99.4%, 40 99.7%,
@@ -89,8 +86,8 @@ SCAN_RANDOM_PARTNERS = 3
 MATCH_SCALE = 50
 # Up to this many people, every pair is scored: exact, and cheap enough.
 EXACT_LIMIT = 700
-# Blocks of about this size keep rustworkx fast (it grows about with n^2.4) while every block still holds
-# a share of every department and office.
+# Groups of 3 or 4 are formed in blocks of about this size (every block still holds a share of every
+# department and office).
 BLOCK_SIZE = 1000
 # Wishlist pairs are kept in one block; a cap stops one popular person from pulling in a whole company.
 WISHLIST_GROUP_CAP = 24
@@ -186,23 +183,15 @@ class _Engine:
         odd_one = self._choose_odd_one(everyone) if len(everyone) % 2 else None
         to_match = [i for i in everyone if i != odd_one]
 
-        groups: list[list[int]] = []
-        leftovers: list[int] = []
-        blocks = self._blocks(to_match)
-        for pairs, left in self._match_blocks(blocks, [[] for _ in blocks]):
-            groups.extend(pairs)
-            leftovers.extend(left)
-        if LP_FROM <= len(to_match) <= LP_UP_TO:
-            groups, leftovers = self._match_by_lp(groups, to_match)
-        elif len(to_match) >= LP_FROM:  # above LP_UP_TO
-            groups, more_left = self._match_by_lp_blocks(groups)
-            leftovers.extend(more_left)
-        elif len(blocks) > 1:
-            groups, more_left = self._reblock(groups)
-            leftovers.extend(more_left)
-        if len(leftovers) > 1:  # a second chance across blocks
+        if len(to_match) >= LP_FROM:
+            groups, leftovers = self._match_by_lp(to_match)
+        else:
+            groups, leftovers = self._match(to_match)
+        if len(leftovers) > 1:  # a second chance across blocks, then by re-matching the pairs around them
             pairs, leftovers = self._match(leftovers)
             groups.extend(pairs)
+        if len(leftovers) > 1:
+            groups, leftovers = self._rematch_around(groups, leftovers)
         if odd_one is not None:
             leftovers.append(odd_one)
 
@@ -232,45 +221,19 @@ class _Engine:
             notes=tuple(notes),
         )
 
-    def _reblock(self, pairs: list[list[int]]) -> tuple[list[list[int]], list[int]]:
-        """REBLOCK_PASSES more rounds of block matching, each on new random blocks made of whole pairs of the
-        plan so far, which stay candidates: a block's best matching is then at least as good as the pairs it
-        started with, and people from different first blocks get to meet."""
-        leftovers: list[int] = []
-        passes = REBLOCK_PASSES - (len(self.order) > LARGE_ORGANISATION)
-        for _ in range(max(0, passes)):
-            self.rng.shuffle(pairs)
-            per_block = max(1, BLOCK_SIZE // 2)
-            chunks = [pairs[start:start + per_block] for start in range(0, len(pairs), per_block)]
-            blocks = [[person for pair in chunk for person in pair] for chunk in chunks]
-            required = [[(min(pair), max(pair)) for pair in chunk] for chunk in chunks]
-            pairs = []
-            for new_pairs, left in self._match_blocks(blocks, required):
-                pairs.extend(new_pairs)
-                leftovers.extend(left)
-        return pairs, leftovers
-
-    def _match_by_lp(self, pairs: list[list[int]], members: list[int]) -> tuple[list[list[int]], list[int]]:
-        """The pairs of ``members`` chosen by the LP, grown from ``pairs`` (the first round of blocks), and
-        the members left without one; the LP's candidates join everyone's (see ``_lp_outcome``)."""
-        chosen, left, kept = self._lp_outcome(pairs, members)
-        self._remember_candidates(kept)
-        return chosen, left
-
-    def _lp_outcome(self, pairs: list[list[int]],
-                    members: list[int]) -> tuple[list[list[int]], list[int], list[tuple[int, int]]]:
-        """The LP on ``members`` (``pairing_dual.price_by_columns``) from the plan ``pairs``: everyone's best
-        partners at the LP's prices join the candidates until the LP is settled, and the best fractional
-        matching is rounded (``round_to_pairs``). The pairs, who is left, and the candidate pairs."""
+    def _lp_outcome(self, members: list[int],
+                    seed: int) -> tuple[list[list[int]], list[int], list[tuple[int, int]]]:
+        """The LP on ``members`` (``pairing_dual.price_by_columns``, its random blocks drawn from ``seed``):
+        everyone's best partners at the LP's prices join the candidates until the LP is settled, and the best
+        fractional matching is rounded (``round_to_pairs``). The pairs, who is left, and the candidate
+        pairs."""
         # Imported here: pairing_dual and pairing_scan import this module.
         from scheduler.pairing_dual import price_by_columns, round_to_pairs
         from scheduler.pairing_scan import PairScanner
 
-        local = {person: n for n, person in enumerate(members)}
         scanner = PairScanner([self.order[i] for i in members], self.program, self.history, self.today,
                               self.free_time)
-        plan = [(local[a], local[b]) for a, b in pairs if a in local and b in local]
-        priced = price_by_columns(scanner, plan, certify=False)
+        priced = price_by_columns(scanner, certify=False, seed=seed)
         kept = [(members[a], members[b]) for a, b in zip(priced.first.tolist(), priced.second.tolist(), strict=True)]
         chosen = [[members[a], members[b]] for a, b in round_to_pairs(priced)]
         matched = {person for pair in chosen for person in pair}
@@ -294,17 +257,17 @@ class _Engine:
             self.candidates[a].append(b)
             self.candidates[b].append(a)
 
-    def _match_by_lp_blocks(self, pairs: list[list[int]]) -> tuple[list[list[int]], list[int]]:
-        """Above LP_UP_TO people, the LP block by block: random blocks of about LP_BLOCK people made of whole
-        pairs of the first round, so each block's LP starts from a plan of its own people. Blocks run side by
-        side in WORKERS forked processes (the LP draws nothing at random: the same plan either way)."""
-        self.rng.shuffle(pairs)
-        per_block = LP_BLOCK // 2
-        chunks = [pairs[start:start + per_block] for start in range(0, len(pairs), per_block)]
-        if WORKERS > 1 and len(chunks) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            outcomes = self._in_forked_workers(_lp_block_in_worker, [(chunk,) for chunk in chunks], len(chunks))
+    def _match_by_lp(self, members: list[int]) -> tuple[list[list[int]], list[int]]:
+        """The pairs of ``members`` chosen by the LP (``_lp_outcome``) and who is left without one; the LP's
+        candidates join everyone's. Above 1.5 × LP_BLOCK people, block by block: random blocks of about
+        LP_BLOCK people (each wishlist circle inside one), side by side in WORKERS forked processes (each
+        block's seed is drawn here: the same plan either way)."""
+        blocks = self._blocks(members, LP_BLOCK)
+        arguments = [(block, self.rng.randrange(2**63)) for block in blocks]
+        if WORKERS > 1 and len(blocks) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            outcomes = self._in_forked_workers(_lp_block_in_worker, arguments, len(blocks))
         else:
-            outcomes = [self._lp_outcome(chunk, [person for pair in chunk for person in pair]) for chunk in chunks]
+            outcomes = [self._lp_outcome(block, seed) for block, seed in arguments]
         chosen: list[list[int]] = []
         leftovers: list[int] = []
         for new_pairs, left, kept in outcomes:
@@ -313,35 +276,22 @@ class _Engine:
             self._remember_candidates(kept)
         return chosen, leftovers
 
-    def _match_blocks(self, blocks: list[list[int]],
-                      required: list[list[tuple[int, int]]]) -> list[tuple[list[list[int]], list[int]]]:
-        """``_match`` of every block, each from its own seed drawn here in block order, so the plan is the
-        same whether blocks run one after another or, with WORKERS > 1 and several big blocks, side by side in
-        forked processes (which share the engine, its people and its scanner, copy-on-write)."""
-        seeds = [self.rng.randrange(2**63) for _ in blocks]
-        after = self.rng.randrange(2**63)
-        try:
-            return self._match_seeded_blocks(blocks, required, seeds)
-        finally:  # what follows draws from the same generator either way
-            self.rng = random.Random(after)  # noqa: S311 - replayable choices, not cryptography
-
-    def _match_seeded_blocks(self, blocks: list[list[int]], required: list[list[tuple[int, int]]],
-                             seeds: list[int]) -> list[tuple[list[list[int]], list[int]]]:
-        big = sum(1 for block in blocks if len(block) > SCAN_FROM)
-        if WORKERS > 1 and big > 1 and "fork" in multiprocessing.get_all_start_methods():
-            self._scanner(None)  # built once, before forking, so every worker has it
-            outcomes = self._in_forked_workers(_match_block_in_worker, list(zip(blocks, required, seeds, strict=True)),
-                                               big)
-            results = []
-            for pairs, left, kept in outcomes:
-                self._remember_candidates(kept)  # the workers' candidate lists, for trios and swaps here
-                results.append((pairs, left))
-            return results
-        results = []
-        for block, needed, seed in zip(blocks, required, seeds, strict=True):
-            self.rng = random.Random(seed)  # noqa: S311 - replayable choices, not cryptography
-            results.append(self._match(block, required=needed))
-        return results
+    def _rematch_around(self, pairs: list[list[int]], leftovers: list[int]) -> tuple[list[list[int]], list[int]]:
+        """Partners for people still left over (an odd cycle of the LP leaves one out, a block's matching may
+        strand someone): the pairs that hold any of their candidates are matched again together with them, by
+        maximum cardinality then weight, those pairs staying candidates, so nobody placed loses a partner and
+        each path that alternates through them (x - a = b - y) frees a place. The pairs and who is left."""
+        pair_of = {person: p for p, pair in enumerate(pairs) for person in pair}
+        around = sorted({pair_of[c] for i in leftovers for c in self.candidates.get(i, ()) if c in pair_of})
+        if not around:
+            return pairs, leftovers
+        block = [*leftovers, *(person for p in around for person in pairs[p])]
+        required = [(min(pairs[p]), max(pairs[p])) for p in around]
+        rematched, left = self._match(block, required=required)
+        if len(left) >= len(leftovers):
+            return pairs, leftovers  # nobody more placed: keep the pairs as they were
+        untouched = set(range(len(pairs))) - set(around)
+        return [pairs[p] for p in sorted(untouched)] + rematched, left
 
     def _choose_odd_one(self, everyone: list[int]) -> int:
         """The person who will join a trio: not someone left over last cycle, when anyone else can be."""
@@ -350,14 +300,14 @@ class _Engine:
                 return i
         return everyone[0]
 
-    def _blocks(self, members: list[int]) -> list[list[int]]:
-        """Random blocks of about BLOCK_SIZE (whole groups), each wishlist circle kept inside one block."""
-        if len(members) <= BLOCK_SIZE * 1.5:
+    def _blocks(self, members: list[int], block_size: int = BLOCK_SIZE) -> list[list[int]]:
+        """Random blocks of about ``block_size`` (whole groups), each wishlist circle kept inside one block."""
+        if len(members) <= block_size * 1.5:
             return [members]
         circles = _wishlist_circles(members, self.order, self.index)
         self.rng.shuffle(circles)
         flat = [i for circle in circles for i in circle]
-        count = max(1, round(len(flat) / BLOCK_SIZE))
+        count = max(1, round(len(flat) / block_size))
         size = -(-len(flat) // count)
         size += -size % self.program.group_size  # whole groups in every block but the last
         return [flat[start:start + size] for start in range(0, len(flat), size)]
@@ -995,29 +945,16 @@ class _Engine:
         return f"nobody could be paired with you: of {len(others)} other people, " + "; ".join(parts)
 
 
-# The engine a forked worker matches blocks for (set only while a pool runs; see _Engine._match_blocks).
+# The engine a forked worker runs the LP of blocks for (set only while a pool runs; see _Engine._match_by_lp).
 _FORKED_ENGINE: _Engine | None = None
 
 
-def _lp_block_in_worker(pairs: list[list[int]]) -> tuple[list[list[int]], list[int], list[tuple[int, int]]]:
-    """In a forked worker: the LP of one block of whole pairs (see _Engine._match_by_lp_blocks)."""
+def _lp_block_in_worker(block: list[int], seed: int) -> tuple[list[list[int]], list[int], list[tuple[int, int]]]:
+    """In a forked worker: the LP of one block (see _Engine._match_by_lp)."""
     engine = _FORKED_ENGINE
     if engine is None:
-        raise RuntimeError("no engine: LP blocks are matched in workers forked by _Engine._match_by_lp_blocks")
-    return engine._lp_outcome(pairs, [person for pair in pairs for person in pair])
-
-
-def _match_block_in_worker(block: list[int], required: list[tuple[int, int]],
-                           seed: int) -> tuple[list[list[int]], list[int], list[tuple[int, int]]]:
-    """In a forked worker: one block's pairs, leftovers and candidate edges (the parent keeps those)."""
-    engine = _FORKED_ENGINE
-    if engine is None:
-        raise RuntimeError("no engine: blocks are matched in workers forked by _Engine._match_blocks")
-    engine.rng = random.Random(seed)  # noqa: S311 - replayable choices, not cryptography
-    engine.candidates = defaultdict(list)
-    pairs, left = engine._match(block, required=required)
-    kept = [(a, b) for a, others in sorted(engine.candidates.items()) for b in others if a < b]
-    return pairs, left, kept
+        raise RuntimeError("no engine: LP blocks are matched in workers forked by _Engine._match_by_lp")
+    return engine._lp_outcome(block, seed)
 
 
 def _zone_overlap(zone_a: str, zone_b: str, moment: datetime) -> float:

@@ -69,7 +69,7 @@ max over u of (w(u, v) - p_u), is bounded from above by structure (``pairing_dua
 classes of people, the pair-specific ones by their largest value or listed exactly), which keeps every
 inequality above. The prices are the exact optimum of the assignment problem on a candidate graph grown by
 column generation (each round adds everyone's best-looking partners at the current prices), solved by
-scipy's sparse Jonker-Volgenant and priced by longest paths. At 10,000 people it settled 0.01% above the
+OR-Tools' sparse assignment and priced by longest paths. At 10,000 people it settled 0.01% above the
 candidate graph's own fractional optimum, itself a lower bound of the LP's.
 
 **The optimum itself.** Up to ``MATCHING_LIMIT`` people and for pairs (group_size 2), every allowed pair is

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import scheduler.pairing as pairing
 from scheduler.model import Program, Weights
 from scheduler.pairing import RELAXABLE, PairHistory, _hard_rule, pair_people
-from scheduler.pairing_bound import structural_lp_bound
+from scheduler.pairing_bound import certified_bound, structural_lp_bound
 from scheduler.pairing_dual import Priced, StructuralOptions, _assignment, round_to_pairs
 from scheduler.pairing_scan import PairScanner
 from tests.unit.test_pairing_scan import TODAY, optimum, organisation
@@ -139,23 +139,22 @@ def test_the_engine_by_lp_keeps_every_rule_and_places_everyone_it_can(seed: int,
     assert len(placed) >= sum(len(group.members) for group in by_blocks.groups) - 2
 
 
-def test_the_engine_by_lp_beats_more_rounds_of_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    people, history, index = organisation(9, 600, calendars=False)
-    monkeypatch.setattr(pairing, "BLOCK_SIZE", 120)
-    totals = []
-    for lp_from in (10**9, 100):
-        monkeypatch.setattr(pairing, "LP_FROM", lp_from)
-        result = pair_people(people, Program("coffee"), history=history, today=TODAY, seed=2, free_time=index)
-        totals.append(sum(g.score for g in result.groups))
-    assert totals[1] > totals[0]
+def test_the_engine_by_lp_comes_within_one_percent_of_the_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    people, history, index = organisation(9, 600, calendars=True)
+    program = Program("coffee")
+    monkeypatch.setattr(pairing, "LP_FROM", 100)
+    result = pair_people(people, program, history=history, today=TODAY, seed=2, free_time=index)
+    trios = sum(1 for g in result.groups if len(g.members) > 2)
+    optimum = certified_bound(people, program, history, TODAY, index, trios=trios)
+    assert optimum.method.startswith("the optimum")
+    assert sum(g.score for g in result.groups) >= 0.99 * optimum.value
 
 
 def test_the_lp_on_blocks_gives_the_same_plan_side_by_side_and_keeps_every_rule(
         monkeypatch: pytest.MonkeyPatch) -> None:
     people, history, index = organisation(6, 300, calendars=True)
     program = Program("coffee")
-    monkeypatch.setattr(pairing, "BLOCK_SIZE", 60)
-    monkeypatch.setattr(pairing, "LP_UP_TO", 100)
+    monkeypatch.setattr(pairing, "LP_FROM", 2)
     monkeypatch.setattr(pairing, "LP_BLOCK", 80)
     plans = []
     for workers in (1, 2):
@@ -166,7 +165,6 @@ def test_the_lp_on_blocks_gives_the_same_plan_side_by_side_and_keeps_every_rule(
     for group in plans[0].groups:
         for x, y in itertools.combinations(group.members, 2):
             assert _hard_rule(by_email[x], by_email[y], program, history, index) in (None, "met recently")
-    monkeypatch.setattr(pairing, "LP_UP_TO", 10**9)  # the LP on everyone at once does at least as well
-    monkeypatch.setattr(pairing, "LP_FROM", 2)
+    monkeypatch.setattr(pairing, "LP_BLOCK", 10**9)  # the LP on everyone at once does at least as well
     whole = pair_people(people, program, history=history, today=TODAY, seed=3, free_time=index)
     assert sum(g.score for g in whole.groups) >= sum(g.score for g in plans[0].groups) * 0.97

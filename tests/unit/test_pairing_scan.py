@@ -165,31 +165,3 @@ def test_above_a_thousand_people_the_bound_is_the_lp_dual(monkeypatch: pytest.Mo
     trios = sum(1 for g in result.groups if len(g.members) > 2)
     assert sum(g.score for g in result.groups) <= certified_bound(people, program, history, TODAY, index,
                                                                   trios=trios).value
-
-
-def test_blocks_matched_side_by_side_give_the_same_plan(monkeypatch: pytest.MonkeyPatch) -> None:
-    people, history, index = organisation(5, 330, calendars=True)
-    monkeypatch.setattr(pairing, "BLOCK_SIZE", 100)
-    plans = []
-    for workers in (1, 2):
-        monkeypatch.setattr(pairing, "WORKERS", workers)
-        plans.append(pair_people(people, Program("coffee"), history=history, today=TODAY, seed=4, free_time=index))
-    assert plans[0] == plans[1]
-    assert len(plans[0].groups) >= 100
-
-
-def test_matching_again_on_new_blocks_never_loses_and_usually_gains(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each new block is made of whole pairs that stay candidates, so its best matching is at least as good."""
-    people, history, index = organisation(9, 600, calendars=False)
-    monkeypatch.setattr(pairing, "BLOCK_SIZE", 120)
-    totals = []
-    placed = []
-    for passes in (0, 2):
-        monkeypatch.setattr(pairing, "REBLOCK_PASSES", passes)
-        result = pair_people(people, Program("coffee"), history=history, today=TODAY, seed=2, free_time=index)
-        totals.append(sum(g.score for g in result.groups))
-        placed.append(sum(len(g.members) for g in result.groups))
-    assert placed[1] == placed[0]
-    pairs = len(people) // 2
-    assert totals[1] >= totals[0] - 0.01 * pairs  # weights are matched in steps of 0.02
-    assert totals[1] > totals[0]
