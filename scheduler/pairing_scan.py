@@ -189,9 +189,7 @@ class PairScanner:
         never_met = np.full(score.shape, w.never_met)
         wished = np.zeros(score.shape, dtype=bool)
         forbidden = np.zeros(score.shape, dtype=bool)
-        col_position = {int(c): j for j, c in enumerate(cols)} if columns is not None else None
-        for x, row in enumerate(rows.tolist()):
-            self._patch_row(x, row, cols, col_position, never_met, wished, forbidden)
+        self._patch(rows, cols, never_met, wished, forbidden)
         score += never_met
         score += w.wishlist * wished
         if self.interests.shape[1]:
@@ -305,40 +303,58 @@ class PairScanner:
         packed = self.starts[people].view(np.uint8)
         return np.unpackbits(packed, axis=1, bitorder="little")[:, : self.steps].astype(np.float32)
 
-    def _patch_row(self, x: int, row: int, cols: NDArray[np.int64], col_position: dict[int, int] | None,
-                   never_met: NDArray[np.float64], wished: NDArray[np.bool_], forbidden: NDArray[np.bool_]) -> None:
-        """Row ``x`` (person ``row``): history, blocks and wishes, which belong to pairs."""
+    def _patch(self, rows: NDArray[np.int64], cols: NDArray[np.int64], never_met: NDArray[np.float64],
+               wished: NDArray[np.bool_], forbidden: NDArray[np.bool_]) -> None:
+        """History, blocks and wishes, which belong to pairs, into the ``rows`` × ``cols`` arrays: each fact
+        found by binary search among the sorted keys of ``_pair_facts``, so the cost is the facts of these
+        rows, not a Python loop per row (``cols`` are distinct)."""
+        n, facts, w = self.size, self._pair_facts(), self.weights
+        by_person = np.argsort(cols, kind="stable")
+        sorted_cols = cols[by_person]
 
-        def where(person: int) -> int | None:
-            return person if col_position is None else col_position.get(person)
+        def cells(keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+            """(row position, column position, index of the key) of the keys row * n + other in ``cols``."""
+            x, at = _spans(np.searchsorted(keys, rows * n), np.searchsorted(keys, rows * n + n))
+            other = keys[at] % n
+            found = np.minimum(np.searchsorted(sorted_cols, other), max(len(cols) - 1, 0))
+            hit = sorted_cols[found] == other if len(cols) else np.zeros(len(other), dtype=bool)
+            return x[hit], by_person[found[hit]], at[hit]
 
-        for other, (recent, factor) in self.history_of.get(row, {}).items():
-            j = where(other)
-            if j is None:
-                continue
-            if factor >= 0:
-                never_met[x, j] = self.weights.never_met * factor
-            if recent and not self.relax_recent:
-                forbidden[x, j] = True
-        for other in self.blocked.get(row, ()):
-            j = where(other)
-            if j is not None:
-                forbidden[x, j] = True
-        for other in self.wish_people.get(row, set()) | self.wished_by_person.get(row, set()):
-            j = where(other)
-            if j is not None:
-                wished[x, j] = True
-        for team in self.wish_teams.get(row, ()):
-            wished[x] |= self.team[cols] == team
-        for department in self.wish_departments.get(row, ()):
-            wished[x] |= self.department[cols] == department
-        wishers = [*self.wished_by_team.get(int(self.team[row]), ()),
-                   *(self.wished_by_department.get(int(self.department[row]), ()) if self.department[row] >= 0
-                     else ())]
-        for other in wishers:
-            j = where(other)
-            if j is not None:
-                wished[x, j] = True
+        x, j, at = cells(facts.history_keys)
+        factor = facts.history_factor[at]
+        met = factor >= 0
+        never_met[x[met], j[met]] = w.never_met * factor[met]
+        if not self.relax_recent:
+            recent = facts.history_recent[at]
+            forbidden[x[recent], j[recent]] = True
+        x, j, _ = cells(facts.blocked_keys)
+        forbidden[x, j] = True
+        x, j, _ = cells(facts.wish_keys)
+        wished[x, j] = True
+        if len(facts.wish_group_keys):
+            self._patch_group_wishes(rows, cols, wished)
+
+    def _patch_group_wishes(self, rows: NDArray[np.int64], cols: NDArray[np.int64],
+                            wished: NDArray[np.bool_]) -> None:
+        """A row who wished a column's team or department, or a column who wished a row's, is a wish."""
+        keys, teams = self._pair_facts().wish_group_keys, self.team_count
+        groups = teams + self.department_count
+        for wisher_is_row in (True, False):
+            wishers, others = (rows, cols) if wisher_is_row else (cols, rows)
+            # (wisher position, group wished): a group below ``teams`` is a team, above it a department.
+            who, at = _spans(np.searchsorted(keys, wishers * groups),
+                             np.searchsorted(keys, wishers * groups + groups))
+            group = keys[at] % groups
+            # Each other person's group keys, team and department, sorted: the members of a wished group are
+            # one run of them.
+            member_group = np.concatenate([self.team[others], np.where(self.department[others] >= 0,
+                                                                        teams + self.department[others], -1)])
+            member = np.concatenate([np.arange(len(others)), np.arange(len(others))])
+            order = np.argsort(member_group, kind="stable")
+            entry, position = _spans(np.searchsorted(member_group[order], group),
+                                     np.searchsorted(member_group[order], group, side="right"))
+            wisher, other = who[entry], member[order[position]]
+            wished[(wisher, other) if wisher_is_row else (other, wisher)] = True
 
     def top_partners(self, k: int, members: NDArray[np.int64] | None = None) -> TopPartners:
         """Each member's ``k`` best allowed partners among ``members`` (default everyone), as positions in
@@ -370,6 +386,14 @@ class PairScanner:
                 rest[start:start + len(rows)] = values[:, keep]
         index[~np.isfinite(score)] = -1
         return TopPartners(index, score, rest)
+
+
+def _spans(low: NDArray[np.int64], high: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Every k of the ranges low[i] <= k < high[i], as (i, k) in two arrays."""
+    counts = high - low
+    owner = np.repeat(np.arange(len(low)), counts)
+    start_of_owner = np.cumsum(counts) - counts
+    return owner, np.arange(int(counts.sum())) - np.repeat(start_of_owner - low, counts)
 
 
 def _lookup(keys: NDArray[np.int64], wanted: NDArray[np.int64]) -> NDArray[np.int64]:

@@ -3,6 +3,7 @@ LP dual certified from structure is an upper bound of the optimum, and a tight o
 rounds well and keeps every rule."""
 
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scheduler.pairing as pairing
-from scheduler.model import Program, Weights
+from scheduler.model import Person, Program, Weights
 from scheduler.pairing import RELAXABLE, PairHistory, _hard_rule, pair_people
 from scheduler.pairing_bound import certified_bound, structural_lp_bound
 from scheduler.pairing_dual import Priced, StructuralOptions, _assignment, round_to_pairs
@@ -168,3 +169,26 @@ def test_the_lp_on_blocks_gives_the_same_plan_side_by_side_and_keeps_every_rule(
     monkeypatch.setattr(pairing, "LP_BLOCK", 10**9)  # the LP on everyone at once does at least as well
     whole = pair_people(people, program, history=history, today=TODAY, seed=3, free_time=index)
     assert sum(g.score for g in whole.groups) >= sum(g.score for g in plans[0].groups) * 0.97
+
+
+def test_people_an_odd_cycle_left_out_are_matched_again_with_the_pairs_around_them(
+        create_person: Callable[..., Person]) -> None:
+    """x and y share a team; the plan pairs a with b. Matching x, y, a and b again places everyone."""
+    x, y = create_person(team="x"), create_person(team="x")
+    a, b, c, d = (create_person() for _ in range(4))
+    engine = pairing._Engine([x, y, a, b, c, d], Program("coffee"), PairHistory(), TODAY, 1, None)
+    at = engine.index
+    engine.candidates[at[x.email]] = [at[a.email]]
+    engine.candidates[at[y.email]] = [at[b.email]]
+    plan = [sorted([at[a.email], at[b.email]]), sorted([at[c.email], at[d.email]])]
+    pairs, left = engine._rematch_around([list(pair) for pair in plan], [at[x.email], at[y.email]])
+    assert left == []
+    assert sorted(at[c.email] in pair and at[d.email] in pair for pair in pairs) == [False, False, True]
+    placed = sorted(person for pair in pairs for person in pair)
+    assert placed == sorted(at.values())
+    for pair in pairs:
+        assert {engine.order[i].team for i in pair} != {"x"}
+    # Nobody around them to re-match: the plan stays as it was.
+    engine.candidates.clear()
+    assert engine._rematch_around([list(pair) for pair in plan], [at[x.email], at[y.email]]) == (
+        plan, [at[x.email], at[y.email]])

@@ -79,6 +79,21 @@ def test_the_scan_gives_the_engines_score_and_rules_for_every_pair(
             assert scores[i, j] == _score(a, b, program, history, TODAY, index, explain=False).score, (i, j)
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32), size=st.integers(2, 30), relax=st.sampled_from([None, "met recently"]),
+       data=st.data())
+def test_the_scores_of_any_rows_against_any_columns_are_the_full_tables_cells(
+        seed: int, size: int, relax: str | None, data: st.DataObject) -> None:
+    """History, blocks and wishes (of people, teams and departments) land on the right cells whatever
+    people the rows and columns hold and in whatever order."""
+    people, history, index = organisation(seed, size, calendars=False)
+    scanner = PairScanner(people, Program("coffee"), history, TODAY, index, relax=relax)
+    full = scanner.scores(np.arange(size))
+    rows = np.array(data.draw(st.lists(st.integers(0, size - 1), max_size=size)), dtype=np.int64)
+    cols = np.array(data.draw(st.lists(st.integers(0, size - 1), unique=True, max_size=size)), dtype=np.int64)
+    assert np.array_equal(scanner.scores(rows, cols), full[np.ix_(rows, cols)])
+
+
 @pytest.mark.parametrize("calendars", [False, True])
 def test_best_partner_lists_hold_the_best_and_nothing_outside_beats_them(calendars: bool) -> None:
     people, history, index = organisation(7, 60, calendars=calendars)
