@@ -51,9 +51,10 @@ INVALID_DOMAIN = "instance.invalid"
 # behind "=" (a character this pattern excludes), so two different ids can never share an address.
 _PLAIN_ID = re.compile(r"[a-z0-9][a-z0-9._+-]*")
 DEFAULT_SEED = 1
-# Up to this many eligible people the result's bound is the LP dual (seconds); above, unless asked for the
-# tight bound, the structural covers (instant, a few percent looser), so what-if planning stays quick.
-QUICK_LP_LIMIT = 3000
+# Up to this many eligible people the result's bound is the LP dual (3 s at 10,000 people, about a minute at
+# 100,000); above, unless asked for the tight bound, the structural covers (instant, a few percent looser), so
+# what-if planning stays quick.
+QUICK_LP_LIMIT = 20_000
 
 _TOP_KEYS = ("program", "window", "today", "seed", "people", "history")
 _PROGRAM_KEYS = ("name", "kind", "cadence", "group_size", "duration_minutes", "cooldown_cycles", "meeting_mode",
