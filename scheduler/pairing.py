@@ -9,11 +9,11 @@
    maximum-weight matching (rustworkx) chooses the pairs.
 4. From LP_FROM people on, the LP chooses them (``pairing_dual``): it starts from everyone's best partners
    inside small random blocks, then column generation adds everyone's best partners at the LP's prices,
-   found from classes of alike people over the whole organisation; an exact sparse assignment (OR-Tools)
-   solves each round, and the best fractional matching is rounded to pairs. Above 1.5 × LP_BLOCK people it
-   runs on random blocks of LP_BLOCK, side by side in WORKERS forked processes. People left over (an odd
-   cycle of the LP leaves one out) get a second chance among themselves, then by re-matching the pairs
-   around them.
+   found exactly inside fresh random blocks and from classes of alike people over the whole organisation,
+   until a round gains little; an exact sparse assignment (OR-Tools) solves each round, and the best
+   fractional matching is rounded to pairs. Above 1.5 × LP_BLOCK people it runs on random blocks of
+   LP_BLOCK, side by side in WORKERS forked processes. People left over (an odd cycle of the LP leaves one
+   out) get a second chance among themselves, then by re-matching the pairs around them.
 5. With an odd count, the odd person is chosen first (not someone who was left over last cycle, when that
    can be avoided) and joins the trio where they fit best. Whoever still has nobody is paired under relaxed
    rules when the program allows it (cooldown first, then team), and otherwise told why.
@@ -66,13 +66,13 @@ PREFERRED_PER_RANDOM = 1
 SCAN_FROM = 64
 # From LP_FROM people on, the LP chooses the pairs (``_match_by_lp``); below, one matching of every pair's
 # candidates is as good (300 and 700 people: the same share of the optimum) and needs no LP. Measured with
-# bench/pairing.py on a 2-core machine, 10,000 people: the LP 99.86% of the certified bound in 1.7-2.1 s,
-# against 98.9% in 8-13 s for rounds of rustworkx blocks; 1,000 people: 99.96% of the optimum in 0.16 s,
+# bench/pairing.py on a 2-core machine, 10,000 people: the LP 99.91% of the certified bound in 2.4 s,
+# against 98.9% in 8-13 s for rounds of rustworkx blocks; 1,000 people: 99.96% of the optimum in 0.17 s,
 # against 99.44% in 0.21 s for one rustworkx matching.
 LP_FROM = 300
 # Above 1.5 × LP_BLOCK people the LP runs block by block, two blocks side by side: its rounds grow faster
-# than the organisation (100,000 people at once took 65 s, 99.60% of the bound; in blocks of 25,000 19 s,
-# 99.55%; of 10,000 18 s, 99.31%).
+# than the organisation (100,000 people at once took 65 s, 99.60% of the bound; in blocks of 25,000 24 s,
+# 99.62%).
 LP_BLOCK = 25_000
 # LP blocks are solved in this many forked processes side by side (1: one after another, in this process).
 WORKERS = min(2, os.cpu_count() or 1)
@@ -187,7 +187,7 @@ class _Engine:
             groups, leftovers = self._match_by_lp(to_match)
         else:
             groups, leftovers = self._match(to_match)
-        if len(leftovers) > 1:  # a second chance across blocks, then by re-matching the pairs around them
+        if len(leftovers) > 1:  # a second chance among themselves, then by re-matching the pairs around them
             pairs, leftovers = self._match(leftovers)
             groups.extend(pairs)
         if len(leftovers) > 1:
