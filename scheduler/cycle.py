@@ -227,10 +227,24 @@ def choose_slots(groups: Sequence[Group], people: Mapping[str, Person], index: F
         members = [people[email] for email in group.members]
         slot = chosen[group.members]
         if slot is not None:
-            who = "both free" if len(members) == 2 else "all free"
-            group = replace(group, reasons=(*group.reasons, f"{who} {slot.start:%a %d %b %H:%M} UTC"))
+            group = replace(group, reasons=(*group.reasons, slot_reason(members, slot)))
         meetings.append(Meeting(group=group, slot=slot, location=_location(members, program)))
     return tuple(meetings)
+
+
+def slot_reason(members: Sequence[Person], slot: Interval) -> str:
+    """The chosen time as a reason, in each member's own time zone (once per zone, the day again only where it
+    differs), as the match page and the invitation show it: "both free Tue 08 Dec 10:00 Europe/London,
+    11:00 Europe/Berlin"."""
+    who = "both free" if len(members) == 2 else "all free"
+    times: list[str] = []
+    first_day = None
+    for person in {person.timezone: person for person in members}.values():
+        local = slot.start.astimezone(person.zone)
+        same_day = first_day == local.date()
+        first_day = first_day or local.date()
+        times.append(f"{local:%H:%M} {person.timezone}" if same_day else f"{local:%a %d %b %H:%M} {person.timezone}")
+    return f"{who} {', '.join(times)}"
 
 
 def _location(members: Sequence[Person], program: Program) -> str:

@@ -395,7 +395,7 @@ def test_slots_come_only_with_a_window_and_respect_busy_times() -> None:
         assert slot["start"].endswith("Z")
         assert free[0] <= start < end <= free[1]
         assert end - start == timedelta(minutes=30)
-        assert f"both free {start:%a %d %b %H:%M} UTC" in group["reasons"]  # the time is a reason too
+        assert f"both free {start:%a %d %b %H:%M} Europe/London" in group["reasons"]  # the time is a reason too
 
     no_window = instance_data()
     for person in no_window["people"]:

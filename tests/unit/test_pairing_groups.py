@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.cycle import PlanSettings, plan_cycle, plan_effects
+from scheduler.cycle import PlanSettings, plan_cycle, plan_effects, slot_reason
 from scheduler.model import Attendee, Busy, Cycle, Interval, Person, Program
 from scheduler.pairing import PairHistory, _hard_rule, _score, core_group_sizes, group_sizes, pair_people
 from scheduler.pairing_bound import certified_bound, top_scores_bound, upper_bound
@@ -320,3 +320,13 @@ def test_a_cycle_of_lunch_groups_books_a_common_slot_and_writes_to_every_member(
     effects = plan_effects(cycle, plan, meetings, settings_)
     announced = [e.key.rsplit("/", 1)[1] for e in effects if "/announce/" in e.key]
     assert sorted(announced) == sorted(p.email for p in people)
+
+
+def test_the_time_a_group_got_is_a_reason_in_each_members_own_time_zone(create_person: MakePerson) -> None:
+    london, berlin, kolkata = (create_person(timezone=zone) for zone in
+                               ("Europe/London", "Europe/Berlin", "Asia/Kolkata"))
+    late = Interval(datetime(2026, 12, 8, 20, 0, tzinfo=UTC), datetime(2026, 12, 8, 20, 30, tzinfo=UTC))
+    assert slot_reason([london, berlin], late) == "both free Tue 08 Dec 20:00 Europe/London, 21:00 Europe/Berlin"
+    # Past midnight in Kolkata: the day is said again.
+    assert slot_reason([london, create_person(timezone="Europe/London"), kolkata], late) == (
+        "all free Tue 08 Dec 20:00 Europe/London, Wed 09 Dec 01:30 Asia/Kolkata")
