@@ -15,7 +15,7 @@ import scheduler.pairing as pairing
 from scheduler.model import Person, Program, Weights
 from scheduler.pairing import RELAXABLE, PairHistory, _hard_rule, pair_people
 from scheduler.pairing_bound import certified_bound, structural_lp_bound
-from scheduler.pairing_dual import Priced, StructuralOptions, _assignment, round_to_pairs
+from scheduler.pairing_dual import Priced, StructuralOptions, _assignment, block_columns, round_to_pairs
 from scheduler.pairing_scan import PairScanner
 from tests.unit.test_pairing_scan import TODAY, optimum, organisation
 
@@ -192,3 +192,18 @@ def test_people_an_odd_cycle_left_out_are_matched_again_with_the_pairs_around_th
     engine.candidates.clear()
     assert engine._rematch_around([list(pair) for pair in plan], [at[x.email], at[y.email]]) == (
         plan, [at[x.email], at[y.email]])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32), size=st.integers(2, 40), keep=st.integers(1, 5), calendars=st.booleans())
+def test_block_columns_are_everyones_best_partners_at_the_prices(seed: int, size: int, keep: int,
+                                                                 calendars: bool) -> None:
+    people, history, index = organisation(seed, size, calendars=calendars)
+    scanner = PairScanner(people, Program("coffee"), history, TODAY, index)
+    prices = np.random.default_rng(seed).random(size) * 3
+    worth = scanner.scores(np.arange(size)) - prices[None, :]
+    pairs = block_columns(scanner, prices, keep, size, np.random.default_rng(seed))  # one block: everyone
+    for v in range(size):
+        listed = sorted(worth[v, pairs[pairs[:, 0] == v, 1]].tolist(), reverse=True)
+        allowed = sorted(worth[v][np.isfinite(worth[v])].tolist(), reverse=True)
+        assert listed == allowed[:keep]
