@@ -242,7 +242,7 @@ class _Engine:
     def _in_forked_workers(self, worker: Callable[..., _Outcome], arguments: list[tuple[Any, ...]],
                            jobs: int) -> list[_Outcome]:
         """``worker(*args)`` for each of ``arguments`` in up to WORKERS processes forked from this one, which
-        find this engine (its people, scanner and candidates) in ``_FORKED_ENGINE`` without pickling it."""
+        find this engine (its people, history and calendars) in ``_FORKED_ENGINE`` without pickling it."""
         global _FORKED_ENGINE
         _FORKED_ENGINE = self
         try:

@@ -141,13 +141,9 @@ def block_columns(scanner: PairScanner, prices: NDArray[np.float64], per_person:
     n = scanner.size
     pairs = [np.zeros((0, 2), dtype=np.int64)]
     for block in np.array_split(rng.permutation(n), max(1, round(n / block_size))):
-        keep = min(per_person, len(block) - 1)
-        if keep < 1:
-            continue
-        worth = scanner.scores(block, block) - prices[block][None, :]
-        best = np.argpartition(-worth, keep - 1, axis=1)[:, :keep]
-        allowed = np.isfinite(np.take_along_axis(worth, best, axis=1))
-        pairs.append(np.column_stack([np.repeat(block, keep)[allowed.ravel()], block[best[allowed]]]))
+        top = scanner.top_partners(per_person, block, prices)
+        found = top.index >= 0
+        pairs.append(np.column_stack([np.repeat(block, per_person)[found.ravel()], block[top.index[found]]]))
     return np.concatenate(pairs)
 
 

@@ -356,9 +356,11 @@ class PairScanner:
             wisher, other = who[entry], member[order[position]]
             wished[(wisher, other) if wisher_is_row else (other, wisher)] = True
 
-    def top_partners(self, k: int, members: NDArray[np.int64] | None = None) -> TopPartners:
+    def top_partners(self, k: int, members: NDArray[np.int64] | None = None,
+                     prices: NDArray[np.float64] | None = None) -> TopPartners:
         """Each member's ``k`` best allowed partners among ``members`` (default everyone), as positions in
-        ``members``, and the best score left outside the list."""
+        ``members``, and the best score left outside the list; with ``prices`` (one per person), best by
+        score minus the partner's price, and those net values in place of the scores."""
         cols = np.arange(self.size) if members is None else members
         count = len(cols)
         keep = min(k, max(count - 1, 0))
@@ -369,6 +371,8 @@ class PairScanner:
         for start in range(0, count, chunk):
             rows = cols[start:start + chunk]
             block = self.scores(rows, None if members is None else cols)
+            if prices is not None:
+                block -= prices[cols][None, :]
             if keep == 0:
                 continue
             if keep < count:
