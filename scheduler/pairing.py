@@ -66,7 +66,7 @@ PREFERRED_PER_RANDOM = 1
 SCAN_FROM = 64
 # From LP_FROM people on, the LP chooses the pairs (``_match_by_lp``); below, one matching of every pair's
 # candidates is as good (300 and 700 people: the same share of the optimum) and needs no LP. Measured with
-# bench/pairing.py on a 2-core machine, 10,000 people: the LP 99.91% of the certified bound in 2.4 s,
+# bench/pairing.py on a 2-core machine, 10,000 people: the LP 99.87-99.91% of the certified bound in 2.3-2.4 s,
 # against 98.9% in 8-13 s for rounds of rustworkx blocks; 1,000 people: 99.96% of the optimum in 0.17 s,
 # against 99.44% in 0.21 s for one rustworkx matching.
 LP_FROM = 300
