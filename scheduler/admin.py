@@ -214,6 +214,32 @@ def preview_cycle(uow_factory: UowFactory, provider: CalendarProvider, clock: Cl
     )
 
 
+@dataclass(frozen=True)
+class CalendarGaps:
+    """The people a program's latest stored cycle planned without calendar data, and why, in plain words."""
+
+    program: str
+    cycle_id: int
+    window_start: datetime
+    gaps: tuple[tuple[str, str], ...]
+
+
+def latest_calendar_gaps(uow_factory: UowFactory, programs: Sequence[Program]) -> list[CalendarGaps]:
+    """For each program whose latest cycle had calendars it could not read, who and why (email order), so an
+    admin can help those people fix their calendar before the next cycle."""
+    found = []
+    with uow_factory() as uow:
+        for program in programs:
+            cycles = uow.cycles.list(program.name)
+            if not cycles or cycles[0].id is None:
+                continue
+            gaps = uow.cycles.calendar_gaps(cycles[0].id)
+            if gaps:
+                found.append(CalendarGaps(program.name, cycles[0].id, cycles[0].window.start,
+                                          tuple(sorted(gaps.items()))))
+    return found
+
+
 # --- deliveries -----------------------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ one provider or one calendar fails; and show one calendar's busy time as the eng
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -13,6 +14,8 @@ from zoneinfo import ZoneInfo
 from scheduler.errors import CalendarError, InputError, ProviderUnavailable
 from scheduler.model import Busy, CalendarSource, Interval, Person, as_local, zone_named
 from scheduler.ports import CalendarProvider
+
+logger = logging.getLogger(__name__)
 
 
 class CalendarRouter:
@@ -46,7 +49,11 @@ class CalendarRouter:
         return replace(person, calendar=CalendarSource(kind, person.email))
 
     def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:
-        """Busy intervals of each person over ``window``, keyed by email (see ``CalendarProvider``)."""
+        """Busy intervals of each person over ``window``, keyed by email (see ``CalendarProvider``).
+
+        Never raises: each provider is asked through ``fetch_busy_isolated``, so whatever one provider, one
+        batch or one calendar does goes no further than the people it concerns.
+        """
         by_kind: dict[str, list[Person]] = defaultdict(list)
         for person in map(self.route, people):
             by_kind[person.calendar.kind].append(person)
@@ -58,11 +65,59 @@ class CalendarRouter:
             elif provider is None:
                 answers.update({p.email: Busy(error=f"no {kind} calendar connector is configured") for p in group})
             else:
-                try:
-                    answers.update(provider.fetch_busy(group, window))
-                except ProviderUnavailable as exc:
-                    answers.update({p.email: Busy(error=str(exc)) for p in group})
+                answers.update(fetch_busy_isolated(provider, group, window, name=kind))
         return answers
+
+
+def fetch_busy_isolated(provider: CalendarProvider, people: Sequence[Person], window: Interval, *,
+                        name: str = "calendar") -> dict[str, Busy]:
+    """``provider.fetch_busy(people, window)`` behind the boundary that keeps one person's calendar theirs.
+
+    The answer holds exactly the people asked for. A provider that is down (``ProviderUnavailable``) gives each
+    of them that reason. Any other exception is a failure nobody foresaw (a parsing library tripping over one
+    file, a server answering something no protocol allows): the batch is split in halves and each half asked
+    again, down to the single person whose calendar causes it, who gets the failure as their calendar problem
+    in plain words, logged once with its traceback. Everyone else is read as usual. A person the provider left
+    out of its answer gets a reason too, rather than silently counting as free.
+
+    ``name`` says which provider this is in messages and logs (``ics``, ``google``, ...).
+    """
+    logged: set[tuple[str, str]] = set()
+    return _isolated(provider, list(people), window, name, logged)
+
+
+def _isolated(provider: CalendarProvider, people: list[Person], window: Interval, name: str,
+              logged: set[tuple[str, str]]) -> dict[str, Busy]:
+    if not people:
+        return {}
+    try:
+        answers = provider.fetch_busy(people, window)
+    except ProviderUnavailable as exc:
+        return {p.email: Busy(error=str(exc)) for p in people}
+    except Exception as exc:  # the boundary: anything an adapter or a library raises stops here
+        if len(people) > 1:
+            middle = len(people) // 2
+            return {**_isolated(provider, people[:middle], window, name, logged),
+                    **_isolated(provider, people[middle:], window, name, logged)}
+        person = people[0]
+        # Once per kind of failure and call: the same bug met by a thousand calendars is one traceback.
+        signature = (type(exc).__name__, str(exc))
+        if signature in logged:
+            logger.error("the %s calendar of %s could not be read (%s, as above)", name, person.email,
+                         signature[0])
+        else:
+            logged.add(signature)
+            logger.exception("the %s calendar of %s could not be read", name, person.email)
+        return {person.email: Busy(error=unexpected_failure(name, exc))}
+    return {p.email: answers.get(p.email) or Busy(error=f"the {name} calendar provider gave no answer for "
+                                                        "this person") for p in people}
+
+
+def unexpected_failure(name: str, exc: BaseException) -> str:
+    """The plain-words calendar problem for a failure nobody foresaw while reading one calendar."""
+    return (f"the {name} calendar could not be read: Coffee Chat could not make sense of what it got "
+            f"({type(exc).__name__}); this person is planned on working hours alone, and the administrators "
+            "have the details in the log")
 
 
 # --- "why was I marked busy?": the `coffeechat busy` command ---------------------------------------------
@@ -119,7 +174,7 @@ def read_person_busy(provider: CalendarProvider, person: Person, window: Interva
     or feed and the problem), where a cycle would go on without it. A person with no calendar gets a warning
     saying they are planned on working hours alone.
     """
-    answer = provider.fetch_busy([person], window).get(person.email, Busy(error="the calendar provider gave no answer"))
+    answer = fetch_busy_isolated(provider, [person], window)[person.email]
     if answer.error is not None:
         raise CalendarError(answer.error)
     if not answer.known:

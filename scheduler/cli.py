@@ -28,6 +28,10 @@ from scheduler.services import CycleOutcome, MeetingChange, import_people, run_c
 console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
 
 
+class TickIncomplete(CoffeeChatError):
+    """``tick`` did everything else, but at least one program could not be planned."""
+
+
 class Context:
     """What every command shares: the --config option, loaded on first use."""
 
@@ -249,8 +253,14 @@ def tick_command(ctx: Context) -> None:
             mailer.close()
         for outcome in report.cycles:
             print_outcome(services, outcome, details=False)
+        for failure in report.failures:
+            console.print(Text("not planned", style="red"), f"program {failure.program}: {failure.reason}")
         delivery = report.delivery
         console.print(f"delivery: {delivery.done} sent, {delivery.retried} to retry, {delivery.dead} failed")
+    if report.failures:
+        # After delivery, not instead of it: cron and systemd see a failed run, and nothing else waited.
+        raise TickIncomplete(f"{len(report.failures)} of the programs could not be planned (see above); "
+                             "everything else was done")
 
 
 EFFECT_STATES = ("pending", "in_flight", "done", "dead", "superseded")

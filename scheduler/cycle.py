@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from scheduler import emails
+from scheduler.availability import fetch_busy_isolated
 from scheduler.matches import ANNOUNCEMENT_ACTIONS, FEEDBACK_ACTIONS, UNSCHEDULED_ACTIONS, MatchLinks
 from scheduler.model import (
     CADENCE_DAYS,
@@ -184,10 +185,11 @@ def plan_cycle(
 
 def _fetch_busy(provider: CalendarProvider, people: Sequence[Person], window: Interval,
                 progress: Progress | None) -> dict[str, Busy]:
-    """Ask the provider in batches so a progress bar can move; the provider batches further per source."""
+    """Ask the provider in batches so a progress bar can move; the provider batches further per source. Each
+    batch goes through the availability boundary, so no calendar can stop the cycle."""
     busy: dict[str, Busy] = {}
     for start in range(0, len(people), AVAILABILITY_BATCH):
-        busy.update(provider.fetch_busy(people[start:start + AVAILABILITY_BATCH], window))
+        busy.update(fetch_busy_isolated(provider, people[start:start + AVAILABILITY_BATCH], window))
         if progress:
             progress("reading calendars", min(start + AVAILABILITY_BATCH, len(people)), len(people))
     return busy

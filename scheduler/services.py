@@ -6,6 +6,7 @@ arguments, so the same code runs in tests with fakes and in production with real
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -25,7 +26,7 @@ from scheduler.cycle import (
     plan_meeting_change,
     save_plan,
 )
-from scheduler.errors import InputError, NotFoundError
+from scheduler.errors import CoffeeChatError, InputError, NotFoundError
 from scheduler.model import Busy, Cycle, Effect, Interval, Meeting, Person, Program, require_utc
 from scheduler.outbox import DeliveryReport, Performer, RetryPolicy, deliver_due
 from scheduler.pairing import PairHistory
@@ -35,6 +36,8 @@ from scheduler.report import count_mixed
 from scheduler.slots import edge_of_day
 
 UowFactory = Callable[[], UnitOfWork]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -142,12 +145,22 @@ def _last_cycle_memory(uow: UnitOfWork, program: Program,
 
 
 @dataclass(frozen=True)
+class ProgramFailure:
+    """A program that ``tick`` could not plan this time: its name and what went wrong, in plain words."""
+
+    program: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class TickReport:
-    """What one ``tick`` did: the cycles it planned and what the delivery pass did."""
+    """What one ``tick`` did: the cycles it planned, the programs it could not plan, and what the delivery
+    pass did."""
 
     cycles: tuple[CycleOutcome, ...] = ()
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     purged: int = 0  # expired sign-in sessions and used-link records removed
+    failures: tuple[ProgramFailure, ...] = ()
 
 
 def tick(
@@ -165,16 +178,32 @@ def tick(
     """Do whatever is due: plan each program whose cadence has come round, deliver due effects, and forget
     expired sign-in sessions and used links.
 
-    Safe to run every few minutes: a planned window is never planned again and delivery is idempotent.
+    Each program is planned on its own: one that fails is logged with its traceback and reported in
+    ``TickReport.failures``, and the other programs are planned and delivery runs all the same (emails of
+    earlier cycles must not wait for a program that cannot be planned). Safe to run every few minutes: a
+    planned window is never planned again and delivery is idempotent.
     """
-    outcomes = []
+    outcomes: list[CycleOutcome] = []
+    failures: list[ProgramFailure] = []
     for program in programs:
-        with uow_factory() as uow:
-            cycles = uow.cycles.list(program.name)
-        if is_due(program, cycles[0] if cycles else None, clock.now()):
-            outcomes.append(run_cycle(uow_factory, provider, clock, program, settings, progress=progress))
+        try:
+            with uow_factory() as uow:
+                cycles = uow.cycles.list(program.name)
+            if is_due(program, cycles[0] if cycles else None, clock.now()):
+                outcomes.append(run_cycle(uow_factory, provider, clock, program, settings, progress=progress))
+        except Exception as exc:  # the boundary of one program: the others and delivery go on
+            logger.exception("tick: program %r could not be planned", program.name)
+            failures.append(ProgramFailure(program.name, _failure_reason(exc)))
     delivery = deliver_due(uow_factory, performers, clock, policy, batch_size=batch_size, progress=progress)
-    return TickReport(cycles=tuple(outcomes), delivery=delivery, purged=purge_expired(uow_factory, clock))
+    return TickReport(cycles=tuple(outcomes), delivery=delivery, purged=purge_expired(uow_factory, clock),
+                      failures=tuple(failures))
+
+
+def _failure_reason(exc: Exception) -> str:
+    """What went wrong, for the operator: our own errors say it themselves; anything else is named by type."""
+    if isinstance(exc, CoffeeChatError):
+        return str(exc)
+    return f"an unexpected error ({type(exc).__name__}: {exc}); the traceback is in the log"
 
 
 @dataclass(frozen=True)

@@ -198,10 +198,12 @@ def _program(name: str) -> Program:
 @blueprint.get("/cycles")
 @admin_required
 def cycles() -> ResponseReturnValue:
-    """Each program with its latest cycle, and a link to preview the next one."""
+    """Each program with its latest cycle, a link to preview the next one, and the calendars it could not
+    read."""
     services = _services()
     overviews = program_overview(services.uow_factory, services.programs())
-    return render_template("admin_cycles.html", overviews=overviews)
+    gaps = admin.latest_calendar_gaps(services.uow_factory, services.programs())
+    return render_template("admin_cycles.html", overviews=overviews, calendar_gaps=gaps)
 
 
 @blueprint.get("/cycles/<path:name>")

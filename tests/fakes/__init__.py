@@ -25,17 +25,23 @@ class FakeClock:
 
 class FakeCalendarProvider:
     """Busy and tentative intervals held in dicts; people in neither have free calendars; ``errors`` fail one
-    person."""
+    person as the contract says; ``raises`` makes any call that includes that person raise the exception, as an
+    adapter with a bug would."""
 
     def __init__(self, busy: dict[str, list[Interval]] | None = None, errors: dict[str, str] | None = None,
-                 tentative: dict[str, list[Interval]] | None = None):
+                 tentative: dict[str, list[Interval]] | None = None,
+                 raises: dict[str, Exception] | None = None):
         self.busy = busy or {}
         self.tentative = tentative or {}
         self.errors = errors or {}
+        self.raises = raises or {}
         self.calls: list[list[str]] = []
 
     def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:
         self.calls.append([p.email for p in people])
+        for person in people:
+            if person.email in self.raises:
+                raise self.raises[person.email]
         answers = {}
         for person in people:
             if person.email in self.errors:
