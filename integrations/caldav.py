@@ -1,19 +1,26 @@
 """Busy time from CalDAV calendar collections (RFC 4791), through the python ``caldav`` client.
 
 ``CalDavCalendar`` is the ``CalendarProvider`` for people whose calendar is ``caldav:<collection URL>``
-(Nextcloud, Radicale, Baïkal, SOGo, iCloud, Fastmail…). For each person it asks the collection a
-``free-busy-query`` REPORT and reads the VFREEBUSY answer; a server that lacks free-busy-query (it answers 400,
-403, 404, 405, 415 or 501, or answers without a VFREEBUSY) is asked a ``calendar-query`` for the events in the
-window instead, which are expanded and classified by ``integrations.ics_feed.read_busy`` exactly like an ICS
-feed. A real 403/404 (no permission, no such collection) then shows up on that second request, so the person's
-error says what is really wrong.
+(Nextcloud, Radicale, Baïkal, SOGo, iCloud, Fastmail…). For each person it reads the events of the window with a
+``calendar-query`` REPORT (a time-range filter, calendar-data asked for), and expands and classifies them with
+``integrations.ics_feed.read_busy`` exactly like an ICS feed: recurrences across DST changes, floating and all-day
+times in the person's zone, TRANSP, STATUS and Outlook's BUSYSTATUS. Only where the events may not be read — the
+server answers calendar-query with 403 (an account allowed free/busy only) or does not support it (400, 405,
+415, 501) — is the collection asked a ``free-busy-query`` REPORT and its VFREEBUSY answer read instead.
 
-Only start and end times leave this module: the free-busy answer holds nothing else, and event texts are read
-by ``read_busy``, which keeps nothing but times.
+Events come first because free-busy answers are computed by the server, and servers get them wrong: Radicale
+3.9 moves a weekly 09:00 America/Los_Angeles meeting created in winter to 17:00Z after the March change (it is
+at 16:00Z), reads floating times as UTC, puts all-day events on UTC days and counts Outlook's "show as free"
+as busy. So a free-busy answer is the second best, used only when it is all there is.
 
-Where the two paths differ: in a free-busy answer the server has already placed all-day and floating events
-(Radicale puts them on UTC days), whereas events read by the fallback are placed in the person's zone, as for
-ICS feeds.
+Only start and end times leave this module: event texts are read by ``read_busy``, which keeps nothing but
+times, and the free-busy answer holds nothing else.
+
+Whatever a server answers, it is that person's problem alone: an empty or non-XML body, a multistatus that
+lists events without their data, a redirect loop, no answer, or an address that is not public
+(``integrations.public_http`` checks every connection, redirects included) each become the person's
+``Busy(error=...)`` in plain words, and a failure the client library was not made for is logged once with its
+traceback and becomes their error too, never an exception out of ``fetch_busy``.
 
 This module is named like the ``caldav`` package it uses; ``from caldav… import`` below still finds the
 package, because imports are absolute and ``integrations/`` itself is never on ``sys.path``.
@@ -30,15 +37,14 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import cast
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-import icalendar
 import lxml.etree
-from caldav.calendarobjectresource import CalendarObjectResource, FreeBusy
+from caldav.calendarobjectresource import FreeBusy
 from caldav.collection import Calendar as DavCollection
 from caldav.davclient import DAVClient
+from caldav.elements import cdav, dav
 from caldav.lib import error as dav_error
 from caldav.lib.http_sync import requests as http_library
 
@@ -50,25 +56,30 @@ from integrations.http import (
     retry_after_seconds,
     run_concurrently,
 )
-from integrations.ics_feed import MAX_CALENDAR_BYTES, read_busy
+from integrations.ics_feed import MAX_CALENDAR_BYTES, read_busy, read_free_busy
+from integrations.public_http import AddressRefused, guard_session
+from scheduler.addresses import AddressPolicy
 from scheduler.config import CalDavConfig, mask_url, secret
 from scheduler.errors import CalendarError, ConfigError, ProviderUnavailable
-from scheduler.model import Busy, Interval, Person, merge_intervals
+from scheduler.model import Busy, Interval, Person
 
 logger = logging.getLogger(__name__)
 
-# Statuses with which a server says "I do not do free-busy-query here" (or refuses it while it may still allow
-# reading the events): the events are read instead, and their answer decides what the person is told.
+# Statuses with which a server refuses calendar-query while it may still answer free-busy-query: 403 (the
+# account may read free/busy only: Radicale's "f" permission, Exchange-style publishing) or "I do not do this
+# REPORT here" (400, 405, 415, 501). 404 is not one: it means there is no such collection.
+_EVENTS_REFUSED = frozenset({400, 403, 405, 415, 501})
+
+# Statuses with which a server says it does not answer free-busy-query either: the person is then told why
+# their events could not be read, which is the real problem.
 _FREE_BUSY_UNSUPPORTED = frozenset({400, 403, 404, 405, 415, 501})
+
+_MULTISTATUS = "{DAV:}multistatus"
 
 # Events are asked for over the window widened by this much: servers compare all-day and floating events on
 # their own clock (usually UTC), while read_busy places them in the person's zone, up to 14 hours away.
 # read_busy clips the result to the window.
 _QUERY_MARGIN = timedelta(days=2)
-
-# FBTYPE values (RFC 5545 §3.2.9). Unknown values must be treated as BUSY.
-_TENTATIVE_TYPES = frozenset({"BUSY-TENTATIVE"})
-_FREE_TYPES = frozenset({"FREE"})
 
 
 class _Unreachable(Transient):
@@ -130,17 +141,23 @@ class CalDavCalendar:
     """``CalendarProvider`` for ``caldav`` calendars: ``person.calendar.location`` is a calendar collection URL.
 
     Contract (see ``CalendarProvider``): answers for every person given, keyed by email; intervals are UTC,
-    merged, sorted and clipped to the window, tentative time apart; nothing but times is kept.
+    merged, sorted and clipped to the window, tentative time apart; nothing but times is kept. How a calendar
+    is read (events first, free-busy-query where events may not be read) is in the module docstring.
 
     - Every server is logged in to with the same account (``username`` / ``password``, from the environment),
       or anonymously when none is set. A URL with a user name or password in it is refused: credentials live
       in the environment, never in a profile (nor, through it, in the database).
     - ``servers`` (``https://dav.example.com``, ``http://127.0.0.1:5232``) lists the only servers collections
-      may be on; a collection elsewhere is that person's error and is never contacted. Set it whenever a login
-      is configured: people write their own collection URL, and without the list a URL pointing at a server
-      of their own would receive the login.
+      may be on; a collection elsewhere is that person's error and is never contacted. It is required with a
+      login (``ValueError`` otherwise): people write their own collection URL, and without the list a URL
+      pointing at a server of their own would receive the login. Listing a server also allows its host name
+      although its address is not public.
+    - Every connection, redirects included, goes only to public addresses (``scheduler.addresses``) or to the
+      hosts of ``servers`` and ``allowed_hosts``; anything else is refused before it is connected to, with the
+      same message whatever listens there.
     - Per person: a URL that is not http(s), 401 (the login was refused), 403 (no permission), 404 (no such
-      collection), or events that cannot be read give that person a ``Busy(error=...)`` in plain words.
+      collection), a refused address, an answer that cannot be read, or events that cannot be read give that
+      person a ``Busy(error=...)`` in plain words.
     - 429, 5xx, timeouts and connection failures are retried through ``integrations.http.call_with_retries``
       (honouring Retry-After). Calls for different people run concurrently, at most ``concurrency`` at once.
 
@@ -164,9 +181,12 @@ class CalDavCalendar:
         jitter: Callable[[], float] = random.random,
         login_hint: str = "",
         servers: Sequence[str] = (),
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("a CalDAV user name needs a password and a password needs a user name")
+        if username is not None and not servers:
+            raise ValueError("a CalDAV login needs the list of servers it may be sent to")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._username = username
@@ -179,6 +199,9 @@ class CalDavCalendar:
         # Appended to the message of a refused login: which variables to check (never their values).
         self._login_hint = login_hint
         self.servers = frozenset(server_of(server) for server in servers)
+        # Listing a server is allowing it by name: an intranet CalDAV server is what the list is for.
+        hosts = [urllib.parse.urlsplit(server).hostname or "" for server in self.servers]
+        self.addresses = AddressPolicy.allowing([*allowed_hosts, *hosts])
 
     def __repr__(self) -> str:
         # Never the password, even in a debugger or a log line that prints the provider.
@@ -243,26 +266,42 @@ class CalDavCalendar:
             return _Outcome(Busy(error=f"{source}: {reason}"), unavailable=True, server=server, reason=reason)
         except CalendarError as exc:
             return _Outcome(Busy(error=str(exc)))
+        except Exception as exc:  # the boundary of one person: nothing their server answers stops the others
+            # The client library failed in a way it does not declare (caldav 3.6 raises AttributeError on some
+            # bodies, niquests KeyError on a broken Digest challenge): a server's answer it was not made for.
+            # Logged here, once, with the traceback, for whoever reports it upstream; the person gets a sentence.
+            logger.exception("CalDAV %s: the client library failed on the server's answer", source)
+            return _Outcome(Busy(error=f"{source}: the CalDAV server's answer could not be read "
+                                       f"({type(exc).__name__})"))
         return _Outcome(busy)
 
     def _client(self, url: str) -> DAVClient:
-        return DAVClient(
+        client = DAVClient(
             url=url,
             username=self._username,
             password=self._password,
             timeout=self.timeout,  # type: ignore[arg-type]
             # Retries are ours (bounded, Retry-After capped, injectable sleep), not the library's.
             rate_limit_handle=False,
+            # The URL names its collection: no DNS-based service discovery, no connection but to it.
+            enable_rfc6764=False,
         )
+        guard_session(client.session, self.addresses)
+        return client
 
     def _read(self, client: DAVClient, url: str, window: Interval, zone: str, source: str) -> Busy:
-        """One attempt: free-busy-query, else the events. Raises ``Transient`` or ``CalendarError``."""
-        collection = client.calendar(url=url)
-        busy = self._free_busy(collection, window, zone, source)
-        if busy is None:
-            logger.debug("CalDAV %s: no free-busy-query; reading events", source)
-            busy = self._events(collection, window, zone, source)
-        return busy
+        """One attempt: the events, else (where they may not be read) free-busy-query. Raises ``Transient``
+        or ``CalendarError``."""
+        try:
+            return self._events(client, url, window, zone, source)
+        except _StatusError as refused:
+            if refused.status not in _EVENTS_REFUSED:
+                raise
+            logger.debug("CalDAV %s: events not readable (HTTP %s); asking free-busy-query", source, refused.status)
+            busy = self._free_busy(client.calendar(url=url), window, zone, source)
+            if busy is None:
+                raise refused from None
+            return busy
 
     def _free_busy(self, collection: DavCollection, window: Interval, zone: str, source: str) -> Busy | None:
         """The collection's free-busy answer, or ``None`` when the server does not give one."""
@@ -279,19 +318,26 @@ class CalDavCalendar:
             return None
         return parse_free_busy(text, window, zone)
 
-    def _events(self, collection: DavCollection, window: Interval, zone: str, source: str) -> Busy:
+    def _events(self, client: DAVClient, url: str, window: Interval, zone: str, source: str) -> Busy:
         """Busy time from the events overlapping the window (calendar-query), expanded and classified as ICS."""
+        query = _calendar_query(window.start - _QUERY_MARGIN, window.end + _QUERY_MARGIN)
         with self._translated(source):
-            found: object = collection.search(
-                start=window.start - _QUERY_MARGIN,
-                end=window.end + _QUERY_MARGIN,
-                event=True,
-                # The client would filter all-day and floating events on this process's clock; read_busy
-                # places them in the person's zone and clips to the window itself.
-                post_filter=False,
-            )
-            texts = [item.data for item in cast(list[CalendarObjectResource], found)]
-        parts = [text if text.endswith("\n") else text + "\n" for text in texts if isinstance(text, str) and text]
+            response = client.report(url, query, depth=1)
+            if response.status >= 400:
+                raise _status_error(response.status, source)
+            # An empty body parses to no tree, which the library reads as "no events": a server that answered
+            # nothing must not make the person look free.
+            tree: Any = response.tree
+            if response.status != 207 or tree is None or tree.tag != _MULTISTATUS:
+                what = "an empty answer" if tree is None else "an answer that is not a CalDAV multistatus"
+                raise CalendarError(f"the server sent {what} (HTTP {response.status}) to a calendar-query",
+                                    source=source)
+            found = [result for result in response.parse_calendar_query() if result.status == 200]
+        texts = [result.calendar_data for result in found if result.calendar_data and result.calendar_data.strip()]
+        if len(texts) < len(found):
+            raise CalendarError(f"the server's calendar-query answer leaves out the data (calendar-data) of "
+                                f"{len(found) - len(texts)} of the {len(found)} events it lists", source=source)
+        parts = [text if text.endswith("\n") else text + "\n" for text in texts]
         if not parts:
             return Busy()
         if sum(len(part) for part in parts) > MAX_CALENDAR_BYTES:
@@ -301,9 +347,13 @@ class CalDavCalendar:
 
     @contextmanager
     def _translated(self, source: str) -> Iterator[None]:
-        """Turn the client library's failures into ``Transient`` (try again) or ``_StatusError`` (this person's)."""
+        """Turn the client library's failures into ``Transient`` (try again) or ``_StatusError`` /
+        ``CalendarError`` (this person's)."""
         try:
             yield
+        except AddressRefused as exc:
+            # Nothing was connected to (or nothing sent): the same words whatever listens there.
+            raise CalendarError(exc.message, source=source) from None
         except dav_error.RateLimitError as exc:
             # The raw header, read by the shared parser like every connector's (seconds or an HTTP date).
             raise Transient(f"HTTP {exc.status or 429}", retry_after=retry_after_seconds(exc.retry_after)) from None
@@ -313,25 +363,45 @@ class CalDavCalendar:
                 login = "" if self._username is not None else " (no CalDAV login is configured)"
                 message = f"the server refused the CalDAV login{login} (HTTP 401){hint}"
                 raise _StatusError(message, 401, source) from None
-            raise _StatusError("no permission to read this calendar (HTTP 403)", 403, source) from None
+            raise _status_error(403, source) from None
         except dav_error.NotFoundError:
-            raise _StatusError("no calendar collection at this address (HTTP 404)", 404, source) from None
+            raise _status_error(404, source) from None
         except dav_error.DAVError as exc:
-            status = exc.status
-            if status is not None and (status in TRANSIENT_STATUSES or status >= 500) and status != 501:
-                raise Transient(f"HTTP {status}") from None
-            what = f"HTTP {status}" if status is not None else _short(exc.reason)
-            raise _StatusError(f"the server refused the request ({what})", status, source) from None
+            if exc.status is not None:
+                raise _status_error(exc.status, source) from None
+            raise _StatusError(f"the server refused the request ({_short(exc.reason)})", None, source) from None
         except http_library.exceptions.Timeout:
             raise _Unreachable(f"no answer within {self.timeout:g} s") from None
         except http_library.exceptions.ConnectionError as exc:
             raise _Unreachable(_connection_reason(exc)) from None
+        except http_library.exceptions.TooManyRedirects:
+            raise CalendarError("the server redirects in a loop (too many redirects)", source=source) from None
         except http_library.exceptions.RequestException as exc:
-            # Redirect loops, invalid URLs, broken chunked bodies: nothing a retry would fix.
+            # Invalid URLs, redirects to other schemes, broken chunked bodies: nothing a retry would fix.
             raise CalendarError(f"the request failed ({type(exc).__name__})", source=source) from None
         except (lxml.etree.LxmlError, ValueError) as exc:
             # The server's answer is not the XML (or iCalendar) CalDAV prescribes.
-            raise CalendarError(f"the server's answer cannot be read ({type(exc).__name__})", source=source) from None
+            raise CalendarError(f"the CalDAV server's answer could not be read: it is not XML "
+                                f"({type(exc).__name__})", source=source) from None
+
+
+def _status_error(status: int, source: str) -> Transient | _StatusError:
+    """What an HTTP error status means for one person: ``Transient`` for 429 and 5xx (but 501), else theirs."""
+    if (status in TRANSIENT_STATUSES or status >= 500) and status != 501:
+        return Transient(f"HTTP {status}")
+    if status == 403:
+        return _StatusError("no permission to read this calendar (HTTP 403)", 403, source)
+    if status == 404:
+        return _StatusError("no calendar collection at this address (HTTP 404)", 404, source)
+    return _StatusError(f"the server refused the request (HTTP {status})", status, source)
+
+
+def _calendar_query(start: datetime, end: datetime) -> str:
+    """The calendar-query REPORT body for the events overlapping ``start``–``end``, with their data."""
+    events = cdav.CompFilter("VEVENT") + cdav.TimeRange(start, end)
+    wanted = dav.Prop() + cdav.CalendarData()
+    root = cdav.CalendarQuery() + wanted + (cdav.Filter() + (cdav.CompFilter("VCALENDAR") + events))
+    return lxml.etree.tostring(root.xmlelement(), encoding="unicode")
 
 
 class _StatusError(CalendarError):
@@ -344,41 +414,16 @@ class _StatusError(CalendarError):
 
 def parse_free_busy(text: str, window: Interval, zone: str) -> Busy | None:
     """Busy and tentative time of a free-busy answer (VCALENDAR with VFREEBUSY components), clipped to
-    ``window``; ``None`` when the text is not iCalendar or holds no VFREEBUSY.
+    ``window``; ``None`` when the text is not iCalendar, cannot be read, or holds no VFREEBUSY, so that the
+    caller falls back to what reading the events said.
 
-    FBTYPE ``BUSY`` and ``BUSY-UNAVAILABLE`` (and any unknown type, as RFC 5545 asks) are busy,
-    ``BUSY-TENTATIVE`` is tentative, ``FREE`` is nothing. Periods may end with a time or a duration. Times
-    should be UTC; a floating one is read in ``zone``.
+    The periods are read by ``integrations.ics_feed.read_free_busy``, the one reader of free/busy text (FBTYPE
+    ``BUSY``, ``BUSY-UNAVAILABLE`` and unknown types busy, ``BUSY-TENTATIVE`` tentative, ``FREE`` nothing).
     """
     try:
-        calendars = icalendar.Calendar.from_ical(text, multiple=True)
-    except ValueError:
+        return read_free_busy(text, window, zone, source="the CalDAV free-busy answer")
+    except CalendarError:
         return None
-    components = [c for calendar in calendars for c in calendar.walk("VFREEBUSY")]
-    if not components:
-        return None
-    person_zone = ZoneInfo(zone)
-    busy: list[Interval] = []
-    tentative: list[Interval] = []
-    for component in components:
-        values = component.get("FREEBUSY", [])
-        for period in values if isinstance(values, list) else [values]:
-            kind = str(period.params.get("FBTYPE", "BUSY")).upper()
-            if kind in _FREE_TYPES:
-                continue
-            start, end = _utc(period.start, person_zone), _utc(period.end, person_zone)
-            clipped = Interval(start, max(start, end)).clip(window)
-            if clipped is not None:
-                (tentative if kind in _TENTATIVE_TYPES else busy).append(clipped)
-    return Busy(busy=merge_intervals(busy), tentative=merge_intervals(tentative))
-
-
-def _utc(moment: date | datetime, zone: ZoneInfo) -> datetime:
-    if not isinstance(moment, datetime):
-        moment = datetime(moment.year, moment.month, moment.day)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
 
 
 def server_of(url: str) -> str:
@@ -441,11 +486,16 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def build_caldav_calendar(config: CalDavConfig, *, retry: CallRetry | None = None) -> CalDavCalendar:
-    """The CalDAV provider for ``config``: credentials from the variables it names (both set, or neither).
+def build_caldav_calendar(
+    config: CalDavConfig, *, retry: CallRetry | None = None, allowed_hosts: Sequence[str] = ()
+) -> CalDavCalendar:
+    """The CalDAV provider for ``config``: credentials from the variables it names (both set, or neither), and
+    connections allowed to the hosts of ``servers`` and ``allowed_hosts`` (``[calendar] allowed_hosts``) besides
+    public addresses.
 
-    Raises ``ConfigError`` when only one of the two variables is set, or a server in ``servers`` is not an
-    http(s) URL. Warns (in the log) when a login is configured without a list of servers.
+    Raises ``ConfigError`` when only one of the two variables is set, when a login is configured but
+    ``servers`` lists no server (the login would go to whatever server a profile names), or when a server in
+    ``servers`` is not an http(s) URL.
     """
     username, password = secret(config.username_env), secret(config.password_env)
     if (username is None) != (password is None):
@@ -458,9 +508,10 @@ def build_caldav_calendar(config: CalDavConfig, *, retry: CallRetry | None = Non
         except ValueError as exc:
             raise ConfigError(f"{mask_url(server)!r}: {exc}", key=f"calendar.caldav.servers[{index}]") from None
     if username is not None and not config.servers:
-        logger.warning(
-            "a CalDAV login is configured but calendar.caldav.servers is empty: the login goes to any server a "
-            "profile names; list your CalDAV servers there"
+        raise ConfigError(
+            f"a CalDAV login is configured ({config.username_env}) but no server is listed: list your CalDAV "
+            "servers here, so that the login is never sent to a server a profile names",
+            key="calendar.caldav.servers",
         )
     return CalDavCalendar(
         username=username,
@@ -470,4 +521,5 @@ def build_caldav_calendar(config: CalDavConfig, *, retry: CallRetry | None = Non
         retry=retry,
         login_hint=f"{config.username_env} and {config.password_env}",
         servers=config.servers,
+        allowed_hosts=allowed_hosts,
     )

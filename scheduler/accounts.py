@@ -24,7 +24,6 @@ Pure of Flask: the web views parse a form or a cookie, call one function here an
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import re
 import secrets
@@ -235,22 +234,6 @@ def _check_sign_up_text(request: SignUpRequest) -> None:
     for where, text in fields:
         if has_control_characters(text):
             raise InputError("contains control characters (such as NUL or a line break)", where=where)
-
-
-def is_internal_host(host: str) -> bool:
-    """True for a host name that is this machine, or an IP literal that is loopback, link-local (where cloud
-    metadata services answer), unspecified or multicast. The calendar downloads ask it again of the address they
-    actually connected to, since a name can resolve (or redirect) to any of these."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast
 
 
 def is_local_path(target: str) -> bool:

@@ -129,7 +129,8 @@ def build_calendar(config: Config, organisation: Mapping[str, CalendarProvider] 
     organisation = build_org_calendars(config) if organisation is None else organisation
     providers: dict[str, CalendarProvider] = {
         "ics": build_ics_calendar(config.resolve(calendars.ics_dir), timeout=calendars.timeout_seconds,
-                                  allow_internal=calendars.ics_allow_internal),
+                                  allow_internal=calendars.ics_allow_internal,
+                                  allowed_hosts=calendars.allowed_hosts),
         "caldav": LazyAdapter(partial(build_caldav, config)),
         **organisation,
     }
@@ -151,10 +152,24 @@ def _build_org_calendar(config: Config, kind: str) -> Any:
 
 
 def build_caldav(config: Config) -> CalendarProvider:
-    """The provider of ``caldav`` collections named in people's profiles."""
+    """The provider of ``caldav`` collections named in people's profiles. ``ConfigError`` for a login without
+    ``calendar.caldav.servers``, half a login, or a server that is not an http(s) URL."""
     from integrations.caldav import build_caldav_calendar
 
-    return build_caldav_calendar(config.calendar.caldav)
+    return build_caldav_calendar(config.calendar.caldav, allowed_hosts=config.calendar.allowed_hosts)
+
+
+def check_calendars(config: Config) -> None:
+    """Build the calendar providers that are otherwise built on first use and need no network to build, so that
+    ``coffeechat config check`` reports their configuration errors (``ConfigError``) before a cycle meets them:
+    a CalDAV login configured in the environment without ``servers``, and an enabled Google Workspace whose
+    service-account key is not set or cannot be read. (Microsoft's client asks its authority while it is built,
+    so a missing secret there shows in the first cycle, as that provider's people's calendar problem.)"""
+    build_caldav(config)  # holds no connection until it reads a calendar: nothing to close
+    if config.calendar.google.enabled:
+        close = getattr(_build_org_calendar(config, "google"), "close", None)
+        if close is not None:
+            close()
 
 
 class LazyAdapter:
@@ -196,13 +211,14 @@ class LazyAdapter:
             adapter.close()
 
 
-def build_ics_calendar(base_dir: Path, *, timeout: float = 10.0, allow_internal: bool = False) -> CalendarProvider:
-    """The provider of ``ics`` calendars: files relative to ``base_dir``, and http(s) URLs (not on this machine
-    or link-local addresses unless ``allow_internal``). Needs no config, so ``coffeechat busy --ics`` works
-    before there is one."""
+def build_ics_calendar(base_dir: Path, *, timeout: float = 10.0, allow_internal: bool = False,
+                       allowed_hosts: Sequence[str] = ()) -> CalendarProvider:
+    """The provider of ``ics`` calendars: files relative to ``base_dir``, and http(s) URLs on public addresses
+    or on ``allowed_hosts`` (any address when ``allow_internal``). Needs no config, so ``coffeechat busy --ics``
+    works before there is one."""
     from integrations.ics_feed import IcsCalendarProvider
 
-    return IcsCalendarProvider(base_dir, timeout=timeout, allow_internal=allow_internal)
+    return IcsCalendarProvider(base_dir, timeout=timeout, allow_internal=allow_internal, allowed_hosts=allowed_hosts)
 
 
 def build_mailer(config: Config) -> Mailer:
@@ -218,5 +234,5 @@ def build_mailer(config: Config) -> Mailer:
     return mail.SmtpMailer(
         smtp.host, smtp.port, security=smtp.security, username=smtp.username or None,
         password=secret(smtp.password_env) if smtp.username else None, timeout=smtp.timeout_seconds,
-        local_hostname=None,
+        local_hostname=None, password_name=smtp.password_env,
     )

@@ -20,7 +20,8 @@ from rich.text import Text
 
 from scheduler.bootstrap import Services, bootstrap
 from scheduler.config import CONFIG_ENV, Config, describe_config, find_config_path, load_config
-from scheduler.errors import CoffeeChatError, ConfigError, InputError, NotFoundError
+from scheduler.errors import CoffeeChatError, ConfigError, InputError, NotFoundError, ProviderUnavailable
+from scheduler.outbox import DeliveryReport
 from scheduler.services import CycleOutcome, MeetingChange, import_people, run_cycle, tick
 
 # Off a terminal (cron, CI, a pipe) rich would wrap tables at 80 columns; plain logs can be wider.
@@ -123,8 +124,11 @@ def config_check(ctx: Context) -> None:
     Example:
       coffeechat --config coffeechat.toml config check
     """
+    from scheduler.bootstrap import check_calendars
+
     for line in describe_config(ctx.config):
         console.print(line)
+    check_calendars(ctx.config)  # a CalDAV login with no servers to keep it to, a Google key not set
     console.print("config OK")
 
 
@@ -225,12 +229,18 @@ def pair_command(instance_file: Path, output: Path | None) -> None:
 def deliver(ctx: Context) -> None:
     """Perform the due outbox effects (emails, invites), retrying failures on their schedule.
 
+    When a service refuses Coffee Chat itself (the mail server rejects the login), its effects stay pending,
+    one line says what to fix, and the command exits 4; the next run sends them once it is fixed.
+
     \b
     Example:
       coffeechat deliver
     """
     with ctx.services() as services, progress_reporter() as progress:
-        deliver_now(services, progress)
+        report = deliver_now(services, progress)
+    if report.alerts:
+        # The alert is printed already; the exit code lets cron and systemd see the failed run.
+        raise SystemExit(ProviderUnavailable.exit_code)
 
 
 @cli.command("tick")
@@ -255,12 +265,13 @@ def tick_command(ctx: Context) -> None:
             print_outcome(services, outcome, details=False)
         for failure in report.failures:
             console.print(Text("not planned", style="red"), f"program {failure.program}: {failure.reason}")
-        delivery = report.delivery
-        console.print(f"delivery: {delivery.done} sent, {delivery.retried} to retry, {delivery.dead} failed")
+        print_delivery(report.delivery)
     if report.failures:
         # After delivery, not instead of it: cron and systemd see a failed run, and nothing else waited.
         raise TickIncomplete(f"{len(report.failures)} of the programs could not be planned (see above); "
                              "everything else was done")
+    if report.delivery.alerts:
+        raise ProviderUnavailable("delivery paused (see above); the effects wait for the next pass")
 
 
 EFFECT_STATES = ("pending", "in_flight", "done", "dead", "superseded")
@@ -346,21 +357,37 @@ def meeting_cancel(ctx: Context, meeting_id: int, reason: str) -> None:
 @click.argument("meeting_id", type=int)
 @click.option("--start", required=True, metavar="ISO", help="New start, e.g. 2026-11-25T14:00 (naive: read in --tz).")
 @click.option("--tz", "zone", default="UTC", show_default=True, metavar="ZONE", help="Zone of a naive --start.")
+@click.option("--force", is_flag=True,
+              help="Move it even when a member is busy then or it is outside their working hours.")
 @pass_context
-def meeting_reschedule(ctx: Context, meeting_id: int, start: str, zone: str) -> None:
+def meeting_reschedule(ctx: Context, meeting_id: int, start: str, zone: str, force: bool) -> None:
     """Move meeting MEETING_ID to a new start (same length): its members get the updated invite, and the
     reminder and feedback request move with it.
+
+    Every member's calendar is read first, as a cycle reads it, and the move is refused (exit 2), naming the
+    conflict, when one of them is busy then, has another Coffee Chat meeting, or would be outside their working
+    hours or on their office's holiday; --force moves it anyway. A calendar that cannot be read is a warning.
 
     \b
     Example:
       coffeechat meeting reschedule 12 --start 2026-11-25T14:00 --tz Europe/London
     """
-    from scheduler.services import reschedule_meeting, slot_starting
+    from scheduler.services import SlotConflict, reschedule_meeting, slot_starting
 
     moment = parse_moment(start, zone, "--start")
     with ctx.services() as services:
         slot = slot_starting(services.uow_factory, meeting_id, moment)
-        change = reschedule_meeting(services.uow_factory, services.clock, services.settings, meeting_id, slot)
+        try:
+            change = reschedule_meeting(services.uow_factory, services.clock, services.settings, meeting_id, slot,
+                                        provider=services.calendar, force=force)
+        except SlotConflict as conflict:
+            for warning in conflict.warnings:
+                click.echo(f"warning: {warning}", err=True)
+            raise InputError(f"{conflict}; --force moves it anyway") from None
+        for warning in change.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        for overridden in change.overridden:
+            click.echo(f"moved despite: {overridden}", err=True)
         print_change(change, f"moved to {slot.start:%Y-%m-%d %H:%M} UTC")
         deliver_now(services, None)
 
@@ -483,8 +510,8 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     app.run(host=host or ctx.config.web.host, port=port or ctx.config.web.port)
 
 
-def deliver_now(services: Services, progress: Callable[[str, int, int], None] | None) -> None:
-    """Deliver everything due with a fresh mailer, and a one-line report."""
+def deliver_now(services: Services, progress: Callable[[str, int, int], None] | None) -> DeliveryReport:
+    """Deliver everything due with a fresh mailer, print the report (``print_delivery``) and return it."""
     from scheduler.outbox import deliver_due
 
     mailer = services.mailer_factory()
@@ -494,8 +521,18 @@ def deliver_now(services: Services, progress: Callable[[str, int, int], None] | 
                              progress=progress)
     finally:
         mailer.close()
+    print_delivery(report)
+    return report
+
+
+def print_delivery(report: DeliveryReport) -> None:
+    """One line of figures, then one line per paused service (a refused login: what to fix)."""
     console.print(f"delivery: {report.done} sent, {report.retried} to retry, {report.dead} failed"
+                  + (f", {report.held} held" if report.held else "")
                   + (f", {report.skipped} taken by another relay" if report.skipped else ""))
+    for alert in report.alerts:
+        # soft_wrap: one line however long, so a log or a cron mail shows the alert whole and greppable.
+        console.print(Text(alert, style="red"), soft_wrap=True)
 
 
 def print_outcome(services: Services, outcome: CycleOutcome, *, details: bool = True) -> None:

@@ -11,13 +11,16 @@ import os
 import tomllib
 import types
 import typing
+import urllib.parse
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, time
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from scheduler.addresses import AddressPolicy
 from scheduler.errors import ConfigError
 from scheduler.model import OfficeRules, Program, Weights, normalize_email
+from scheduler.slots import check_holiday_region
 
 CONFIG_ENV = "COFFEECHAT_CONFIG"
 DEFAULT_CONFIG_NAME = "coffeechat.toml"
@@ -138,8 +141,9 @@ class CalDavConfig:
 
     Credentials, when the server needs them, come from the variables named by ``username_env`` and
     ``password_env``; an unset variable means no authentication. ``servers`` (``https://dav.example.com``,
-    with a port if not the default) lists the servers collections may be on; empty means any, and then a
-    configured login goes to whatever server a profile names.
+    with a port if not the default) lists the servers collections may be on; empty means any public server.
+    A login needs the list (building the provider refuses a login without it: the login would go to whatever
+    server a profile names), and listing a server allows its host although its address is internal.
     """
 
     username_env: str = "COFFEECHAT_CALDAV_USERNAME"
@@ -151,16 +155,38 @@ class CalDavConfig:
 
 @dataclass(frozen=True)
 class CalendarConfig:
-    """Where free/busy comes from. Relative ICS paths resolve against ``ics_dir`` (relative to the config)."""
+    """Where free/busy comes from. Relative ICS paths resolve against ``ics_dir`` (relative to the config).
+
+    Calendar URLs from profiles (ICS feeds, CalDAV collections) may only reach public addresses
+    (``scheduler.addresses``); ``allowed_hosts`` names the internal servers they may reach anyway (host names
+    or IP addresses, for ICS and CalDAV alike), and ``ics_allow_internal`` lets ICS URLs reach every address.
+    """
 
     ics_dir: str = "."
     timeout_seconds: float = 10.0
-    # Let ICS URLs reach this machine or link-local addresses: only for a calendar server on the same host, since
-    # any participant's URL may then make the server fetch its own pages.
+    # Let ICS URLs reach every address, this machine's included: only for a calendar server on the same host (the
+    # demo, tests), since any participant's URL may then make the server fetch its own pages.
     ics_allow_internal: bool = False
+    allowed_hosts: tuple[str, ...] = ()
     google: GoogleConfig = field(default_factory=GoogleConfig)
     microsoft: MicrosoftConfig = field(default_factory=MicrosoftConfig)
     caldav: CalDavConfig = field(default_factory=CalDavConfig)
+
+    def __post_init__(self) -> None:
+        try:
+            AddressPolicy.allowing(self.allowed_hosts)
+        except ValueError as exc:
+            raise ValueError(f"allowed_hosts: {exc}") from None
+
+    def address_policy(self, kind: str) -> AddressPolicy:
+        """The addresses a ``kind`` calendar URL (``ics`` or ``caldav``) may reach besides public ones:
+        ``allowed_hosts``, and for CalDAV the hosts of ``caldav.servers``; for ICS every address when
+        ``ics_allow_internal``. The connectors apply the same when they connect; the profile pages when a URL is
+        saved."""
+        if kind == "caldav":
+            hosts = [urllib.parse.urlsplit(server.strip()).hostname or "" for server in self.caldav.servers]
+            return AddressPolicy.allowing([*self.allowed_hosts, *(host for host in hosts if host)])
+        return AddressPolicy.allowing(self.allowed_hosts, allow_internal=kind == "ics" and self.ics_allow_internal)
 
 
 @dataclass(frozen=True)
@@ -224,13 +250,20 @@ class DeliveryConfig:
 
 @dataclass(frozen=True)
 class OfficeConfig:
-    """An office's lunch hours ("HH:MM-HH:MM", local) and holidays ("YYYY-MM-DD", local dates)."""
+    """An office's lunch hours ("HH:MM-HH:MM", local), its own holidays ("YYYY-MM-DD", local dates), and the
+    ``country`` (ISO 3166-1, such as "GB") and optional ``subdivision`` (ISO 3166-2 without the country, such
+    as "ENG") whose public holidays it keeps: nobody there is booked on either."""
 
     name: str
     lunch: str = "11:30-14:00"
     holidays: tuple[str, ...] = ()
+    country: str = ""
+    subdivision: str = ""
 
     def __post_init__(self) -> None:
+        # Codes are upper case in the holiday tables; "gb" or " GB" in a file means the same.
+        object.__setattr__(self, "country", self.country.strip().upper())
+        object.__setattr__(self, "subdivision", self.subdivision.strip().upper())
         self.rules()  # fail at load time, naming the office, rather than in the middle of a cycle
 
     def rules(self) -> OfficeRules:
@@ -245,7 +278,16 @@ class OfficeConfig:
                 holidays.add(date.fromisoformat(text))
             except ValueError:
                 raise ValueError(f"office {self.name}: holiday {text!r} is not a date like 2026-12-25") from None
-        return OfficeRules(lunch=(start, end), holidays=frozenset(holidays))
+        if self.subdivision and not self.country:
+            raise ValueError(f"office {self.name}: subdivision {self.subdivision!r} needs the country it is in "
+                             "(country = \"GB\" with subdivision = \"ENG\")")
+        if self.country:
+            try:
+                check_holiday_region(self.country, self.subdivision)
+            except ValueError as exc:
+                raise ValueError(f"office {self.name}: {exc}") from None
+        return OfficeRules(lunch=(start, end), holidays=frozenset(holidays), country=self.country,
+                           subdivision=self.subdivision)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from scheduler.accounts import has_control_characters, is_internal_host
+from scheduler.accounts import has_control_characters
+from scheduler.addresses import PUBLIC_ONLY, AddressPolicy, refusal_reason
 from scheduler.availability import CalendarRouter
 from scheduler.errors import CalendarError, InputError, NotFoundError
 from scheduler.matches import Rsvp
@@ -195,11 +196,13 @@ def set_opted_out(uow_factory: UowFactory, email: str, opted_out: bool) -> Perso
     return _save(uow_factory, email, lambda person: replace(person, opted_out=opted_out))
 
 
-def check_calendar_url(text: str, *, where: str = "url") -> str:
+def check_calendar_url(text: str, *, where: str = "url", policy: AddressPolicy = PUBLIC_ONLY) -> str:
     """``text`` as a calendar URL a participant may give: http or https (``webcal://`` becomes ``https://``), a
-    host name, no user name or password, no control characters, at most 2,000 characters. A host that is this
-    machine or a link-local address (``localhost``, ``127.0.0.1``, ``169.254.169.254``) is refused: the server
-    would fetch it. ``InputError`` (at ``where``) in plain words otherwise."""
+    host name, no user name or password, no control characters, at most 2,000 characters. A host that is not a
+    public address (``localhost``, ``127.0.0.1`` in any numeric form, ``169.254.169.254``, ``10.0.0.5``: see
+    ``scheduler.addresses``) is refused unless ``policy`` (``CalendarConfig.address_policy``) allows it: the
+    server would fetch it. Names are not resolved here; the connectors check what they resolve to when they
+    connect. ``InputError`` (at ``where``) in plain words otherwise."""
     url = text.strip()
     if not url:
         raise InputError("enter the address of your calendar", where=where)
@@ -222,29 +225,32 @@ def check_calendar_url(text: str, *, where: str = "url") -> str:
         raise InputError("the address has no server name, like https://calendar.example.com/me.ics", where=where)
     if parts.username is not None or parts.password is not None:
         raise InputError("leave the user name and password out of the address", where=where)
-    if is_internal_host(host):
-        raise InputError("this address points at the Coffee Chat server itself; give your calendar's address",
-                         where=where)
+    if refusal_reason(host, policy) is not None:
+        raise InputError("this address points at the Coffee Chat server or a private network; give your "
+                         "calendar's public address (an administrator can allow an internal server)", where=where)
     return url
 
 
-def calendar_source(kind: str, url: str) -> CalendarSource:
+def calendar_source(kind: str, url: str, *, policy: AddressPolicy = PUBLIC_ONLY) -> CalendarSource:
     """The calendar source a participant chose: ``none`` (the organisation's calendar, found from their email
-    domain, or working hours alone), ``ics`` or ``caldav`` with a checked http(s) URL. ``InputError`` otherwise."""
+    domain, or working hours alone), ``ics`` or ``caldav`` with a checked http(s) URL (``policy``: the internal
+    hosts the configuration allows for that kind). ``InputError`` otherwise."""
     if kind not in SELF_SERVICE_KINDS:
         raise InputError("choose one of the offered calendars", where="kind")
     if kind == "none":
         return CalendarSource()
-    return CalendarSource(kind, check_calendar_url(url))
+    return CalendarSource(kind, check_calendar_url(url, policy=policy))
 
 
-def set_calendar(uow_factory: UowFactory, email: str, source: CalendarSource) -> Person:
+def set_calendar(uow_factory: UowFactory, email: str, source: CalendarSource, *,
+                 policy: AddressPolicy = PUBLIC_ONLY) -> Person:
     """Store where the person's free/busy is read from; ``InputError`` for a source a participant may not
-    choose (a file path, a Google or Microsoft mailbox other than the organisation's routing)."""
+    choose (a file path, a Google or Microsoft mailbox other than the organisation's routing, an address that
+    is not public and that ``policy`` does not allow)."""
     if source.kind not in SELF_SERVICE_KINDS:
         raise InputError("choose one of the offered calendars", where="kind")
     if source.kind != "none":
-        check_calendar_url(source.location)
+        check_calendar_url(source.location, policy=policy)
     return _save(uow_factory, email, lambda person: replace(person, calendar=source))
 
 

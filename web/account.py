@@ -181,8 +181,11 @@ def calendar() -> ResponseReturnValue:
     form = CalendarForm()
     if form.validate_on_submit():
         try:
-            source = profile.calendar_source(form.kind.data or "none", form.url.data or "")
-            profile.set_calendar(services.uow_factory, _email(), source)
+            kind = form.kind.data or "none"
+            # The internal servers the configuration allows for this kind, as the connectors allow them.
+            policy = services.config.calendar.address_policy(kind)
+            source = profile.calendar_source(kind, form.url.data or "", policy=policy)
+            profile.set_calendar(services.uow_factory, _email(), source, policy=policy)
         except InputError as error:
             _refused(form, error, {"location": "url"})
         else:

@@ -14,8 +14,8 @@ Users and rights:
 Radicale cannot listen on port 0, so a free port is picked first (bound and released: a small race that does
 not matter on a test machine).
 
-Beside it: ``RadicaleProxy`` puts Radicale behind a proxy that can refuse free-busy-query (to force a
-connector's fallback), inject 429/503/500 answers and slow requests down; ``silent_port`` is a server that
+Beside it: ``RadicaleProxy`` puts Radicale behind a proxy that can refuse calendar-query or free-busy-query
+(to force a connector's fallback), inject 429/503/500 answers and slow requests down; ``silent_port`` is a server that
 accepts connections and never answers (timeouts); ``free_port`` with nothing started on it is a server that is
 down (connection refused).
 
@@ -223,6 +223,8 @@ class RadicaleProxy:
     - ``free_busy_answer``: ``None`` passes free-busy-query REPORTs through; an ``int`` answers them with that
       status (403, 405, 501…) as a server without free-busy support would; ``"multistatus"`` answers them with
       an empty 207 multistatus (a server that treats the REPORT as an unknown query and sends no VFREEBUSY).
+    - ``calendar_query_answer``: ``None`` passes calendar-query REPORTs through; an ``int`` answers them with
+      that status (403 as for an account that may read free/busy only, 405 or 501 as a server without it).
     - ``fail_next(status, times, headers)`` answers the next ``times`` requests with ``status`` (429 or 503
       with Retry-After, 500…) before passing requests through again.
     - ``delay`` holds every request that long, so concurrent callers overlap; ``max_in_flight`` reports the
@@ -235,6 +237,7 @@ class RadicaleProxy:
     def __init__(self, upstream: RadicaleServer, host: str = "127.0.0.1") -> None:
         self.upstream = urllib.parse.urlsplit(upstream.url)
         self.free_busy_answer: int | str | None = None
+        self.calendar_query_answer: int | None = None
         self.delay = 0.0
         self.requests: list[tuple[str, str, int]] = []
         self.max_in_flight = 0
@@ -268,6 +271,7 @@ class RadicaleProxy:
         """Pass everything through again and forget what was received."""
         with self._lock:
             self.free_busy_answer = None
+            self.calendar_query_answer = None
             self.delay = 0.0
             self.requests.clear()
             self.max_in_flight = 0
@@ -303,11 +307,14 @@ class RadicaleProxy:
                     proxy._in_flight += 1
                     proxy.max_in_flight = max(proxy.max_in_flight, proxy._in_flight)
                     free_busy_answer = proxy.free_busy_answer
+                    calendar_query_answer = proxy.calendar_query_answer
                 try:
                     if proxy.delay:
                         time.sleep(proxy.delay)
                     if failure is not None:
                         self._answer(failure.status, failure.headers, b"")
+                    elif kind == "calendar-query" and calendar_query_answer is not None:
+                        self._answer(calendar_query_answer, {}, b"")
                     elif kind == "free-busy" and isinstance(free_busy_answer, int):
                         self._answer(free_busy_answer, {}, b"")
                     elif kind == "free-busy" and free_busy_answer == "multistatus":

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from integrations.google_calendar import EVENTS_SCOPE, FREEBUSY_SCOPE
-from scheduler.bootstrap import Services, bootstrap
+from scheduler.bootstrap import Services, bootstrap, check_calendars
 from scheduler.config import load_config
 from scheduler.errors import ConfigError
 from scheduler.model import Interval, Person
@@ -124,7 +124,10 @@ def test_a_missing_key_fails_the_first_call_naming_the_variable(
     config = load_config(write_config(tmp_path, google))
     wired = bootstrap(config, clock=FakeClock(SUNDAY), mailer_factory=FakeMailer)  # builds nothing yet
     try:
+        # The router's boundary keeps it to the people of that provider: each is told, the cycle goes on.
+        answers = wired.calendar.fetch_busy([Person("a@g.example", "A", "t")], Interval(MONDAY, MONDAY + timedelta(1)))
+        assert KEY_VARIABLE in (answers["a@g.example"].error or "")
         with pytest.raises(ConfigError, match=KEY_VARIABLE):
-            wired.calendar.fetch_busy([Person("a@g.example", "A", "t")], Interval(MONDAY, MONDAY + timedelta(1)))
+            check_calendars(config)  # what `coffeechat config check` runs
     finally:
         wired.dispose()

@@ -1,8 +1,9 @@
-"""CalDavCalendar against a real Radicale server on loopback (started once for the module).
+"""CalDavCalendar against a real Radicale server on loopback (started once for the module), and against a
+small hostile CalDAV server (``tests.fakes.hostile_dav_server``) for the answers Radicale never gives.
 
-Both paths are driven through the real ``caldav`` client: the free-busy-query REPORT that Radicale answers
-itself, and the calendar-query fallback, forced by a proxy in front of Radicale that answers free-busy-query
-like a server without it (403, 405, 501, or a multistatus with no VFREEBUSY).
+Both paths are driven through the real ``caldav`` client: the calendar-query REPORT whose events the connector
+expands itself, and the free-busy-query fallback for accounts that may not read events (Radicale's "f"
+permission) or servers that refuse calendar-query, forced by a proxy in front of Radicale (403, 405, 501).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from scheduler.config import CalDavConfig
 from scheduler.errors import ConfigError, ProviderUnavailable
 from scheduler.model import Busy, CalendarSource, Interval, Person
 from tests.conftest import LONDON
+from tests.fakes.hostile_dav_server import HostileDavServer
 from tests.fakes.radicale_server import (
     READER,
     READER_PASSWORD,
@@ -156,7 +158,9 @@ def sleeps() -> Sleeps:
 
 
 @pytest.fixture
-def connector(sleeps: Sleeps) -> Callable[..., CalDavCalendar]:
+def connector(sleeps: Sleeps, radicale: RadicaleServer, proxy: RadicaleProxy) -> Callable[..., CalDavCalendar]:
+    # Radicale and its proxy are listed: a login needs the list, and listing them allows their address
+    # (127.0.0.1, not public) by name. Tests that read other servers pass their own list.
     def make(**overrides: Any) -> CalDavCalendar:
         options: dict[str, Any] = {
             "username": READER,
@@ -167,6 +171,7 @@ def connector(sleeps: Sleeps) -> Callable[..., CalDavCalendar]:
             "sleep": sleeps,
             "jitter": lambda: 1.0,
             "login_hint": "COFFEECHAT_CALDAV_USERNAME and COFFEECHAT_CALDAV_PASSWORD",
+            "servers": [radicale.url, proxy.url],
         }
         options.update(overrides)
         return CalDavCalendar(**options)
@@ -178,7 +183,7 @@ def person(email: str, url: str, zone: str = LONDON) -> Person:
     return Person(email=email, name=email, team="t", timezone=zone, calendar=CalendarSource("caldav", url))
 
 
-def test_free_busy_query_gives_busy_and_tentative_time(
+def test_events_give_busy_and_tentative_time(
     radicale: RadicaleServer, proxy: RadicaleProxy, connector: Callable[..., CalDavCalendar]
 ) -> None:
     alice = person("alice@example.com", proxy.collection_url("alice", "work"))
@@ -186,26 +191,26 @@ def test_free_busy_query_gives_busy_and_tentative_time(
     answer = connector().fetch_busy([alice], WINDOW)
 
     assert answer == {"alice@example.com": Busy(busy=EXPECTED_BUSY, tentative=EXPECTED_TENTATIVE)}
-    assert proxy.kinds() == ["free-busy"]  # one request, no fallback
+    assert proxy.kinds() == ["calendar-query"]  # one request: the events, no free-busy-query
 
 
-@pytest.mark.parametrize("refusal", [403, 405, 501, "multistatus"])
-def test_fallback_reads_events_when_free_busy_query_is_refused(
-    proxy: RadicaleProxy, connector: Callable[..., CalDavCalendar], refusal: int | str
+@pytest.mark.parametrize("refusal", [403, 405, 501])
+def test_issue_13_free_busy_query_only_where_events_may_not_be_read(
+    proxy: RadicaleProxy, connector: Callable[..., CalDavCalendar], refusal: int
 ) -> None:
-    proxy.free_busy_answer = refusal
+    proxy.calendar_query_answer = refusal
     alice = person("alice@example.com", proxy.collection_url("alice", "work"))
 
     answer = connector().fetch_busy([alice], WINDOW)
 
+    # London is on UTC in November: Radicale's free-busy answer is right here, and equals the events'.
     assert answer == {"alice@example.com": Busy(busy=EXPECTED_BUSY, tentative=EXPECTED_TENTATIVE)}
-    assert proxy.kinds() == ["free-busy", "calendar-query"]
+    assert proxy.kinds() == ["calendar-query", "free-busy"]
 
 
-def test_fallback_places_all_day_events_in_the_persons_zone(
+def test_all_day_events_are_placed_in_the_persons_zone(
     proxy: RadicaleProxy, connector: Callable[..., CalDavCalendar]
 ) -> None:
-    proxy.free_busy_answer = 501
     # An all-day event on the 24th in Tokyo is 15:00Z on the 23rd to 15:00Z on the 24th; the one on the 28th
     # is found although the server, comparing on UTC days, would place it after the window.
     tokyo = person("kenji@example.com", proxy.collection_url("alice", "floating"), zone=TOKYO)
@@ -218,7 +223,7 @@ def test_fallback_places_all_day_events_in_the_persons_zone(
 def test_answers_hold_nothing_but_utc_times(proxy: RadicaleProxy, connector: Callable[..., CalDavCalendar]) -> None:
     people = [person("alice@example.com", proxy.collection_url("alice", "work"))]
     direct = connector().fetch_busy(people, WINDOW)["alice@example.com"]
-    proxy.free_busy_answer = 501
+    proxy.calendar_query_answer = 501
     fallback = connector().fetch_busy(people, WINDOW)["alice@example.com"]
 
     for busy in (direct, fallback):
@@ -236,7 +241,7 @@ def test_answers_hold_nothing_but_utc_times(proxy: RadicaleProxy, connector: Cal
 def test_an_empty_calendar_is_free(proxy: RadicaleProxy, connector: Callable[..., CalDavCalendar]) -> None:
     people = [person("alice@example.com", proxy.collection_url("alice", "empty"))]
     assert connector().fetch_busy(people, WINDOW) == {"alice@example.com": Busy()}
-    proxy.free_busy_answer = 405
+    proxy.calendar_query_answer = 405
     assert connector().fetch_busy(people, WINDOW) == {"alice@example.com": Busy()}
 
 
@@ -291,7 +296,7 @@ def test_a_wrong_password_is_that_persons_error_and_never_shown(
 def test_no_permission_is_that_persons_error(
     radicale: RadicaleServer, connector: Callable[..., CalDavCalendar]
 ) -> None:
-    # Logged in as alice, bob's calendar is out of reach: 403 on free-busy, then on the events too.
+    # Logged in as alice, bob's calendar is out of reach: 403 on the events, then on free-busy-query too.
     bob = person("bob@example.com", radicale.collection_url("bob", "home"))
 
     answer = connector(username="alice", password="alice-pw").fetch_busy([bob], WINDOW)["bob@example.com"]
@@ -303,11 +308,12 @@ def test_no_permission_is_that_persons_error(
 def test_free_busy_permission_alone_is_enough(
     radicale: RadicaleServer, proxy: RadicaleProxy, connector: Callable[..., CalDavCalendar]
 ) -> None:
-    # The reader may only ask free-busy of carol's calendar (least privilege): that works; reading her events
-    # (the fallback) is refused, and she is told so.
+    # The reader may only ask free-busy of carol's calendar (least privilege): her events are refused (403),
+    # free-busy-query works. Where free-busy-query is not supported either, she is told why the events failed.
     carol = person("carol@example.com", proxy.collection_url("carol", "work"))
 
     assert connector().fetch_busy([carol], WINDOW) == {"carol@example.com": Busy(busy=(span(25, 10, 0, 25, 12),))}
+    assert proxy.kinds() == ["calendar-query", "free-busy"]
     proxy.free_busy_answer = 501
     refused = connector().fetch_busy([carol], WINDOW)["carol@example.com"]
     assert refused.error is not None
@@ -357,7 +363,7 @@ def test_a_server_down_for_everyone_raises_after_bounded_retries(
     ]
 
     with pytest.raises(ProviderUnavailable) as raised:
-        connector(concurrency=1).fetch_busy(people, WINDOW)
+        connector(concurrency=1, servers=[f"http://127.0.0.1:{port}"]).fetch_busy(people, WINDOW)
 
     assert f"http://127.0.0.1:{port}: server unavailable (connection refused) after 3 attempts" in str(raised.value)
     assert READER_PASSWORD not in str(raised.value)
@@ -374,7 +380,7 @@ def test_a_server_down_for_some_is_an_error_for_its_people_only(
         person("ann@example.com", f"http://127.0.0.1:{port}/ann/work/"),
     ]
 
-    answer = connector().fetch_busy(people, WINDOW)
+    answer = connector(servers=[radicale.url, f"http://127.0.0.1:{port}"]).fetch_busy(people, WINDOW)
 
     assert answer["alice@example.com"].busy == EXPECTED_BUSY
     assert answer["ann@example.com"] == Busy(
@@ -384,12 +390,10 @@ def test_a_server_down_for_some_is_an_error_for_its_people_only(
 
 
 def test_a_server_that_never_answers_times_out(connector: Callable[..., CalDavCalendar], sleeps: Sleeps) -> None:
-    provider = connector(timeout=0.2, retry=CallRetry(attempts=2, base=0.1))
-    with (
-        silent_port() as url,
-        pytest.raises(ProviderUnavailable, match=r"no answer within 0.2 s\) after 2 attempts"),
-    ):
-        provider.fetch_busy([person("ann@example.com", url + "ann/work/")], WINDOW)
+    with silent_port() as url:
+        provider = connector(timeout=0.2, retry=CallRetry(attempts=2, base=0.1), servers=[url])
+        with pytest.raises(ProviderUnavailable, match=r"no answer within 0.2 s\) after 2 attempts"):
+            provider.fetch_busy([person("ann@example.com", url + "ann/work/")], WINDOW)
     assert len(sleeps) == 1
 
 
@@ -405,7 +409,7 @@ def test_busy_servers_are_retried_honouring_retry_after(
     assert answer["alice@example.com"] == Busy(busy=EXPECTED_BUSY, tentative=EXPECTED_TENTATIVE)
     # Jitter 1: backoffs 0.5 and 1 s, each raised to the server's Retry-After.
     assert sleeps == [7.0, 3.0]
-    assert proxy.kinds() == ["free-busy", "free-busy", "free-busy"]
+    assert proxy.kinds() == ["calendar-query", "calendar-query", "calendar-query"]
 
 
 def test_server_errors_are_retried_a_bounded_number_of_times(
@@ -453,9 +457,9 @@ def test_a_thread_logs_in_once_per_server(proxy: RadicaleProxy, connector: Calla
 
     connector(concurrency=1).fetch_busy(people, WINDOW)
 
-    # One request refused for want of credentials, then one free-busy-query per person on the same client.
-    assert [status for _, _, status in proxy.requests] == [401] + [200] * 6
-    assert proxy.kinds() == ["free-busy"] * 6
+    # One request refused for want of credentials, then one calendar-query per person on the same client.
+    assert [status for _, _, status in proxy.requests] == [401] + [207] * 6
+    assert proxy.kinds() == ["calendar-query"] * 6
 
 
 def test_people_of_other_kinds_are_answered_without_a_request(connector: Callable[..., CalDavCalendar]) -> None:
@@ -513,7 +517,7 @@ def test_build_without_credentials_logs_in_anonymously(
 ) -> None:
     monkeypatch.delenv("COFFEECHAT_CALDAV_USERNAME", raising=False)
     monkeypatch.delenv("COFFEECHAT_CALDAV_PASSWORD", raising=False)
-    provider = build_caldav_calendar(CalDavConfig(), retry=QUICK)
+    provider = build_caldav_calendar(CalDavConfig(servers=(radicale.url,)), retry=QUICK)
 
     answer = provider.fetch_busy([person("alice@example.com", radicale.collection_url("alice", "work"))], WINDOW)
 
@@ -524,17 +528,16 @@ def test_build_without_credentials_logs_in_anonymously(
     assert "COFFEECHAT_CALDAV_USERNAME and COFFEECHAT_CALDAV_PASSWORD" in error
 
 
-def test_build_warns_when_a_login_may_go_to_any_server(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_issue_13_a_login_without_a_list_of_servers_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The login would go to whatever server a profile names: a configuration error, not a warning.
     monkeypatch.setenv("COFFEECHAT_CALDAV_USERNAME", "coffee")
     monkeypatch.setenv("COFFEECHAT_CALDAV_PASSWORD", "s3cret-value")
 
-    with caplog.at_level(logging.WARNING):
+    with pytest.raises(ConfigError, match=r"key 'calendar\.caldav\.servers': a CalDAV login is configured") as raised:
         build_caldav_calendar(CalDavConfig())
-
-    assert "calendar.caldav.servers is empty" in caplog.text
-    assert "s3cret-value" not in caplog.text
+    assert "s3cret-value" not in str(raised.value)
+    with pytest.raises(ValueError, match="needs the list of servers"):
+        CalDavCalendar(username="coffee", password="s3cret-value")
 
 
 @pytest.mark.parametrize("server", ["dav.example.com", "ftp://dav.example.com", "https://u:hunter2@dav.example.com"])
@@ -553,6 +556,113 @@ def test_build_refuses_half_a_login(monkeypatch: pytest.MonkeyPatch) -> None:
     ) as raised:
         build_caldav_calendar(CalDavConfig())
     assert "s3cret-value" not in str(raised.value)
+
+
+# --- issue 13: events as their standard defines them, hostile servers -------------------------------------
+
+LOS_ANGELES = "America/Los_Angeles"
+# Mondays 2 and 9 March 2026, either side of the US change to summer time (Sunday 8 March).
+AROUND_US_DST = Interval(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 14, tzinfo=UTC))
+
+
+def at(month: int, day: int, hour: int) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def pacific(radicale: RadicaleServer) -> str:
+    """A calendar with a weekly Monday 09:00 Los Angeles meeting created in winter (a TZID and no VTIMEZONE, as
+    clients that use IANA names send it) and a floating 10:00 on Tuesday 3 March; returns its URL."""
+    return radicale.make_calendar("alice", "pacific", [
+        vcalendar(event("weekly", f"DTSTART;TZID={LOS_ANGELES}:20260105T090000",
+                        f"DTEND;TZID={LOS_ANGELES}:20260105T100000", "RRULE:FREQ=WEEKLY;BYDAY=MO")),
+        vcalendar(event("floating", "DTSTART:20260303T100000", "DTEND:20260303T110000")),
+    ])
+
+
+def test_issue_13_a_weekly_meeting_keeps_its_local_time_across_the_dst_change(
+    pacific: str, proxy: RadicaleProxy, connector: Callable[..., CalDavCalendar]
+) -> None:
+    dana = person("dana@example.com", proxy.collection_url("alice", "pacific"), zone=LOS_ANGELES)
+
+    answer = connector().fetch_busy([dana], AROUND_US_DST)["dana@example.com"]
+
+    # 09:00 PST is 17:00Z, 09:00 PDT is 16:00Z; the floating 10:00 is read on dana's clock (18:00Z). Radicale's
+    # own free-busy answer says 17:00Z on the 9th and 10:00Z on the 3rd.
+    assert answer == Busy(busy=(Interval(at(3, 2, 17), at(3, 2, 18)), Interval(at(3, 3, 18), at(3, 3, 19)),
+                                Interval(at(3, 9, 16), at(3, 9, 17))))
+    assert proxy.kinds() == ["calendar-query"]
+
+
+HOSTILE_EVENT = vcalendar(event("hostile-good", "DTSTART:20261126T090000Z", "DTEND:20261126T100000Z"))
+HOSTILE_FREE_BUSY = (span(26, 9, 0, 26, 10),)
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileDavServer]:
+    with HostileDavServer(events=[HOSTILE_EVENT],
+                          free_busy=[(i.start, i.end) for i in HOSTILE_FREE_BUSY]) as server:
+        yield server
+
+
+def test_issue_13_events_that_may_not_be_read_fall_back_to_free_busy_query(
+    hostile: HostileDavServer, connector: Callable[..., CalDavCalendar]
+) -> None:
+    people = [person("good@example.com", hostile.collection_url("good", "a")),
+              person("limited@example.com", hostile.collection_url("events-forbidden", "b"))]
+
+    answer = connector(servers=[hostile.url]).fetch_busy(people, WINDOW)
+
+    assert answer == {"good@example.com": Busy(busy=HOSTILE_FREE_BUSY),
+                      "limited@example.com": Busy(busy=HOSTILE_FREE_BUSY)}
+    kinds = [(path.split("/")[1], kind) for _, path, kind in hostile.requests if kind]
+    assert ("good", "free-busy") not in kinds  # events first, and only where they are refused free-busy-query
+    assert kinds.count(("events-forbidden", "calendar-query")) == 1
+    assert kinds.count(("events-forbidden", "free-busy")) == 1
+
+
+@pytest.mark.parametrize(("behaviour", "problem"), [
+    ("empty", "the server sent an empty answer (HTTP 200) to a calendar-query"),
+    ("not-xml", "the CalDAV server's answer could not be read: it is not XML (XMLSyntaxError)"),
+    ("no-calendar-data", "the server's calendar-query answer leaves out the data (calendar-data) of 1 of the 1 "
+                         "events it lists"),
+    ("redirect-loop", "the server redirects in a loop (too many redirects)"),
+    ("silent", "server unavailable (no answer within 0.3 s) after 3 attempts"),
+    ("broken-login", "the CalDAV server's answer could not be read (KeyError)"),
+])
+def test_issue_13_a_hostile_server_is_one_persons_error(
+    hostile: HostileDavServer, radicale: RadicaleServer, connector: Callable[..., CalDavCalendar],
+    behaviour: str, problem: str,
+) -> None:
+    url = hostile.collection_url(behaviour)
+    people = [person("eve@example.com", url), person("bob@example.com", radicale.collection_url("bob", "home")),
+              person("good@example.com", hostile.collection_url("good", behaviour))]
+
+    answer = connector(servers=[radicale.url, hostile.url], timeout=0.3, concurrency=1).fetch_busy(people, WINDOW)
+
+    assert answer["eve@example.com"] == Busy(error=f"{url}: {problem}")
+    assert answer["bob@example.com"] == Busy(busy=(span(24, 10, 0, 24, 11),))
+    if behaviour != "silent":  # a server that never answers is down for everyone on it during the call
+        assert answer["good@example.com"] == Busy(busy=(span(26, 9, 0, 26, 10),))
+
+
+def test_issue_13_a_failure_the_library_does_not_declare_is_logged_once(
+    hostile: HostileDavServer, radicale: RadicaleServer, connector: Callable[..., CalDavCalendar],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    people = [person("eve@example.com", hostile.collection_url("broken-login")),
+              person("bob@example.com", radicale.collection_url("bob", "home"))]
+
+    with caplog.at_level(logging.WARNING, logger="integrations.caldav"):
+        answer = connector(servers=[radicale.url, hostile.url]).fetch_busy(people, WINDOW)
+
+    assert answer["bob@example.com"].busy == (span(24, 10, 0, 24, 11),)
+    logged = [r for r in caplog.records if r.name == "integrations.caldav"]
+    assert len(logged) == 1
+    assert logged[0].levelno == logging.ERROR
+    assert logged[0].exc_info is not None
+    assert logged[0].exc_info[0] is KeyError
+    assert READER_PASSWORD not in caplog.text
 
 
 # --- parse_free_busy, without a server --------------------------------------------------------------------

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import inspect
 
+from scheduler.addresses import AddressPolicy
 from scheduler.errors import InputError
 from scheduler.profile import (
     FORMER_PARTICIPANT,
@@ -22,7 +23,6 @@ from scheduler.storage.uow import create_engine_for
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("https://cal.example.com/a.ics", "https://cal.example.com/a.ics"),
-    ("  http://10.0.0.5/dav/ana/  ", "http://10.0.0.5/dav/ana/"),  # an intranet server by address is fine
     ("WEBCAL://cal.example.com/a.ics", "https://cal.example.com/a.ics"),
     ("https://cal.example.com:8443/a.ics?token=x%20y", "https://cal.example.com:8443/a.ics?token=x%20y"),
 ])
@@ -33,13 +33,22 @@ def test_calendar_urls_accepted(text: str, expected: str) -> None:
 @pytest.mark.parametrize("text", [
     "", "/srv/calendars/ana.ics", "file:///etc/passwd", "ana.ics", "ftp://x.example.com/a.ics", "https:///a.ics",
     "http://localhost/", "http://app.localhost/", "http://127.0.0.2/", "http://0.0.0.0/", "http://[::ffff:127.0.0.1]/",
-    "http://169.254.169.254/", "http://[fe80::1]/", "https://a:b@x.example.com/", "https://x.example.com:port/",
+    "http://169.254.169.254/", "http://[fe80::1]/", "http://10.0.0.5/dav/ana/", "http://2130706433/",
+    "https://a:b@x.example.com/", "https://x.example.com:port/",
     "https://x.example.com/a\nb", "h" * 2001,
 ])
 def test_calendar_urls_refused(text: str) -> None:
     with pytest.raises(InputError) as refused:
         check_calendar_url(text)
     assert refused.value.where == "url"
+
+
+def test_issue_13_an_intranet_server_is_accepted_only_when_the_configuration_allows_it() -> None:
+    policy = AddressPolicy.allowing(["10.0.0.5"])
+
+    assert check_calendar_url("  http://10.0.0.5/dav/ana/  ", policy=policy) == "http://10.0.0.5/dav/ana/"
+    with pytest.raises(InputError):
+        check_calendar_url("http://10.0.0.6/dav/ana/", policy=policy)
 
 
 def test_calendar_source_kinds() -> None:
