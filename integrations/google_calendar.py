@@ -11,10 +11,22 @@ How it talks to Google:
 - freeBusy asks for at most 50 calendars per call over windows cut into pieces of at most
   ``MAX_FREEBUSY_SPAN``; the calls run at most ``concurrency`` at a time. Only start and end times are read from
   the answers (Google's freeBusy has no tentative time: everything it returns is busy).
-- Every call goes through ``integrations.http.call_with_retries``: 429, 5xx, timeouts, connection failures and
-  Google's 403 ``rateLimitExceeded`` / ``userRateLimitExceeded`` are retried, honouring ``Retry-After``;
-  403 ``quotaExceeded`` and other 4xx are not. The client library's own ``num_retries`` is not used: it ignores
-  ``Retry-After``.
+- Every call goes through ``integrations.http.call_with_retries``: 429, 5xx, timeouts, connection failures,
+  answers that cannot be read and Google's 403 ``rateLimitExceeded`` / ``userRateLimitExceeded`` are retried,
+  honouring ``Retry-After``; other 4xx are not. The client library's own ``num_retries`` is not used: it
+  ignores ``Retry-After``.
+- A calendar that Google answers with ``internalError`` or ``backendError`` (its own transient trouble) is asked
+  again, alone with the others that got one, within the same bounded retries; ``notFound`` and the other reasons
+  are that person's error at once.
+- A freeBusy batch that still fails after its retries, or whose answer cannot be read, is asked again in halves
+  down to single people (``integrations.http.read_in_halves``): the other batches' answers, and the rest of
+  this batch's, are kept. A calendar whose part of an answer is malformed is that person's error alone.
+  ``ProviderUnavailable`` means that nothing at all could be read: Google is down or refuses the service
+  account (no delegation, the project's quota spent).
+- 403 ``quotaExceeded`` / ``dailyLimitExceeded`` on an event call is the organizer mailbox's calendar usage
+  limit, which lifts after hours: the ``DeliveryError`` is transient with ``retry_after`` of an hour
+  (``USAGE_LIMIT_RETRY_AFTER``), so the outbox tries again later (up to its ``max_attempts``) instead of
+  giving up.
 - httplib2 is not thread-safe, so each client (an ``httplib2.Http`` with its own timeout, wrapped in
   ``AuthorizedHttp``, and the service built on it) is lent to one thread at a time by a small pool; the pool
   keeps connections alive across calls and ``close`` releases them.
@@ -30,8 +42,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import queue
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -49,10 +61,15 @@ from googleapiclient.errors import HttpError
 
 from integrations.http import (
     TRANSIENT_STATUSES,
+    BatchFailed,
+    BatchOutcome,
+    BatchRound,
     CallRetry,
+    ProviderRefused,
     Transient,
     call_with_retries,
     chunks,
+    read_in_halves,
     retry_after_seconds,
     run_concurrently,
 )
@@ -61,6 +78,10 @@ from scheduler.errors import ConfigError, DeliveryError, ProviderUnavailable
 from scheduler.model import Busy, Interval, Invite, Person, merge_intervals
 
 T = TypeVar("T")
+# What one freeBusy batch says of each calendar asked: its busy intervals, or the reason it was not read.
+_BatchAnswer = dict[str, tuple[list[Interval], str | None]]
+
+log = logging.getLogger(__name__)
 
 FREEBUSY_SCOPE = "https://www.googleapis.com/auth/calendar.freebusy"
 EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
@@ -71,8 +92,16 @@ MAX_CALENDARS_PER_CALL = 50
 # not documented, so pieces stay well under it. Planning windows are days to weeks: one piece in practice.
 MAX_FREEBUSY_SPAN = timedelta(days=60)
 
-# 403 is transient only for these reasons; quotaExceeded (the daily quota) is not.
+# 403 is transient within a call only for these reasons.
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+# 403 for these is a usage limit that lifts after hours: on freeBusy the project's quota (nothing can be read
+# this cycle), on event calls the organizer mailbox's "Calendar usage limits exceeded" (try again later).
+USAGE_LIMIT_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
+# How long an event call waits after a usage limit: long enough for the limit to lift, short enough that the
+# outbox's ladder still delivers the invitation the same day.
+USAGE_LIMIT_RETRY_AFTER = 3600.0
+# Per-calendar freeBusy reasons that are Google's own passing trouble: that calendar is asked again.
+TRANSIENT_CALENDAR_REASONS = frozenset({"internalError", "backendError"})
 
 # Per-calendar freeBusy errors, in words for the person and the admin reading the cycle's report.
 CALENDAR_ERRORS = {
@@ -127,12 +156,30 @@ class _Unreachable(Transient):
     """A transient failure below HTTP (timeout, refused or reset connection)."""
 
 
+class _Unreadable(Transient):
+    """An answer that is not what Google sends (not JSON, not an object, no ``calendars``): a truncated answer
+    or a proxy's page, which may pass."""
+
+
+class _CalendarsPending(Transient):
+    """Some calendars of a freeBusy answer had Google's own passing trouble and are to be asked again."""
+
+
 class _Refused(Exception):
     """A permanent failure of one call: Google said no, and asking again will not change that."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
+
+
+class _UsageLimit(_Refused):
+    """403 ``quotaExceeded`` / ``dailyLimitExceeded``: not worth retrying within the call, but the limit lifts
+    after hours. ``retry_after`` is how long to wait (at least ``USAGE_LIMIT_RETRY_AFTER``)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=403)
 
 
 @dataclass
@@ -182,6 +229,10 @@ class GoogleCalendar:
     every call: its free/busy view of the organisation is read, and its primary calendar holds the events.
     ``endpoint`` and ``token_uri`` only change for a proxy or a test server; ``timeout`` bounds each HTTP call;
     ``retry`` and ``sleep`` control the retries.
+
+    One calendar, or one batch, that cannot be read is the error of the people it concerns (a failing batch is
+    asked again in halves, down to single people); ``fetch_busy`` raises ``ProviderUnavailable`` only when
+    nothing at all could be read: Google down after the retries, or refusing the service account.
     """
 
     def __init__(
@@ -254,8 +305,10 @@ class GoogleCalendar:
     def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:
         """Busy intervals of each person over ``window``, keyed by email (contract: ``CalendarProvider``).
 
-        Raises ``ProviderUnavailable`` when a freeBusy call still fails after the retries, or Google refuses the
-        service account (no delegation, quota spent): no person's answer would mean anything then.
+        A person whose calendar, or whose batch, still cannot be read after the retries and the halving gets
+        ``Busy(error=...)`` in plain words; everyone else is read as usual. Raises ``ProviderUnavailable`` only
+        when nothing at all could be read: Google down after the retries, or refusing the service account (no
+        delegation, quota spent).
         """
         answers: dict[str, Busy] = {}
         owners: dict[str, list[str]] = {}  # calendar id -> emails of the people it answers for
@@ -268,26 +321,30 @@ class GoogleCalendar:
             owners.setdefault(calendar_id.strip().lower(), []).append(person.email)
         pieces = split_window(window)
         jobs = [(batch, piece) for batch in chunks(sorted(owners), MAX_CALENDARS_PER_CALL) for piece in pieces]
+        round_ = BatchRound()
+
+        def read(job: tuple[Sequence[str], Interval]) -> BatchOutcome[str, _BatchAnswer]:
+            batch, piece = job
+            return read_in_halves(lambda part: self._read_batch(part, piece, round_), batch, round_)
+
+        outcomes = run_concurrently(read, jobs, limit=self.concurrency)
+        failures = [(part, reason) for outcome in outcomes for part, reason in outcome.failed]
+        if failures and not any(outcome.read for outcome in outcomes):
+            raise ProviderUnavailable(failures[0][1])
         busy: dict[str, list[Interval]] = {calendar_id: [] for calendar_id in owners}
         errors: dict[str, str] = {}
-        given_up = threading.Event()
-
-        def query(job: tuple[Sequence[str], Interval]) -> dict[str, tuple[list[Interval], str | None]]:
-            # Once one batch has failed for good the whole answer is lost: the batches not yet started are
-            # skipped instead of each spending its own retries on a service that is down.
-            if given_up.is_set():
-                return {}
-            try:
-                return self._query(*job)
-            except ProviderUnavailable:
-                given_up.set()
-                raise
-
-        for answer in run_concurrently(query, jobs, limit=self.concurrency):
-            for calendar_id, (intervals, error) in answer.items():
-                busy[calendar_id].extend(intervals)
-                if error is not None:
-                    errors.setdefault(calendar_id, error)
+        for outcome in outcomes:
+            for _, answer in outcome.read:
+                for calendar_id, (intervals, error) in answer.items():
+                    busy[calendar_id].extend(intervals)
+                    if error is not None:
+                        errors.setdefault(calendar_id, error)
+        for part, reason in failures:
+            for calendar_id in part:
+                errors.setdefault(calendar_id, reason)
+        if failures:
+            unread = {calendar_id for part, _ in failures for calendar_id in part}
+            log.warning("%d of %d Google calendars could not be read: %s", len(unread), len(owners), failures[0][1])
         for calendar_id, emails in owners.items():
             if calendar_id in errors:
                 result = Busy(error=errors[calendar_id])
@@ -297,18 +354,53 @@ class GoogleCalendar:
                 answers[email] = result
         return answers
 
-    def _query(self, calendar_ids: Sequence[str], piece: Interval) -> dict[str, tuple[list[Interval], str | None]]:
-        """One freeBusy call: each calendar's busy intervals, or the reason it could not be read."""
-        body = {"timeMin": rfc3339(piece.start), "timeMax": rfc3339(piece.end), "timeZone": "UTC",
-                "items": [{"id": calendar_id} for calendar_id in calendar_ids]}
+    def _read_batch(self, calendar_ids: Sequence[str], piece: Interval, round_: BatchRound) -> _BatchAnswer:
+        """One freeBusy batch over one piece of the window: each calendar's busy intervals, or the reason it
+        was not read.
+
+        Calendars Google could not read just now (``internalError``, ``backendError``) are asked again, on their
+        own, within the same bounded retries. Raises ``BatchFailed`` when the batch as a whole could not be read
+        (retries spent, an answer that is no freeBusy answer, anything unforeseen) and ``ProviderRefused`` when
+        Google refuses the call whatever it asks.
+        """
+        answers: _BatchAnswer = {}
+        pending = list(calendar_ids)
+
+        def attempt() -> None:
+            nonlocal pending
+            body = {"timeMin": rfc3339(piece.start), "timeMax": rfc3339(piece.end), "timeZone": "UTC",
+                    "items": [{"id": calendar_id} for calendar_id in pending]}
+            query = self._call_once(self._readers, lambda service: service.freebusy().query(body=body))
+            calendars = _calendars_of(query)
+            again = []
+            for calendar_id in pending:
+                intervals, error, transient = _read_calendar(calendars.get(calendar_id))
+                answers[calendar_id] = (intervals, error)
+                if transient:
+                    again.append(calendar_id)
+            pending = again
+            if pending:
+                raise _CalendarsPending(f"Google could not read {len(pending)} calendars just now")
+
         try:
-            answer = self._call(self._readers, lambda service: service.freebusy().query(body=body))
+            call_with_retries(attempt, self.retry, sleep=self._sleep)
+        except _CalendarsPending:
+            pass  # their last answer's reason stays theirs
+        except _Unreadable as exc:
+            if not answers:
+                raise BatchFailed(f"Google Calendar's freeBusy answer could not be read: {exc}") from None
         except Transient as exc:
-            raise ProviderUnavailable(f"Google Calendar is unavailable (freeBusy): {exc}") from None
+            if not answers:
+                raise BatchFailed(f"Google Calendar is unavailable (freeBusy): {exc}") from None
+            # Only the asking again of calendars Google could not read failed: they keep that reason.
         except _Refused as exc:
-            raise ProviderUnavailable(f"Google Calendar refused freeBusy: {exc}") from None
-        calendars = {key.lower(): value for key, value in (answer.get("calendars") or {}).items()}
-        return {calendar_id: _read_calendar(calendars.get(calendar_id)) for calendar_id in calendar_ids}
+            if exc.status == 400:  # a refusal of what was asked may lie in one calendar id of the batch
+                raise BatchFailed(f"Google Calendar refused freeBusy: {exc}") from None
+            raise ProviderRefused(f"Google Calendar refused freeBusy: {exc}") from None
+        except Exception as exc:  # the per-batch boundary: a library bug or an answer nobody foresaw
+            what = f"a Google freeBusy answer for {len(calendar_ids)} calendars"
+            raise BatchFailed(round_.unforeseen(exc, log, what, "Google Calendar")) from exc
+        return answers
 
     # --- EventCalendar ----------------------------------------------------------------------------------
 
@@ -370,6 +462,10 @@ class GoogleCalendar:
         (the wanted state already holds) or an empty answer."""
         try:
             return self._call(self._writers, request, tolerate=tolerate)
+        except _UsageLimit as exc:
+            raise DeliveryError(f"Google Calendar could not {action} the event for {invite.uid} now (the organizer's "
+                                f"calendar usage limits; it is tried again later): {exc}", transient=True,
+                                retry_after=exc.retry_after) from None
         except Transient as exc:
             raise DeliveryError(f"Google Calendar could not {action} the event for {invite.uid}: {exc}",
                                 transient=True, retry_after=exc.retry_after) from None
@@ -389,28 +485,37 @@ class GoogleCalendar:
     def _call(self, pool: _ClientPool, request: Callable[[Any], Any],
               tolerate: frozenset[int] = frozenset()) -> Any:
         """Execute ``request(service)`` with a lent client, retrying transient failures (see the module doc)."""
+        return call_with_retries(lambda: self._call_once(pool, request, tolerate), self.retry, sleep=self._sleep)
 
-        def attempt() -> Any:
-            with pool.lend() as client:
-                try:
-                    return request(client.service).execute(num_retries=0)
-                except HttpError as exc:
-                    if exc.resp.status in tolerate:
-                        return None
-                    raise _translate_http_error(exc) from None
-                except google.auth.exceptions.RefreshError as exc:
-                    raise _translate_refresh_error(exc) from None
-                except google.auth.exceptions.TransportError as exc:
-                    raise _Unreachable(f"cannot reach Google's token endpoint ({_describe_os_error(exc)})") from None
-                except TimeoutError:
-                    raise _Unreachable(f"no answer within {self.timeout:g} s") from None
-                except (OSError, httplib2.HttpLib2Error) as exc:
-                    raise _Unreachable(f"cannot reach Google ({_describe_os_error(exc)})") from None
-                except (GoogleClientError, ValueError) as exc:
-                    # A 200 that is not JSON, or JSON of the wrong shape: a proxy page, or not Google at all.
-                    raise _Refused(f"unexpected answer from Google ({type(exc).__name__})") from None
-
-        return call_with_retries(attempt, self.retry, sleep=self._sleep)
+    def _call_once(self, pool: _ClientPool, request: Callable[[Any], Any],
+                   tolerate: frozenset[int] = frozenset()) -> Any:
+        """One attempt of ``request(service)``: Google's answer (a JSON object), ``None`` for a status in
+        ``tolerate``; ``Transient`` for what may pass and ``_Refused`` for the rest."""
+        with pool.lend() as client:
+            try:
+                answer = request(client.service).execute(num_retries=0)
+            except HttpError as exc:
+                if exc.resp.status in tolerate:
+                    return None
+                raise _translate_http_error(exc) from None
+            except google.auth.exceptions.RefreshError as exc:
+                raise _translate_refresh_error(exc) from None
+            except google.auth.exceptions.TransportError as exc:
+                raise _Unreachable(f"cannot reach Google's token endpoint ({_describe_os_error(exc)})") from None
+            except TimeoutError:
+                raise _Unreachable(f"no answer within {self.timeout:g} s") from None
+            except (OSError, httplib2.HttpLib2Error) as exc:
+                raise _Unreachable(f"cannot reach Google ({_describe_os_error(exc)})") from None
+            except (GoogleClientError, ValueError) as exc:
+                # An answer the library cannot decode (not UTF-8, an unexpected body): a truncated answer or a
+                # proxy's page, which may pass.
+                raise _Unreadable(f"Google answered with something Coffee Chat cannot read "
+                                  f"({type(exc).__name__})") from None
+        # The library hands a 200 that is not JSON back as text: a proxy's page, or not Google at all. (An
+        # empty answer is what methods without a response body, such as delete, give.)
+        if not isinstance(answer, dict) and answer not in (None, b"", ""):
+            raise _Unreadable("Google answered with something that is not a JSON object")
+        return answer
 
 
 def _credentials(key_info: Mapping[str, Any], token_uri: str, subject: str) -> service_account.Credentials:
@@ -441,23 +546,45 @@ def _event_fields(invite: Invite) -> dict[str, Any]:
     }
 
 
-def _read_calendar(answer: Mapping[str, Any] | None) -> tuple[list[Interval], str | None]:
-    """One calendar of a freeBusy answer: its busy intervals (times only) or the reason it was not read."""
+def _calendars_of(answer: Any) -> Mapping[str, Any]:
+    """The ``calendars`` of a freeBusy answer, keyed by lower-case id; ``_Unreadable`` when there is none."""
+    calendars = answer.get("calendars") if isinstance(answer, dict) else None
+    if not isinstance(calendars, dict):
+        raise _Unreadable("Google answered freeBusy without the calendars asked for")
+    return {str(key).lower(): value for key, value in calendars.items()}
+
+
+def _read_calendar(answer: object) -> tuple[list[Interval], str | None, bool]:
+    """One calendar of a freeBusy answer: its busy intervals (times only), or the reason it was not read, and
+    whether that reason is Google's passing trouble (worth asking again).
+
+    Every part of the answer is checked for its type: a malformed calendar is its owner's error, in words,
+    never an exception and never "free".
+    """
     if answer is None:
-        return [], "Google did not answer for this calendar"
-    errors = answer.get("errors") or []
+        return [], "Google did not answer for this calendar", False
+    if not isinstance(answer, dict):
+        return [], "Google answered for this calendar with something that is not a calendar", False
+    errors = answer.get("errors")
     if errors:
-        reason = str(errors[0].get("reason", "unknown"))
-        return [], CALENDAR_ERRORS.get(reason, f"Google could not read this calendar ({reason})")
+        first = errors[0] if isinstance(errors, list) else None
+        reason = str(first.get("reason") or "unknown") if isinstance(first, dict) else "unknown"
+        message = CALENDAR_ERRORS.get(reason, f"Google could not read this calendar ({reason})")
+        return [], message, reason in TRANSIENT_CALENDAR_REASONS
+    periods = answer.get("busy")
+    if not isinstance(periods, list):
+        # Google always sends the list, empty when the calendar is free: without it, free cannot be told from
+        # unread.
+        return [], "Google answered for this calendar without its busy times", False
     intervals = []
-    for period in answer.get("busy") or []:
+    for period in periods:
         try:
             start, end = parse_rfc3339(period["start"]), parse_rfc3339(period["end"])
-        except (KeyError, TypeError, ValueError):
-            return [], "Google answered with a busy time that cannot be read"
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return [], "Google answered with a busy time that cannot be read", False
         if start < end:
             intervals.append(Interval(start, end))
-    return intervals, None
+    return intervals, None, False
 
 
 def _error_detail(exc: HttpError) -> tuple[str, str]:
@@ -477,6 +604,9 @@ def _translate_http_error(exc: HttpError) -> Exception:
     described = f"HTTP {status}" + (f" {reason}" if reason else "") + (f": {message}" if message else "")
     if status in TRANSIENT_STATUSES or (status == 403 and reason in RATE_LIMIT_REASONS):
         return Transient(described, retry_after=retry_after_seconds(exc.resp.get("retry-after")))
+    if status == 403 and reason in USAGE_LIMIT_REASONS:
+        hint = retry_after_seconds(exc.resp.get("retry-after")) or 0.0
+        return _UsageLimit(described, retry_after=max(hint, USAGE_LIMIT_RETRY_AFTER))
     if status == 403 and reason == "insufficientPermissions":
         described += " (is the scope granted to the service account through domain-wide delegation?)"
     return _Refused(described, status=status)

@@ -15,24 +15,33 @@ Reading free/busy
 - Only status and times survive parsing: the JSON is read with a key allowlist, so ``subject``, ``location``,
   ``isPrivate`` and anything else in Graph's answer never become Python objects, let alone get stored, logged
   or copied.
-- Status (case-insensitive): ``busy``, ``oof`` and ``workingElsewhere`` are busy; ``tentative`` goes to
-  ``Busy.tentative``; ``free`` and ``unknown`` are nothing. A schedule that comes without items (only the
-  ``availabilityView`` string, as for mailboxes that share less detail) is read from that string instead.
-- A per-schedule ``error`` (mailbox not found, no free/busy access) becomes that person's ``Busy(error=...)``
-  in plain words; ``workingHours`` becomes ``Busy.working_hours`` with its zone as an IANA name (Windows zone
-  names through icalendar's Windows→IANA table; a "Customized Time Zone" cannot be named, so its hours are
-  left out with a warning and the person's profile applies).
+- Status (case-insensitive): ``busy`` and ``oof`` (out of office) are busy; ``tentative`` goes to
+  ``Busy.tentative``; ``workingElsewhere``, ``free`` and ``unknown`` are nothing. "Working elsewhere" is how
+  people mark a day at home or at another office: Graph's availability view counts it as free, and so does
+  the ICS reader for Outlook's ``X-MICROSOFT-CDO-BUSYSTATUS:WORKINGELSEWHERE``. A schedule that comes without
+  items (only the ``availabilityView`` string, as for mailboxes that share less detail) is read from that
+  string instead: 2 (busy) and 3 (out of office) busy, 1 tentative, 0 and 4 (working elsewhere) free.
+- A per-schedule ``error`` (mailbox not found, no free/busy access), and a schedule whose part of the answer
+  is malformed (an item without a time, no ``scheduleId``, wrong types), becomes that person's
+  ``Busy(error=...)`` in plain words, never "free". ``workingHours`` becomes ``Busy.working_hours`` with its
+  zone as an IANA name (Windows zone names through icalendar's Windows→IANA table) when it is usable: some
+  working day, and an end after the start. Otherwise (a "Customized Time Zone" cannot be named either) it is
+  left out with a warning and the person's profile applies.
 - At most ``concurrency`` (≤ 4, Graph's limit per app and mailbox, and every call here goes to the organizer's
   mailbox) requests are in flight at once, across everything this object does. Plain getSchedule calls are
   used, not ``$batch``: each already carries 20 mailboxes, and a batch's members count against the same
   mailbox limit while hiding their 429s inside a 200 answer.
 
-Failures: 429 (with ``Retry-After``, seconds or an HTTP date), 5xx, timeouts and connection errors are retried
-by ``integrations.http.call_with_retries``; other 4xx are permanent. A batch that still fails makes
-``fetch_busy`` raise ``ProviderUnavailable("Microsoft Graph ...: <cause>")``, and event calls raise
-``DeliveryError`` (``transient`` with ``retry_after`` for the retryable kind). A refused sign-in (a wrong
-secret is ``invalid_client``) is permanent; no message ever contains the secret. A 401 from Graph is tried once
-more with a fresh token.
+Failures: 429 (with ``Retry-After``, seconds or an HTTP date), 5xx, timeouts, connection errors and answers
+that are not JSON are retried by ``integrations.http.call_with_retries``; other 4xx are permanent. A
+getSchedule batch that still fails after its retries, whose answer cannot be read, or that meets anything
+unforeseen (logged once with its traceback) is asked again in halves down to single mailboxes
+(``integrations.http.read_in_halves``): whoever still cannot be read gets ``Busy(error=...)`` and the other
+batches' answers are kept. ``fetch_busy`` raises ``ProviderUnavailable("Microsoft Graph ...: <cause>")`` only
+when nothing at all could be read (Graph or the sign-in service down, or refusing the organizer's requests).
+Event calls raise ``DeliveryError`` (``transient`` with ``retry_after`` for the retryable kind). A refused
+sign-in (a wrong secret is ``invalid_client``) is permanent; no message ever contains the secret. A 401 from
+Graph is tried once more with a fresh token.
 
 Meeting events
 --------------
@@ -107,10 +116,15 @@ from msal.exceptions import MsalServiceError
 
 from integrations.http import (
     TRANSIENT_STATUSES,
+    BatchFailed,
+    BatchOutcome,
+    BatchRound,
     CallRetry,
+    ProviderRefused,
     Transient,
     call_with_retries,
     chunks,
+    read_in_halves,
     retry_after_seconds,
     run_concurrently,
 )
@@ -132,10 +146,11 @@ UID_PROPERTY = "String {5653f311-d50f-41db-b4bc-0d5342673033} Name CoffeeChatMee
 # Namespace of the uuid5 transactionIds, so that the same meeting uid always gives the same transactionId.
 _TRANSACTION_NAMESPACE = uuid.UUID("db32b720-6e85-45f3-9f96-25db25174671")
 
-_BUSY_STATUSES = frozenset({"busy", "oof", "workingelsewhere"})
+# Out of office is away; working elsewhere is working, from somewhere else: free, as Graph's own view counts it.
+_BUSY_STATUSES = frozenset({"busy", "oof"})
 _TENTATIVE_STATUSES = frozenset({"tentative"})
 # availabilityView digits: 0 free, 1 tentative, 2 busy, 3 out of office, 4 working elsewhere.
-_VIEW_BUSY, _VIEW_TENTATIVE = frozenset("234"), frozenset("1")
+_VIEW_BUSY, _VIEW_TENTATIVE = frozenset("23"), frozenset("1")
 _WEEKDAYS = {name: index for index, name in enumerate(
     ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}
 
@@ -160,6 +175,11 @@ _SCHEDULE_ERRORS = {
     "errornofreebusyaccess": "Microsoft 365 does not share this calendar's free/busy with Coffee Chat",
     "erroraccessdenied": "Microsoft 365 does not let Coffee Chat read this calendar",
 }
+
+
+class _Unreadable(Transient):
+    """A getSchedule answer that is not what Graph sends (not JSON, no ``value`` list): a truncated answer or a
+    proxy's page, which may pass."""
 
 
 class _Refused(Exception):
@@ -211,6 +231,10 @@ class GraphCalendar:
     the mailbox that asks for free/busy and owns the events. ``authority_host`` and ``graph_endpoint`` change
     for a national cloud or a test server; ``verify`` is ``requests``' (a CA bundle path for a private CA).
     ``retry`` bounds the attempts of each call and ``sleep`` is how retries wait (tests record it).
+
+    One schedule, or one batch, that cannot be read is the error of the people it concerns (a failing batch is
+    asked again in halves, down to single mailboxes); ``fetch_busy`` raises ``ProviderUnavailable`` only when
+    nothing at all could be read: Graph or the sign-in service down after the retries, or refusing the app.
     """
 
     def __init__(
@@ -271,8 +295,10 @@ class GraphCalendar:
     def fetch_busy(self, people: Sequence[Person], window: Interval) -> dict[str, Busy]:
         """Busy intervals of each person over ``window``, keyed by email (see ``CalendarProvider``).
 
-        Raises ``ProviderUnavailable`` when Graph or the sign-in service is down after retries, or refuses the
-        organizer's request as a whole (wrong credentials, permission not granted, organizer not found).
+        A mailbox whose schedule, or whose batch, still cannot be read after the retries and the halving gets
+        ``Busy(error=...)``; everyone else is read as usual. Raises ``ProviderUnavailable`` only when nothing
+        at all could be read: Graph or the sign-in service down after retries, or refusing the organizer's
+        request as a whole (wrong credentials, permission not granted, organizer not found).
         """
         answers: dict[str, Busy] = {}
         by_mailbox: dict[str, list[Person]] = {}
@@ -287,22 +313,53 @@ class GraphCalendar:
             return answers
         mailboxes = sorted(by_mailbox)
         jobs = [(tuple(batch), piece) for piece in split_window(window) for batch in chunks(mailboxes, MAX_SCHEDULES)]
-        try:
-            results = run_concurrently(self._schedule_with_retries, jobs, limit=self.concurrency)
-        except (Transient, _Refused) as exc:
-            what = "is unavailable" if isinstance(exc, Transient) else "refused the request"
-            message = f"{PROVIDER} getSchedule {what}: {self._scrub(str(exc))}"
-            log.warning("no Microsoft 365 free/busy for %d mailboxes: %s", len(mailboxes), message)
-            raise ProviderUnavailable(message) from exc
-        log.info("read free/busy of %d Microsoft 365 mailboxes in %d getSchedule calls", len(mailboxes), len(jobs))
+        round_ = BatchRound()
+
+        def read(job: tuple[tuple[str, ...], Interval]) -> BatchOutcome[str, dict[str, _Piece]]:
+            batch, piece = job
+            return read_in_halves(lambda part: self._read_batch(part, piece, round_), batch, round_)
+
+        outcomes = run_concurrently(read, jobs, limit=self.concurrency)
+        failures = [(part, reason) for outcome in outcomes for part, reason in outcome.failed]
+        if failures and not any(outcome.read for outcome in outcomes):
+            log.warning("no Microsoft 365 free/busy for %d mailboxes: %s", len(mailboxes), failures[0][1])
+            raise ProviderUnavailable(failures[0][1])
+        results: dict[str, list[_Piece]] = {mailbox: [] for mailbox in mailboxes}
+        for outcome in outcomes:
+            for _, answer in outcome.read:
+                for mailbox, got in answer.items():
+                    results[mailbox].append(got)
+        for part, reason in failures:
+            for mailbox in part:
+                results[mailbox].append(_Piece(error=reason))
+        log.info("read free/busy of %d Microsoft 365 mailboxes in %d getSchedule batches", len(mailboxes), len(jobs))
+        if failures:
+            unread = {mailbox for part, _ in failures for mailbox in part}
+            log.warning("%d of %d Microsoft 365 mailboxes could not be read: %s", len(unread), len(mailboxes),
+                        failures[0][1])
         for mailbox in mailboxes:
-            busy = _combine([result[mailbox] for result in results if mailbox in result], window)
+            busy = _combine(results[mailbox], window)
             answers.update({person.email: busy for person in by_mailbox[mailbox]})
         return answers
 
-    def _schedule_with_retries(self, job: tuple[tuple[str, ...], Interval]) -> dict[str, _Piece]:
-        batch, piece = job
-        return call_with_retries(lambda: self._get_schedule(batch, piece), self.retry, sleep=self._sleep)
+    def _read_batch(self, mailboxes: Sequence[str], piece: Interval, round_: BatchRound) -> dict[str, _Piece]:
+        """One getSchedule batch over one piece of the window, with retries. Raises ``BatchFailed`` when the
+        batch as a whole could not be read (retries spent, an answer that is no getSchedule answer, anything
+        unforeseen) and ``ProviderRefused`` when Graph refuses the organizer's request whatever it asks."""
+        try:
+            return call_with_retries(lambda: self._get_schedule(mailboxes, piece), self.retry, sleep=self._sleep)
+        except _Unreadable as exc:
+            raise BatchFailed(f"{PROVIDER}'s getSchedule answer could not be read: {exc}") from exc
+        except Transient as exc:
+            raise BatchFailed(f"{PROVIDER} getSchedule is unavailable: {self._scrub(str(exc))}") from exc
+        except _Refused as exc:
+            message = f"{PROVIDER} getSchedule refused the request: {self._scrub(str(exc))}"
+            if exc.status == 400:  # a refusal of what was asked may lie in one mailbox of the batch
+                raise BatchFailed(message) from exc
+            raise ProviderRefused(message) from exc
+        except Exception as exc:  # the per-batch boundary: a library bug or an answer nobody foresaw
+            what = f"a getSchedule answer for {len(mailboxes)} Microsoft 365 mailboxes"
+            raise BatchFailed(round_.unforeseen(exc, log, what, PROVIDER)) from exc
 
     def _get_schedule(self, mailboxes: Sequence[str], piece: Interval) -> dict[str, _Piece]:
         body = {
@@ -316,19 +373,18 @@ class GraphCalendar:
         try:
             answer = parse_schedule_answer(response.text)
         except ValueError as exc:
-            raise Transient("getSchedule answered with something that is not JSON") from exc
+            raise _Unreadable("Graph answered with something that is not JSON") from exc
         values = answer.get("value") if isinstance(answer, dict) else None
         if not isinstance(values, list):
-            raise Transient("getSchedule answered without a 'value' list")
+            raise _Unreadable("Graph answered without a 'value' list")
+        asked = set(mailboxes)
         pieces: dict[str, _Piece] = {}
-        for position, info in enumerate(values):
-            if not isinstance(info, dict):
-                continue
-            schedule_id = str(info.get("scheduleId") or "").strip().lower()
-            # Graph answers in the order asked; the id is checked first because it is the surer key.
-            mailbox = schedule_id if schedule_id in mailboxes else (
-                mailboxes[position] if position < len(mailboxes) else None)
-            if mailbox is not None:
+        for info in values:
+            schedule_id = info.get("scheduleId") if isinstance(info, dict) else None
+            # Only the scheduleId says whose schedule it is (Graph echoes the address asked). The order of the
+            # answer is not trusted: were one schedule left out, the next person's time would be taken for it.
+            mailbox = schedule_id.strip().lower() if isinstance(schedule_id, str) else None
+            if isinstance(info, dict) and mailbox in asked and mailbox not in pieces:
                 pieces[mailbox] = _read_schedule(info, piece)
         for mailbox in mailboxes:
             pieces.setdefault(mailbox, _Piece(error="Microsoft Graph gave no answer for this mailbox"))
@@ -593,7 +649,8 @@ def split_window(window: Interval, size: timedelta = MAX_WINDOW) -> list[Interva
 def read_availability_view(view: str, start: datetime, minutes: int = VIEW_INTERVAL_MINUTES
                            ) -> tuple[list[Interval], list[Interval]]:
     """Busy and tentative intervals from an ``availabilityView`` string (one digit per ``minutes`` slot from
-    ``start``): 2, 3 and 4 are busy, 1 tentative, anything else free."""
+    ``start``): 2 (busy) and 3 (out of office) are busy, 1 tentative, anything else (0 free, 4 working
+    elsewhere) free."""
     busy: list[Interval] = []
     tentative: list[Interval] = []
     slot = timedelta(minutes=minutes)
@@ -607,36 +664,59 @@ def read_availability_view(view: str, start: datetime, minutes: int = VIEW_INTER
 
 
 def _read_schedule(info: Mapping[str, Any], piece: Interval) -> _Piece:
-    """One ``scheduleInformation`` (already stripped of everything but times) as a ``_Piece``."""
-    error = info.get("error")
-    if isinstance(error, dict):
-        code = str(error.get("responseCode") or "")
-        reason = _SCHEDULE_ERRORS.get(code.lower())
-        if reason is None:
-            reason = f"Microsoft 365 could not read this calendar: {_first_line(error.get('message') or code)}"
-        return _Piece(error=f"{reason} ({code})" if code else reason)
+    """One ``scheduleInformation`` (already stripped of everything but times) as a ``_Piece``. Every part is
+    checked for its type: a malformed schedule is its owner's error in words, never an exception, never "free"."""
+    if info.get("error") is not None:
+        return _Piece(error=_schedule_error(info["error"]))
+    items, view = info.get("scheduleItems"), info.get("availabilityView")
     result = _Piece()
     try:
-        items = info.get("scheduleItems")
-        if isinstance(items, list):
+        if items is not None:
+            if not isinstance(items, list):
+                raise ValueError("scheduleItems is not a list")
             for item in items:
-                status = str(item.get("status") or "").lower()
+                status = item.get("status") if isinstance(item, dict) else None
+                if not isinstance(status, str):
+                    raise ValueError("a schedule item without a status")
+                status = status.lower()
                 if status not in _BUSY_STATUSES and status not in _TENTATIVE_STATUSES:
                     continue
                 start, end = _read_time(item.get("start")), _read_time(item.get("end"))
                 clipped = Interval(start, max(start, end)).clip(piece)
                 if clipped is not None:
                     (result.busy if status in _BUSY_STATUSES else result.tentative).append(clipped)
-        elif isinstance(info.get("availabilityView"), str):
-            result.busy, result.tentative = read_availability_view(info["availabilityView"], piece.start)
-    except (ValueError, TypeError, AttributeError) as exc:
-        return _Piece(error=f"Microsoft Graph answered with a time Coffee Chat cannot read: {_first_line(exc)}")
+        elif isinstance(view, str) and view:
+            result.busy, result.tentative = read_availability_view(view, piece.start)
+        else:
+            return _Piece(error="Microsoft Graph answered without this mailbox's schedule")
+    except (ValueError, TypeError, OverflowError) as exc:
+        return _Piece(error=f"Microsoft Graph answered with a schedule Coffee Chat cannot read: {_first_line(exc)}")
     _read_working_hours(info.get("workingHours"), result)
     return result
 
 
+def _schedule_error(error: object) -> str:
+    """A per-schedule ``error`` (``{message, responseCode}``, or whatever came instead) in plain words."""
+    code = message = ""
+    if isinstance(error, dict):
+        code, message = str(error.get("responseCode") or ""), str(error.get("message") or "")
+    elif isinstance(error, str):
+        code = error
+    reason = _SCHEDULE_ERRORS.get(code.lower())
+    if reason is None:
+        detail = _first_line(message or code)
+        reason = "Microsoft 365 could not read this calendar" + (f": {detail}" if detail else "")
+    return f"{reason} ({code})" if code else reason
+
+
 def _read_working_hours(hours: object, into: _Piece) -> None:
+    """Exchange's working hours into ``into`` when they are usable: some working day, an end after the start,
+    a zone with an IANA name. Anything else leaves them out with a warning, so that the profile's apply."""
+    if hours is None:
+        return
     if not isinstance(hours, dict):
+        into.warnings.append("working hours from Microsoft 365 cannot be used (not an object); "
+                             "the profile's working hours apply")
         return
     zone_info = hours.get("timeZone")
     zone_name = str(zone_info.get("name") or "") if isinstance(zone_info, dict) else ""
@@ -646,15 +726,30 @@ def _read_working_hours(hours: object, into: _Piece) -> None:
                              f"({zone_name or 'none given'}); the profile's working hours apply")
         return
     try:
-        days = frozenset(_WEEKDAYS[str(day).lower()] for day in hours.get("daysOfWeek") or ())
-        start = _read_clock(str(hours.get("startTime")))
-        end = _read_clock(str(hours.get("endTime")))
-        into.working_hours = WorkingHours(days=days, start=start, end=end)
-    except (KeyError, ValueError) as exc:
+        into.working_hours = _usable_working_hours(hours)
+    except ValueError as exc:
         into.warnings.append(f"working hours from Microsoft 365 cannot be used ({_first_line(exc)}); "
                              "the profile's working hours apply")
         return
     into.working_zone = zone
+
+
+def _usable_working_hours(hours: Mapping[str, Any]) -> WorkingHours:
+    """``workingHours`` as ``WorkingHours``; ``ValueError`` saying why when they hold no working time."""
+    names, start_text, end_text = hours.get("daysOfWeek"), hours.get("startTime"), hours.get("endTime")
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError("daysOfWeek is not a list of weekdays")
+    unknown = [name for name in names if name.lower() not in _WEEKDAYS]
+    if unknown:
+        raise ValueError(f"unknown weekday {unknown[0]!r}")
+    if not names:
+        raise ValueError("no working days")
+    if not isinstance(start_text, str) or not isinstance(end_text, str):
+        raise ValueError("no start or end time")
+    start, end = _read_clock(start_text), _read_clock(end_text)
+    if end <= start:
+        raise ValueError(f"the working day ends at {end:%H:%M}, not after it starts at {start:%H:%M}")
+    return WorkingHours(days=frozenset(_WEEKDAYS[name.lower()] for name in names), start=start, end=end)
 
 
 def _combine(pieces: Sequence[_Piece], window: Interval) -> Busy:

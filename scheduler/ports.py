@@ -54,7 +54,9 @@ class CalendarProvider(Protocol):
     - Intervals are timezone-aware UTC, merged, sorted and clipped to ``window``; nothing but times is kept:
       never titles, locations, attendees or descriptions, not even in memory longer than one answer.
     - Tentative time goes to ``Busy.tentative``, not ``Busy.busy``: the program decides what it means. Out of
-      office and "working elsewhere" are busy. Free and transparent time is not returned.
+      office is busy; "working elsewhere" (a day at home or at another office: Graph's ``workingElsewhere``,
+      Outlook's ``X-MICROSOFT-CDO-BUSYSTATUS:WORKINGELSEWHERE``, Google's working-location events) is free, as
+      the providers count it. Free and transparent time is not returned.
     - A person whose calendar cannot be read (file missing or malformed, mailbox not found, no permission) gets
       a ``Busy`` with ``error`` set to a reason a person understands: that is theirs alone and never raises.
     - Where the provider reports working hours (Graph), ``Busy.working_hours`` and ``Busy.working_zone`` carry

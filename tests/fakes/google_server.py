@@ -25,7 +25,12 @@ copying more than times shows up in tests.
 Faults: ``inject(endpoint, *faults)`` queues faults consumed one per call; ``set_outage(endpoint, fault)`` answers
 every call with one. Endpoints are named ``token``, ``freeBusy``, ``events.insert``, ``events.get``,
 ``events.patch`` and ``events.delete``. ``calls`` counts calls per endpoint; ``max_in_flight`` records the highest
-number of calls to one endpoint served at once.
+number of calls to one endpoint served at once. ``inject_calendar_errors(calendar, *reasons)`` gives one calendar
+a per-calendar error in each of its next freeBusy answers (Google's passing ``internalError``, say), and
+``rewrite(endpoint, change)`` passes every successful answer through ``change(request, answer)`` before it is
+sent: a hostile answer (not JSON, fields missing, wrong types) returned as ``bytes`` goes out as they are, a
+``Fault`` is answered as that fault (so that only the calls asking for some calendar fail), anything else as
+JSON.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -96,9 +102,9 @@ def rate_limited(retry_after: str | None = None, *, status: int = 429, reason: s
     return Fault(status=status, reason=reason, message=message, retry_after=retry_after)
 
 
-def quota_exceeded() -> Fault:
-    """403 ``quotaExceeded``: the daily quota is spent; retrying does not help."""
-    return Fault(status=403, reason="quotaExceeded", message="Calendar usage limits exceeded.")
+def quota_exceeded(reason: str = "quotaExceeded") -> Fault:
+    """403 ``quotaExceeded`` (or ``dailyLimitExceeded``): a usage limit is spent; it lifts after hours."""
+    return Fault(status=403, reason=reason, message="Calendar usage limits exceeded.")
 
 
 def server_error(status: int = 503) -> Fault:
@@ -139,6 +145,12 @@ class _Answer:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # sent as it is instead of ``body`` as JSON (a hostile answer)
+
+
+# A test's change to successful answers: (request body as JSON, answer body) -> a new body, bytes to send as they
+# are, or a Fault to answer with.
+Rewrite = Callable[[Any, Any], Any]
 
 
 class _ApiError(Exception):
@@ -152,7 +164,7 @@ class _ApiError(Exception):
 
 def _error_answer(status: int, reason: str, message: str, *, domain: str = "global",
                   retry_after: str | None = None) -> _Answer:
-    if reason in ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"):
+    if reason in ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "dailyLimitExceeded"):
         domain = "usageLimits"
     body = {"error": {"errors": [{"domain": domain, "reason": reason, "message": message}], "code": status,
                       "message": message, "status": _STATUS_NAMES.get(status, "UNKNOWN")}}
@@ -174,6 +186,8 @@ class FakeGoogle:
         self.delegated: dict[str, set[str]] = defaultdict(set)  # service account -> scopes granted org-wide
         self.events: dict[str, dict[str, dict[str, Any]]] = {}  # calendar id -> event id -> event
         self.calendar_errors: dict[str, str] = {}  # calendar id -> freeBusy error reason
+        self._calendar_faults: dict[str, deque[str]] = defaultdict(deque)  # calendar id -> reasons, one per answer
+        self._rewrites: dict[str, Rewrite] = {}
         self.calls: Counter[str] = Counter()
         self.max_in_flight: Counter[str] = Counter()
         self.notifications: list[Notification] = []
@@ -271,6 +285,21 @@ class FakeGoogle:
             else:
                 self._outages[endpoint] = fault
 
+    def inject_calendar_errors(self, calendar_id: str, *reasons: str) -> None:
+        """Answer ``calendar_id`` in its next freeBusy answers with these per-calendar error reasons, one per
+        answer (``internalError`` is Google's own passing trouble), then normally again."""
+        with self._lock:
+            self._calendar_faults[calendar_id.lower()].extend(reasons)
+
+    def rewrite(self, endpoint: str, change: Rewrite | None) -> None:
+        """Pass every 2xx answer of ``endpoint`` through ``change(request, answer)`` (``None`` stops): what it
+        returns is sent instead, ``bytes`` as they are, a ``Fault`` as that fault, anything else as JSON."""
+        with self._lock:
+            if change is None:
+                self._rewrites.pop(endpoint, None)
+            else:
+                self._rewrites[endpoint] = change
+
     def live_events(self, calendar_id: str) -> list[dict[str, Any]]:
         """Events of a calendar that are not cancelled."""
         with self._lock:
@@ -309,6 +338,15 @@ class FakeGoogle:
             answer = self._dispatch(endpoint, match, query, headers, body)
             if fault is not None and fault.after_write:
                 self._stopping.wait(fault.delay)
+            with self._lock:
+                change = self._rewrites.get(endpoint)
+            if change is not None and 200 <= answer.status < 300:
+                changed = change(json.loads(body) if body else None, answer.body)
+                if isinstance(changed, Fault):
+                    return self._fault_answer(endpoint, changed)
+                if isinstance(changed, bytes):
+                    return _Answer(answer.status, headers=answer.headers, raw=changed)
+                return _Answer(answer.status, changed, answer.headers)
             return answer
         finally:
             with self._lock:
@@ -435,9 +473,10 @@ class FakeGoogle:
             for item in items:
                 asked = item["id"]
                 calendar = asked.lower()
-                if calendar in self.calendar_errors:
-                    calendars[asked] = {"errors": [{"domain": "calendar", "reason": self.calendar_errors[calendar]}],
-                                        "busy": []}
+                flaky = self._calendar_faults.get(calendar)
+                reason = flaky.popleft() if flaky else self.calendar_errors.get(calendar)
+                if reason is not None:
+                    calendars[asked] = {"errors": [{"domain": "calendar", "reason": reason}], "busy": []}
                 elif calendar not in self.events:
                     calendars[asked] = {"errors": [{"domain": "global", "reason": "notFound"}], "busy": []}
                 else:
@@ -590,7 +629,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         answer = fake.handle(self.command, self.path, headers, body)
-        data = b"" if answer.body is None else json.dumps(answer.body, indent=1).encode()
+        if answer.raw is not None:
+            data = answer.raw
+        else:
+            data = b"" if answer.body is None else json.dumps(answer.body, indent=1).encode()
         try:
             self.send_response(answer.status, HTTPStatus(answer.status).phrase)
             for name, value in answer.headers.items():

@@ -24,6 +24,11 @@ request, in order; ``fail_always`` fails every request until ``recover``. A faul
 (429 with ``Retry-After`` in seconds or as an HTTP date, 500, 503), answer slowly, or do the work and then
 answer too late ("timeout after a successful write").
 
+``rewrite(endpoint, change)`` passes every successful answer of an endpoint through ``change(request, answer)``
+(the request's JSON body and the answer's): a hostile answer (not JSON, fields missing, wrong types) returned as
+``bytes`` is sent as it is, a ``Fault`` is answered as that fault (so that only the calls asking for some mailbox
+fail), anything else as JSON.
+
 Everything tests read is on the object: ``calls`` (per endpoint), ``schedule_requests`` (each getSchedule
 body), ``events`` and ``cancelled``, ``max_in_flight`` (per mailbox), ``throttled`` and ``tokens_issued``.
 """
@@ -156,6 +161,12 @@ class _Answer:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # sent as it is instead of ``body`` as JSON (a hostile answer)
+
+
+# A test's change to successful answers: (request body as JSON, answer body) -> a new body, bytes to send as they
+# are, or a Fault to answer with.
+Rewrite = Callable[[Any, Any], Any]
 
 
 class GraphFake:
@@ -194,6 +205,7 @@ class GraphFake:
         self._tokens: dict[str, float] = {}
         self._faults: dict[str, list[Fault]] = {}
         self._always: dict[str, Fault] = {}
+        self._rewrites: dict[str, Rewrite] = {}
         self._in_flight: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -268,6 +280,15 @@ class GraphFake:
         with self._lock:
             self._always[endpoint] = fault or Fault(status=503, code="ServiceUnavailable")
 
+    def rewrite(self, endpoint: str, change: Rewrite | None) -> None:
+        """Pass every 2xx answer of ``endpoint`` through ``change(request, answer)`` (``None`` stops): what it
+        returns is sent instead, ``bytes`` as they are, a ``Fault`` as that fault, anything else as JSON."""
+        with self._lock:
+            if change is None:
+                self._rewrites.pop(endpoint, None)
+            else:
+                self._rewrites[endpoint] = change
+
     def recover(self, endpoint: str) -> None:
         with self._lock:
             self._always.pop(endpoint, None)
@@ -296,6 +317,10 @@ class GraphFake:
             return
         endpoint, mailbox, work = route
         fault = self._take_fault(endpoint)
+        with self._lock:
+            change = self._rewrites.get(endpoint)
+        if change is not None:
+            work = self._rewritten(work, change, raw)
         with self._lock:
             self.calls[endpoint] += 1
         if mailbox is None:  # sign-in endpoints: no bearer token, no mailbox concurrency, OAuth error bodies
@@ -346,6 +371,27 @@ class GraphFake:
             time.sleep(fault.delay)
         self._send(handler, answer)
 
+    @staticmethod
+    def _rewritten(work: Callable[..., _Answer], change: Rewrite, raw: bytes) -> Callable[..., _Answer]:
+        """``work`` with its 2xx answers passed through a test's ``change``."""
+
+        def changed(*args: Any) -> _Answer:
+            answer = work(*args)
+            if not 200 <= answer.status < 300:
+                return answer
+            new = change(json.loads(raw) if raw else None, answer.body)
+            if isinstance(new, Fault):
+                status = new.status or 500
+                failed = _graph_error(status, new.code or _default_code(status), "Injected fault.")
+                if new.retry_after is not None:
+                    failed.headers["Retry-After"] = new.retry_after
+                return failed
+            if isinstance(new, bytes):
+                return _Answer(answer.status, headers=answer.headers, raw=new)
+            return _Answer(answer.status, new, answer.headers)
+
+        return changed
+
     def _take_fault(self, endpoint: str) -> Fault | None:
         with self._lock:
             queued = self._faults.get(endpoint)
@@ -355,10 +401,13 @@ class GraphFake:
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, answer: _Answer) -> None:
-        payload = b"" if answer.body is None else json.dumps(answer.body).encode()
+        if answer.raw is not None:
+            payload = answer.raw
+        else:
+            payload = b"" if answer.body is None else json.dumps(answer.body).encode()
         try:
             handler.send_response(answer.status)
-            if answer.body is not None:
+            if payload:
                 handler.send_header("Content-Type", "application/json; charset=utf-8")
             for name, value in answer.headers.items():
                 handler.send_header(name, value)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -47,7 +47,14 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 class Event:
     start: datetime
     end: datetime
-    status: str = "busy"  # or "tentative"
+    status: str = "busy"  # or "tentative", "oof" (out of office), "elsewhere" (working elsewhere)
+
+
+# How each status is written in iCalendar (ICS files and CalDAV): Outlook's busy status beside the standard ones.
+_ICS_STATUS = {"tentative": "STATUS:TENTATIVE\n", "oof": "X-MICROSOFT-CDO-BUSYSTATUS:OOF\n",
+               "elsewhere": "X-MICROSOFT-CDO-BUSYSTATUS:WORKINGELSEWHERE\n"}
+# Graph's schedule statuses.
+_GRAPH_STATUS = {"busy": "busy", "tentative": "tentative", "oof": "oof", "elsewhere": "workingElsewhere"}
 
 
 class World(Protocol):
@@ -71,7 +78,7 @@ def new_email() -> str:
 
 
 def vevent(event: Event) -> str:
-    status = "STATUS:TENTATIVE\n" if event.status == "tentative" else ""
+    status = _ICS_STATUS.get(event.status, "")
     return (f"BEGIN:VEVENT\nUID:{uuid.uuid4()}\nDTSTAMP:20261101T000000Z\nDTSTART:{event.start:%Y%m%dT%H%M%SZ}\n"
             f"DTEND:{event.end:%Y%m%dT%H%M%SZ}\nSUMMARY:{SECRET_TITLE}\nLOCATION:{SECRET_PLACE}\n{status}"
             "END:VEVENT\n")
@@ -114,8 +121,8 @@ class CalDavWorld:
         return Person(new_email(), "CalDAV person", "t", calendar=CalendarSource("caldav", url))
 
     def provider(self) -> CalendarProvider:
-        return CalDavCalendar(username="alice", password=self.server.users["alice"], retry=RETRY,
-                              sleep=lambda _: None, timeout=10)
+        return CalDavCalendar(username="alice", password=self.server.users["alice"], servers=[self.server.url],
+                              retry=RETRY, sleep=lambda _: None, timeout=10)
 
 
 @dataclass
@@ -128,7 +135,11 @@ class GoogleWorld:
         email = new_email()
         self.fake.add_calendar(email)
         for event in events:
-            self.fake.add_busy(email, event.start, event.end, summary=SECRET_TITLE, location=SECRET_PLACE)
+            # Google Calendar's own kinds of event: out of office blocks time; a working location does not.
+            kinds: dict[str, dict[str, Any]] = {"oof": {"eventType": "outOfOffice"},
+                                                "elsewhere": {"eventType": "workingLocation", "transparent": True}}
+            kind = kinds.get(event.status, {})
+            self.fake.add_busy(email, event.start, event.end, summary=SECRET_TITLE, location=SECRET_PLACE, **kind)
         return Person(email, "Google person", "t", calendar=CalendarSource("google", email))
 
     def person_without_calendar(self) -> Person:
@@ -150,7 +161,7 @@ class GraphWorld:
         email = new_email()
         self.fake.add_mailbox(email)
         for event in events:
-            self.fake.add_item(email, event.start, event.end, event.status, subject=SECRET_TITLE,
+            self.fake.add_item(email, event.start, event.end, _GRAPH_STATUS[event.status], subject=SECRET_TITLE,
                                location=SECRET_PLACE)
         return Person(email, "Graph person", "t", calendar=CalendarSource("microsoft", email))
 
@@ -173,6 +184,8 @@ class InProcessWorld:
     def person_with(self, events: Sequence[Event]) -> Person:
         email = new_email()
         for event in events:
+            if event.status == "elsewhere":
+                continue
             target = self.fake.tentative if event.status == "tentative" else self.fake.busy
             target.setdefault(email, []).append(Interval(event.start, event.end))
         return Person(email, "Fake person", "t")
@@ -308,3 +321,15 @@ def test_nothing_but_times_leaves_the_provider(world: World, provider: CalendarP
     person = world.person_with([Event(at(0, 9), at(0, 10)), Event(at(1, 9), at(1, 10), "tentative")])
     answers = provider.fetch_busy([person], WINDOW)
     assert all(secret_free(answer) for answer in answers.values())
+
+
+def test_issue_13_out_of_office_is_busy_and_working_elsewhere_is_free(world: World,
+                                                                      provider: CalendarProvider) -> None:
+    """As each standard and provider defines it: Outlook's BUSYSTATUS in iCalendar, Graph's statuses, Google's
+    out-of-office and working-location events. Working elsewhere is working (at home, at another office)."""
+    person = world.person_with([Event(at(1, 0), at(2, 0), "oof"), Event(at(3, 8), at(3, 18), "elsewhere"),
+                                Event(at(3, 10), at(3, 11))])
+    answer = provider.fetch_busy([person], WINDOW)[person.email]
+    assert answer.error is None
+    assert answer.busy == (Interval(at(1, 0), at(2, 0)), Interval(at(3, 10), at(3, 11)))
+    assert answer.tentative == ()

@@ -30,6 +30,7 @@ from integrations.google_calendar import (
     CALENDAR_ERRORS,
     EVENTS_SCOPE,
     FREEBUSY_SCOPE,
+    USAGE_LIMIT_RETRY_AFTER,
     GoogleCalendar,
     conference_request_id,
     event_id_for,
@@ -38,8 +39,13 @@ from integrations.google_calendar import (
 )
 from integrations.http import CallRetry
 from scheduler.config import GoogleConfig
+from scheduler.cycle import PlanSettings
 from scheduler.errors import ConfigError, DeliveryError, ProviderUnavailable
-from scheduler.model import Attendee, Busy, CalendarSource, Interval, Invite, Person
+from scheduler.model import Attendee, Busy, CalendarSource, Interval, Invite, Person, Program
+from scheduler.outbox import RetryPolicy, deliver_due, standard_performers
+from scheduler.ports import UnitOfWork
+from scheduler.services import run_cycle
+from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
 from tests.fakes.google_server import (
     GOOGLE_TOKEN_AUDIENCE,
     FakeGoogle,
@@ -55,6 +61,7 @@ from tests.fakes.google_server import (
 ORGANIZER = "coffee-bot@example.com"
 SERVICE_ACCOUNT = "coffeechat@example-project.iam.gserviceaccount.com"
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
+SUNDAY_NOON = MONDAY - timedelta(hours=12)
 WEEK = Interval(MONDAY, MONDAY + timedelta(days=5))
 ATTEMPTS = 4
 SHORT_TIMEOUT = 0.4  # long enough for a loaded machine, short enough to keep the suite quick
@@ -249,6 +256,164 @@ def test_a_calendar_google_cannot_read_is_that_persons_error(fake: FakeGoogle, c
     assert busy[ics.email].error == "a ics calendar cannot be read through Google"
 
 
+def test_issue_13_a_calendar_google_could_not_read_just_now_is_asked_again_alone(
+        fake: FakeGoogle, calendar: GoogleCalendar, waits: list[float]) -> None:
+    people = colleagues(fake, 3)
+    flaky = "colleague001@example.com"
+    fake.inject_calendar_errors(flaky, "internalError", "backendError")  # Google's own passing trouble, twice
+    ghost = google_person("ghost@example.com")  # notFound: permanent, not asked again
+
+    busy = calendar.fetch_busy([*people, ghost], WEEK)
+
+    assert all(busy[p.email] == Busy(busy=(Interval(at(0, 9), at(0, 10)),)) for p in people)
+    assert busy[ghost.email].error == CALENDAR_ERRORS["notFound"]
+    assert [[item["id"] for item in r["items"]] for r in fake.freebusy_requests[1:]] == [[flaky], [flaky]]
+    assert len(waits) == 2  # with backoff between the asks
+
+
+def test_issue_13_a_calendar_that_keeps_failing_inside_google_is_given_up_after_bounded_attempts(
+        fake: FakeGoogle, calendar: GoogleCalendar, waits: list[float]) -> None:
+    people = colleagues(fake, 2)
+    fake.calendar_errors["colleague000@example.com"] = "backendError"
+
+    busy = calendar.fetch_busy(people, WEEK)
+
+    assert busy["colleague000@example.com"] == Busy(error=CALENDAR_ERRORS["backendError"])
+    assert busy["colleague001@example.com"].busy == (Interval(at(0, 9), at(0, 10)),)
+    assert fake.calls["freeBusy"] == ATTEMPTS
+    assert len(waits) == ATTEMPTS - 1
+
+
+BAD = "colleague007@example.com"  # in the first of two batches (50 and 10 calendars)
+
+
+def _when_bad_is_asked(hostile: object) -> Callable[[Any, Any], Any]:
+    """A rewrite answering ``hostile`` to every freeBusy call that asks for ``BAD``."""
+    def change(request: Any, answer: Any) -> Any:
+        return hostile if BAD in [item["id"] for item in request["items"]] else answer
+    return change
+
+
+def _bad_calendar(change: Callable[[dict[str, Any]], Any]) -> Callable[[Any, Any], Any]:
+    """A rewrite replacing ``BAD``'s part of each answer by ``change(part)`` (``...`` removes it)."""
+    def rewrite(request: Any, answer: Any) -> Any:
+        calendars = answer["calendars"]
+        if BAD in calendars:
+            changed = change(dict(calendars[BAD]))
+            if changed is ...:
+                del calendars[BAD]
+            else:
+                calendars[BAD] = changed
+        return answer
+    return rewrite
+
+
+def _period(start: object = "2026-11-23T09:00:00Z", end: object = "2026-11-23T10:00:00Z") -> dict[str, Any]:
+    return {"busy": [{"start": start, "end": end}]}
+
+
+@pytest.mark.parametrize(("rewrite", "error"), [
+    # The whole answer is unusable: retried, then the batch is asked in halves down to BAD alone.
+    pytest.param(_when_bad_is_asked(b"<html><body>Sign in to the proxy</body></html>"), "not a JSON object",
+                 id="not-json"),
+    pytest.param(_when_bad_is_asked(b'{"kind": "calendar#freeBusy", "calendars": {'), "not a JSON object",
+                 id="truncated"),
+    pytest.param(_when_bad_is_asked(b'{"calendars": "\xff\xfe"}'), "cannot read (UnicodeDecodeError)",
+                 id="not-utf-8"),
+    pytest.param(_when_bad_is_asked([]), "not a JSON object", id="a-list"),
+    pytest.param(_when_bad_is_asked({"kind": "calendar#freeBusy"}), "without the calendars", id="no-calendars"),
+    pytest.param(_when_bad_is_asked({"calendars": [BAD]}), "without the calendars", id="calendars-a-list"),
+    # BAD's own part of the answer is malformed: BAD's error, the rest of the answer is read.
+    pytest.param(_bad_calendar(lambda part: ...), "did not answer for this calendar", id="calendar-missing"),
+    pytest.param(_bad_calendar(lambda part: "busy"), "not a calendar", id="calendar-a-string"),
+    pytest.param(_bad_calendar(lambda part: {}), "without its busy times", id="no-busy"),
+    pytest.param(_bad_calendar(lambda part: {"busy": {"start": "2026-11-23T09:00:00Z"}}), "without its busy times",
+                 id="busy-an-object"),
+    pytest.param(_bad_calendar(lambda part: {"busy": ["09:00-10:00"]}), "busy time that cannot be read",
+                 id="period-a-string"),
+    pytest.param(_bad_calendar(lambda part: {"busy": [{"start": "2026-11-23T09:00:00Z"}]}),
+                 "busy time that cannot be read", id="no-end"),
+    pytest.param(_bad_calendar(lambda part: {"busy": [{"end": "2026-11-23T09:00:00Z"}]}),
+                 "busy time that cannot be read", id="no-start"),
+    pytest.param(_bad_calendar(lambda part: _period(start="next tuesday")), "busy time that cannot be read",
+                 id="unparsable-time"),
+    pytest.param(_bad_calendar(lambda part: _period(start="2026-11-23T09:00:00")), "busy time that cannot be read",
+                 id="time-without-offset"),
+    pytest.param(_bad_calendar(lambda part: _period(end=1764000000)),
+                 "busy time that cannot be read", id="time-a-number"),
+    pytest.param(_bad_calendar(lambda part: _period(end="9999-12-31T23:00:00-12:00")),
+                 "busy time that cannot be read", id="time-out-of-range"),
+    pytest.param(_bad_calendar(lambda part: {"errors": "notFound", "busy": []}), "could not read this calendar",
+                 id="errors-a-string"),
+    pytest.param(_bad_calendar(lambda part: {"errors": [7], "busy": []}), "could not read this calendar",
+                 id="error-a-number"),
+])
+def test_issue_13_a_hostile_freebusy_answer_is_its_peoples_error_alone(
+        fake: FakeGoogle, calendar: GoogleCalendar, rewrite: Callable[[Any, Any], Any], error: str) -> None:
+    people = colleagues(fake, 60)
+    fake.rewrite("freeBusy", rewrite)
+
+    busy = calendar.fetch_busy(people, WEEK)
+
+    assert set(busy) == {p.email for p in people}
+    assert error in (busy[BAD].error or "")
+    assert busy[BAD].busy == ()
+    # Everyone else, in the other batch and in BAD's own, is read.
+    assert all(b == Busy(busy=(Interval(at(0, 9), at(0, 10)),)) for email, b in busy.items() if email != BAD)
+
+
+def test_issue_13_a_batch_that_keeps_failing_is_asked_in_halves_down_to_its_person(
+        fake: FakeGoogle, calendar: GoogleCalendar) -> None:
+    people = colleagues(fake, 60)
+    fake.rewrite("freeBusy", _when_bad_is_asked(server_error(500)))  # only the calls that ask for BAD fail
+
+    busy = calendar.fetch_busy(people, WEEK)
+
+    assert busy[BAD] == Busy(error="Google Calendar is unavailable (freeBusy): HTTP 500 backendError: Backend Error")
+    assert all(b.busy == (Interval(at(0, 9), at(0, 10)),) for email, b in busy.items() if email != BAD)
+    # Bounded: the failing batch with its retries, then at each of the 6 halvings (50 → 25 → 12 → 6 → 3 → 2 → 1)
+    # the failing half with its retries and the other half once; the second batch once.
+    assert fake.calls["freeBusy"] == ATTEMPTS + 6 * (ATTEMPTS + 1) + 1
+
+
+def test_issue_13_an_unforeseen_failure_reading_a_batch_is_its_peoples_error_logged_once(
+        fake: FakeGoogle, calendar: GoogleCalendar, caplog: pytest.LogCaptureFixture) -> None:
+    """A JSON bomb (nesting deeper than Python's parser goes) raises RecursionError, which no code foresees: the
+    per-batch boundary makes it the batch's error, and the halving narrows it down to BAD."""
+    people = colleagues(fake, 60)
+    fake.rewrite("freeBusy", _when_bad_is_asked(b"[" * 200_000 + b"]" * 200_000))
+    caplog.set_level(logging.WARNING, logger="integrations.google_calendar")
+
+    busy = calendar.fetch_busy(people, WEEK)
+
+    assert busy[BAD].error == ("Google Calendar gave an answer Coffee Chat could not make sense of (RecursionError); "
+                               "the administrators have the details in the log")
+    assert all(b.busy == (Interval(at(0, 9), at(0, 10)),) for email, b in busy.items() if email != BAD)
+    with_traceback = [r for r in caplog.records if r.exc_info]
+    [record] = with_traceback
+    assert record.exc_info is not None
+    assert record.exc_info[0] is RecursionError
+    assert any("as above" in r.getMessage() for r in caplog.records)
+
+
+def test_issue_13_provider_unavailable_only_when_nothing_at_all_could_be_read(
+        fake: FakeGoogle, make_calendar: Callable[..., GoogleCalendar]) -> None:
+    calendar = make_calendar(concurrency=1)
+    people = colleagues(fake, 120)
+    second_batch = {p.email for p in people[50:100]}
+
+    def fail_second_batch(request: Any, answer: Any) -> Any:
+        return server_error(503) if {item["id"] for item in request["items"]} & second_batch else answer
+
+    fake.rewrite("freeBusy", fail_second_batch)
+
+    busy = calendar.fetch_busy(people, WEEK)  # no ProviderUnavailable: two batches were read
+
+    assert all(busy[p.email].busy == (Interval(at(0, 9), at(0, 10)),) for p in people[:50] + people[100:])
+    assert all((busy[email].error or "").startswith("Google Calendar is unavailable (freeBusy): HTTP 503")
+               for email in second_batch)
+
+
 # --- retries ----------------------------------------------------------------------------------------------
 
 
@@ -309,13 +474,15 @@ def test_a_service_that_stays_down_is_unavailable_after_bounded_retries(
     fake.set_outage("freeBusy", server_error(503))
 
     with pytest.raises(ProviderUnavailable) as caught:
-        calendar.fetch_busy(colleagues(fake, 120), WEEK)  # three batches: the first one's retries decide
+        calendar.fetch_busy(colleagues(fake, 120), WEEK)  # three batches: the first one and its halves decide
 
     message = str(caught.value)
     assert message == ("Google Calendar is unavailable (freeBusy): HTTP 503 backendError: The service is "
                        "currently unavailable.")
-    assert fake.calls["freeBusy"] == ATTEMPTS
-    assert len(waits) == ATTEMPTS - 1
+    # The first batch, then each of its halves, with their retries: both halves failing the same way is the
+    # provider's failure, so nothing is split further and the other two batches are not asked.
+    assert fake.calls["freeBusy"] == 3 * ATTEMPTS
+    assert len(waits) == 3 * (ATTEMPTS - 1)
     assert not any(secret in message for secret in secrets_of(fake, key_info))
 
 
@@ -549,14 +716,47 @@ def test_a_long_retry_after_is_handed_to_the_outbox(fake: FakeGoogle, calendar: 
     assert waits == []
 
 
-def test_quota_exceeded_on_events_is_permanent(fake: FakeGoogle, calendar: GoogleCalendar) -> None:
-    fake.inject("events.insert", quota_exceeded())
+@pytest.mark.parametrize("reason", ["quotaExceeded", "dailyLimitExceeded"])
+def test_issue_13_a_spent_usage_limit_on_events_is_tried_again_an_hour_later(
+        fake: FakeGoogle, calendar: GoogleCalendar, waits: list[float], reason: str) -> None:
+    """Google's "Calendar usage limits exceeded" for the organizer lifts after hours: the outbox is told to wait
+    an hour and try again (its max_attempts still bound the tries), not to give the invitation up."""
+    fake.inject("events.insert", quota_exceeded(reason))
 
-    with pytest.raises(DeliveryError, match="quotaExceeded") as caught:
+    with pytest.raises(DeliveryError, match=reason) as caught:
         calendar.create_event(make_invite())
 
-    assert caught.value.transient is False
-    assert fake.calls["events.insert"] == 1
+    assert (caught.value.transient, caught.value.retry_after) == (True, USAGE_LIMIT_RETRY_AFTER)
+    assert USAGE_LIMIT_RETRY_AFTER >= 3600
+    assert fake.calls["events.insert"] == 1  # not waited for in-process
+    assert waits == []
+
+
+def test_issue_13_the_outbox_delivers_a_quota_limited_event_once_the_limit_lifts(
+        fake: FakeGoogle, calendar: GoogleCalendar, new_uow: Callable[[], UnitOfWork]) -> None:
+    clock = FakeClock(SUNDAY_NOON)
+    with new_uow() as uow:
+        for n in range(2):
+            uow.people.save(Person(f"p{n}@example.com", f"P{n}", f"team-{n}", verified_at=SUNDAY_NOON))
+        uow.commit()
+    settings = PlanSettings(Attendee(ORGANIZER, "Coffee Chat"), f"Coffee Chat <{ORGANIZER}>",
+                            "https://coffee.example.com")
+    run_cycle(new_uow, FakeCalendarProvider(), clock, Program("coffee", invites="google"), settings)
+    performers = standard_performers(FakeMailer(), {"google": calendar})
+    policy = RetryPolicy(max_attempts=4)
+    fake.set_outage("events.insert", quota_exceeded())
+
+    first = deliver_due(new_uow, performers, clock, policy)
+    clock.advance(timedelta(minutes=59))
+    too_soon = deliver_due(new_uow, performers, clock, policy)
+    fake.set_outage("events.insert", None)  # the limit lifted
+    clock.advance(timedelta(minutes=2))
+    later = deliver_due(new_uow, performers, clock, policy)
+
+    assert (first.retried, first.dead) == (1, 0)
+    assert too_soon.attempted == 0  # the hour is waited out on the outbox's clock
+    assert (later.done, later.dead) == (1, 0)
+    assert len(fake.live_events(ORGANIZER)) == 1
 
 
 # --- configuration ----------------------------------------------------------------------------------------

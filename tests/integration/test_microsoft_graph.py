@@ -168,8 +168,7 @@ def test_statuses_are_read_case_insensitively_and_tentative_is_kept_apart(graph,
 
     busy = connect().fetch_busy([ana], WEEK)[ana.email]
 
-    assert busy.busy == (Interval(at(0, 8), at(0, 9.5)), Interval(at(0, 10), at(0, 11)),
-                         Interval(at(0, 12), at(0, 13)))
+    assert busy.busy == (Interval(at(0, 8), at(0, 9.5)), Interval(at(0, 10), at(0, 11)))  # busy, out of office
     assert busy.tentative == (Interval(at(0, 14), at(0, 15)),)
     assert all(i.start.tzinfo is UTC for i in busy.busy + busy.tentative)
 
@@ -233,6 +232,34 @@ def test_a_schedule_without_items_is_read_from_the_availability_view(graph, conn
     assert busy.tentative == (Interval(at(0, 11), at(0, 11.5)),)
 
 
+def test_issue_13_working_elsewhere_is_free_and_out_of_office_is_busy(graph, connect):
+    """Graph's own view counts "working elsewhere" (a day at home, at another office) as free; out of office is
+    away. Both from schedule items and from the availability view of a mailbox that shares less detail."""
+    people = []
+    for name, hidden in (("detailed", False), ("terse", True)):
+        address = f"{name}@contoso.example"
+        graph.add_mailbox(address, details_hidden=hidden)
+        graph.add_item(address, at(0, 0), at(0, 24), "workingElsewhere")  # all day at home
+        graph.add_item(address, at(0, 10), at(0, 11), "busy")
+        graph.add_item(address, at(1, 0), at(2, 0), "oof")
+        people.append(person(address))
+    views: list[str] = []
+
+    def record(request: Any, answer: Any) -> Any:
+        views.extend(info["availabilityView"] for info in answer["value"])
+        return answer
+
+    graph.rewrite("getSchedule", record)
+
+    answers = connect().fetch_busy(people, WEEK)
+
+    for address in ("detailed@contoso.example", "terse@contoso.example"):
+        assert answers[address].error is None
+        assert answers[address].busy == (Interval(at(0, 10), at(0, 11)), Interval(at(1, 0), at(2, 0)))
+        assert answers[address].tentative == ()
+    assert all(set(view[:40]) == {"4"} and set(view[96:192]) == {"3"} for view in views)  # what Graph said
+
+
 def test_subjects_and_locations_never_reach_answers_or_logs(graph, connect, caplog):
     caplog.set_level(logging.DEBUG)
     ana = mailbox_person(graph, "ana@contoso.example")
@@ -265,6 +292,200 @@ def test_private_fields_are_dropped_while_the_answer_is_parsed():
                            "start": {"dateTime": "2026-11-23T09:00:00.0000000", "timeZone": "UTC"},
                            "end": {"dateTime": "2026-11-23T10:00:00.0000000", "timeZone": "UTC"}}],
     }]}
+
+
+# --- hostile answers and batches that fail (issue 13) ---------------------------------------------------------
+
+BAD = "p07@contoso.example"  # in the first of two batches (20 and 10 mailboxes)
+
+
+def thirty_busy_people(graph: GraphFake) -> list[Person]:
+    """30 mailboxes (two getSchedule batches), each busy Monday 09:00-10:00."""
+    people = [mailbox_person(graph, f"p{n:02}@contoso.example") for n in range(30)]
+    for p in people:
+        graph.add_item(p.email, at(0, 9), at(0, 10))
+    return people
+
+
+def when_bad_is_asked(hostile: object) -> Callable[[Any, Any], Any]:
+    """A rewrite answering ``hostile`` to every getSchedule call that asks for ``BAD``."""
+    def change(request: Any, answer: Any) -> Any:
+        return hostile if BAD in request["schedules"] else answer
+    return change
+
+
+def bad_schedule(change: Callable[[dict[str, Any]], Any]) -> Callable[[Any, Any], Any]:
+    """A rewrite replacing ``BAD``'s scheduleInformation by ``change(info)`` (``...`` removes it)."""
+    def rewrite(request: Any, answer: Any) -> Any:
+        values = []
+        for info in answer["value"]:
+            if info["scheduleId"] == BAD:
+                info = change(dict(info))
+                if info is ...:
+                    continue
+            values.append(info)
+        return {**answer, "value": values}
+    return rewrite
+
+
+def with_item(info: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """``info`` whose first schedule item has ``fields`` replaced (``None`` removes one)."""
+    item = {**info["scheduleItems"][0], **fields}
+    return {**info, "scheduleItems": [{k: v for k, v in item.items() if v is not None}]}
+
+
+@pytest.mark.parametrize(("rewrite", "error"), [
+    # The whole answer is unusable: retried, then the batch is asked in halves down to BAD alone.
+    pytest.param(when_bad_is_asked(b"<html><body>Sign in to the proxy</body></html>"), "not JSON", id="not-json"),
+    pytest.param(when_bad_is_asked(b'{"value": [{"scheduleId": "p07@con'), "not JSON", id="truncated"),
+    pytest.param(when_bad_is_asked([]), "without a 'value' list", id="a-list"),
+    pytest.param(when_bad_is_asked({"@odata.context": "x"}), "without a 'value' list", id="no-value"),
+    pytest.param(when_bad_is_asked({"value": {"scheduleId": BAD}}), "without a 'value' list", id="value-an-object"),
+    # BAD's own scheduleInformation is malformed: BAD's error, the rest of the answer is read.
+    pytest.param(bad_schedule(lambda info: ...), "gave no answer", id="schedule-missing"),
+    pytest.param(bad_schedule(lambda info: "busy"), "gave no answer", id="schedule-a-string"),
+    pytest.param(bad_schedule(lambda info: {k: v for k, v in info.items() if k != "scheduleId"}), "gave no answer",
+                 id="no-schedule-id"),
+    pytest.param(bad_schedule(lambda info: {**info, "scheduleId": 7}), "gave no answer", id="schedule-id-a-number"),
+    pytest.param(bad_schedule(lambda info: with_item(info, start=None)), "cannot read", id="item-without-start"),
+    pytest.param(bad_schedule(lambda info: with_item(info, end="2026-11-23T10:00:00")), "cannot read",
+                 id="end-a-string"),
+    pytest.param(bad_schedule(lambda info: with_item(info, start={"dateTime": "Monday 9am", "timeZone": "UTC"})),
+                 "cannot read", id="unparsable-time"),
+    pytest.param(bad_schedule(lambda info: with_item(info, start={"dateTime": "2026-11-23T09:00:00",
+                                                                    "timeZone": "Mars Standard Time"})),
+                 "cannot read", id="unknown-zone"),
+    pytest.param(bad_schedule(lambda info: with_item(info, end={"dateTime": "9999-12-31T23:00:00",
+                                                                  "timeZone": "Etc/GMT+12"})),
+                 "cannot read", id="time-out-of-range"),
+    pytest.param(bad_schedule(lambda info: with_item(info, status=2)), "cannot read", id="status-a-number"),
+    pytest.param(bad_schedule(lambda info: {**info, "scheduleItems": ["busy"]}), "cannot read", id="item-a-string"),
+    pytest.param(bad_schedule(lambda info: {**info, "scheduleItems": {"status": "busy"}}), "cannot read",
+                 id="items-an-object"),
+    pytest.param(bad_schedule(lambda info: {"scheduleId": BAD}), "without this mailbox's schedule",
+                 id="no-items-no-view"),
+    pytest.param(bad_schedule(lambda info: {"scheduleId": BAD, "availabilityView": 2}),
+                 "without this mailbox's schedule", id="view-a-number"),
+    pytest.param(bad_schedule(lambda info: {"scheduleId": BAD, "error": "ErrorInvalidUser"}),
+                 "no Microsoft 365 mailbox", id="error-a-string"),
+    pytest.param(bad_schedule(lambda info: {**info, "error": {}}), "could not read this calendar", id="error-empty"),
+])
+def test_issue_13_a_hostile_get_schedule_answer_is_its_peoples_error_alone(graph, connect, rewrite, error):
+    people = thirty_busy_people(graph)
+    graph.rewrite("getSchedule", rewrite)
+
+    answers = connect().fetch_busy(people, WEEK)
+
+    assert set(answers) == {p.email for p in people}
+    assert error in (answers[BAD].error or "")
+    assert answers[BAD].busy == ()
+    # Everyone else, in the other batch and in BAD's own, is read.
+    assert all(busy.error is None and busy.busy == (Interval(at(0, 9), at(0, 10)),)
+               for email, busy in answers.items() if email != BAD)
+
+
+def test_issue_13_a_get_schedule_batch_that_keeps_failing_is_asked_in_halves_down_to_its_person(graph, connect):
+    people = thirty_busy_people(graph)
+    graph.rewrite("getSchedule", when_bad_is_asked(Fault(status=500, code="ErrorInternalServerError")))
+
+    answers = connect(concurrency=1).fetch_busy(people, WEEK)
+
+    assert answers[BAD].error == ("Microsoft Graph getSchedule is unavailable: HTTP 500 ErrorInternalServerError: "
+                                  "Injected fault.")
+    assert all(busy.busy == (Interval(at(0, 9), at(0, 10)),) for email, busy in answers.items() if email != BAD)
+    # Bounded: the failing batch with its 4 attempts, then at each of the 4 halvings (20 → 10 → 5 → 3 → 1) the
+    # failing half with its attempts and the other half once; the second batch once.
+    assert graph.calls["getSchedule"] == 4 + 4 * (4 + 1) + 1
+
+
+def test_issue_13_an_unforeseen_failure_reading_a_get_schedule_batch_is_its_peoples_error_logged_once(
+        graph, connect, caplog):
+    """A JSON bomb (nesting deeper than Python's parser goes) raises RecursionError, which no code foresees: the
+    per-batch boundary makes it the batch's error, and the halving narrows it down to BAD."""
+    people = thirty_busy_people(graph)
+    graph.rewrite("getSchedule", when_bad_is_asked(b"[" * 200_000 + b"]" * 200_000))
+    caplog.set_level(logging.WARNING, logger="integrations.microsoft_graph")
+
+    answers = connect().fetch_busy(people, WEEK)
+
+    assert answers[BAD].error == ("Microsoft Graph gave an answer Coffee Chat could not make sense of "
+                                  "(RecursionError); the administrators have the details in the log")
+    assert all(busy.busy == (Interval(at(0, 9), at(0, 10)),) for email, busy in answers.items() if email != BAD)
+    with_traceback = [r for r in caplog.records if r.exc_info]
+    [record] = with_traceback
+    assert record.exc_info is not None
+    assert record.exc_info[0] is RecursionError
+    assert any("as above" in r.getMessage() for r in caplog.records)
+
+
+def test_issue_13_provider_unavailable_only_when_nothing_at_all_could_be_read(graph, connect):
+    people = [mailbox_person(graph, f"p{n:02}@contoso.example") for n in range(45)]
+    second_batch = {p.email for p in people[20:40]}
+
+    def fail_second_batch(request: Any, answer: Any) -> Any:
+        return Fault(status=503) if set(request["schedules"]) & second_batch else answer
+
+    graph.rewrite("getSchedule", fail_second_batch)
+    answers = connect(concurrency=1).fetch_busy(people, WEEK)  # two batches read: no ProviderUnavailable
+
+    assert all(answers[p.email].error is None for p in people[:20] + people[40:])
+    assert all((answers[email].error or "").startswith("Microsoft Graph getSchedule is unavailable: HTTP 503")
+               for email in second_batch)
+
+    graph.rewrite("getSchedule", None)
+    graph.fail_always("getSchedule", Fault(status=503, code="ServiceUnavailable"))
+    calls = graph.calls["getSchedule"]
+    with pytest.raises(ProviderUnavailable, match="Microsoft Graph getSchedule is unavailable: HTTP 503"):
+        connect(concurrency=1).fetch_busy(people, WEEK)
+    # Down: the first batch and its two halves, with their attempts; the other batches are not asked.
+    assert graph.calls["getSchedule"] - calls == 3 * 4
+
+
+@pytest.mark.parametrize(("settings", "rewrite", "why"), [
+    pytest.param({"working_days": ()}, None, "no working days", id="no-days"),
+    pytest.param({"working_start": "17:00:00.0000000", "working_end": "08:00:00.0000000"}, None,
+                 "ends at 08:00, not after it starts at 17:00", id="end-before-start"),
+    pytest.param({"working_start": "00:00:00.0000000", "working_end": "00:00:00.0000000"}, None,
+                 "ends at 00:00, not after it starts at 00:00", id="no-hours"),
+    pytest.param({}, {"daysOfWeek": 5}, "not a list of weekdays", id="days-a-number"),
+    pytest.param({}, {"daysOfWeek": "monday"}, "not a list of weekdays", id="days-a-string"),
+    pytest.param({}, {"daysOfWeek": ["funday"]}, "unknown weekday 'funday'", id="unknown-day"),
+    pytest.param({}, {"startTime": None}, "no start or end time", id="no-start"),
+    pytest.param({}, {"endTime": "5pm"}, "cannot be used", id="unreadable-end"),
+])
+def test_issue_13_unusable_exchange_working_hours_leave_the_profiles_in_place(graph, connect, settings, rewrite,
+                                                                             why):
+    ana = person("ana@contoso.example")
+    graph.add_mailbox(ana.email, **settings)
+    graph.add_item(ana.email, at(0, 9), at(0, 10))
+
+    def change(request: Any, answer: Any) -> Any:
+        for info in answer["value"]:
+            info["workingHours"].update(rewrite)
+        return answer
+
+    if rewrite is not None:
+        graph.rewrite("getSchedule", change)
+
+    busy = connect().fetch_busy([ana], WEEK)[ana.email]
+
+    assert busy.error is None
+    assert busy.busy == (Interval(at(0, 9), at(0, 10)),)  # the calendar itself is read
+    assert (busy.working_hours, busy.working_zone) == (None, None)  # so the profile's hours apply
+    assert len(busy.warnings) == 1
+    assert why in busy.warnings[0]
+    assert "the profile's working hours apply" in busy.warnings[0]
+
+
+def test_issue_13_working_hours_that_are_not_an_object_are_left_out_with_a_warning(graph, connect):
+    ana = mailbox_person(graph, "ana@contoso.example")
+    graph.rewrite("getSchedule", lambda request, answer: {"value": [{**answer["value"][0],
+                                                                     "workingHours": "mon-fri 08:00-17:00"}]})
+
+    busy = connect().fetch_busy([ana], WEEK)[ana.email]
+
+    assert (busy.error, busy.working_hours) == (None, None)
+    assert "cannot be used (not an object)" in busy.warnings[0]
 
 
 # --- retries, failures and sign-in ---------------------------------------------------------------------------
@@ -652,7 +873,7 @@ def test_availability_view_marks_exactly_the_busy_and_tentative_slots(view):
     busy, tentative = read_availability_view(view, MONDAY, 15)
     for index, digit in enumerate(view):
         middle = MONDAY + dt.timedelta(minutes=15 * index + 7)
-        assert any(i.start <= middle < i.end for i in busy) == (digit in "234")
+        assert any(i.start <= middle < i.end for i in busy) == (digit in "23")
         assert any(i.start <= middle < i.end for i in tentative) == (digit == "1")
 
 
@@ -671,7 +892,7 @@ def test_busy_matches_the_calendar_for_any_items(tls, tmp_path: Path, entries):
             end = start + dt.timedelta(minutes=15 * length)
             graph.add_item("ana@contoso.example", start, end, status, subject=SUBJECT, location=LOCATION)
             clipped = Interval(start, end).clip(WEEK)
-            if clipped and status.lower() in {"busy", "oof", "workingelsewhere"}:
+            if clipped and status.lower() in {"busy", "oof"}:
                 expected_busy.append(clipped)
             elif clipped and status.lower() == "tentative":
                 expected_tentative.append(clipped)
