@@ -7,8 +7,9 @@ The core hands over a finished ``model.EmailMessage``; this module only turns it
 - ``ConsoleMailer``: prints a readable rendering of each message.
 
 Backends raise ``scheduler.errors.DeliveryError`` and nothing else; ``transient`` tells the outbox whether a
-later retry can help. The ``Date`` header is set when a backend sends, from its clock: the core has no hidden
-clock.
+later retry can help. A login the mail server refuses is its subclass ``ServiceRefused``: the fault of the whole
+mail service, not of one message, on which the outbox pauses email delivery instead of failing every message.
+The ``Date`` header is set when a backend sends, from its clock: the core has no hidden clock.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Self, TextIO
 
 from integrations.invites import render_invite as default_render_invite
 from scheduler.clock import SystemClock
-from scheduler.errors import DeliveryError
+from scheduler.errors import DeliveryError, ServiceRefused
 from scheduler.model import EmailMessage, Invite
 from scheduler.ports import Clock
 
@@ -41,6 +42,10 @@ from scheduler.ports import Clock
 POLICY = email.policy.SMTP.clone(cte_type="7bit")
 INVITE_FILENAME = "invite.ics"
 SECURITY_MODES = ("starttls", "ssl", "none")
+# Replies that refuse Coffee Chat's credentials rather than a message: 530 authentication required (also "must
+# issue STARTTLS first"), 534 mechanism too weak or the provider wants another kind of login (an app password),
+# 535 credentials invalid. Every message would get the same answer until an admin changes a setting.
+LOGIN_REFUSED_CODES = frozenset({530, 534, 535})
 
 # Headers that build_mime sets itself: an extra header must not replace or duplicate them, and address headers
 # (Cc, Bcc) would send the message to people the core never chose.
@@ -261,9 +266,13 @@ class SmtpMailer:
     more on a fresh connection; a fresh connection that fails is not retried here: the outbox retries later.
 
     ``security``: ``starttls`` (upgrade, and refuse to go on in clear when the server does not offer it),
-    ``ssl`` (implicit TLS, usually port 465) or ``none``. ``username``/``password`` enable AUTH. Failures
-    become ``DeliveryError``: recipient refused and other 5xx replies are permanent, 4xx replies, refused or
-    dropped connections and timeouts are transient. The password never appears in an error or a repr.
+    ``ssl`` (implicit TLS, usually port 465) or ``none``. ``username``/``password`` enable AUTH;
+    ``password_name`` says where the admin keeps the password (the environment variable, e.g.
+    ``COFFEECHAT_SMTP_PASSWORD``) so that a refused login can say what to check. Failures become
+    ``DeliveryError``: recipient refused and other 5xx replies are permanent, 4xx replies, refused or dropped
+    connections and timeouts are transient. A login refused with 530, 534 or 535 (or a 530 "authentication
+    required" to MAIL FROM) is ``ServiceRefused`` with ``service="email"``: no message can go until the
+    setting is fixed. The password never appears in an error or a repr.
     """
 
     def __init__(
@@ -274,6 +283,7 @@ class SmtpMailer:
         security: str = "starttls",
         username: str | None = None,
         password: str | None = None,
+        password_name: str | None = None,
         timeout: float = 30.0,
         local_hostname: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -288,6 +298,7 @@ class SmtpMailer:
         self.security = security
         self.username = username
         self._password = password
+        self.password_name = password_name
         self.timeout = timeout
         self.local_hostname = local_hostname
         self._ssl_context = ssl_context
@@ -326,6 +337,10 @@ class SmtpMailer:
                     transient=bool(codes) and all(_is_transient(code) for code in codes),
                 ) from exc
             except smtplib.SMTPResponseException as exc:
+                if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code in LOGIN_REFUSED_CODES:
+                    # MAIL FROM answered "authentication required": the server wants a login (or TLS first)
+                    # that this configuration does not do, for every message alike.
+                    raise self._refused("the mail server requires a login", exc) from exc
                 if exc.smtp_code == 421:
                     # 421: the server is closing the connection (smtplib has closed its end already).
                     self._discard()
@@ -398,6 +413,8 @@ class SmtpMailer:
             raise self._error(f"the server does not support this: {exc}", transient=False) from exc
         except smtplib.SMTPResponseException as exc:
             connection.close()
+            if exc.smtp_code in LOGIN_REFUSED_CODES:
+                raise self._refused("the mail server refused Coffee Chat's login", exc) from exc
             raise self._error(
                 f"{_reply(exc.smtp_code, exc.smtp_error)}", transient=_is_transient(exc.smtp_code)
             ) from exc
@@ -413,10 +430,25 @@ class SmtpMailer:
         return connection
 
     def _error(self, what: str, *, transient: bool) -> DeliveryError:
-        text = f"SMTP {self.host}:{self.port}: {what}"
+        return DeliveryError(self._scrub(f"SMTP {self.host}:{self.port}: {what}"), transient=transient)
+
+    def _refused(self, what: str, exc: smtplib.SMTPResponseException) -> ServiceRefused:
+        """The ``ServiceRefused`` for a reply that refuses Coffee Chat's credentials: the reply, and what to
+        check (the username and the name of the password's variable, never the password)."""
+        if self.username is None:
+            # No login configured: the server wants one, or TLS first (its reply says which).
+            check = "the SMTP settings (security, username and password)"
+        else:
+            check = f"the username {self.username!r} and the password"
+        if self.password_name:
+            check += f" in {self.password_name}"
+        text = f"SMTP {self.host}:{self.port}: {what} ({_reply(exc.smtp_code, exc.smtp_error)}): check {check}"
+        return ServiceRefused(self._scrub(text), service="email", setting=self.password_name)
+
+    def _scrub(self, text: str) -> str:
         if self._password:
             text = text.replace(self._password, "***")  # in case a server echoes what it was sent
-        return DeliveryError(text, transient=transient)
+        return text
 
 
 def _reply(code: int, text: bytes | str) -> str:

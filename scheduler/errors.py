@@ -73,6 +73,25 @@ class DeliveryError(CoffeeChatError):
         super().__init__(message)
 
 
+class ServiceRefused(DeliveryError):
+    """The delivery service itself refuses Coffee Chat (the mail server rejects its login, a calendar provider
+    its credentials): not the fault of the effect being performed, and every other effect sent through that
+    service would fail the same way until an admin fixes a setting.
+
+    The relay therefore puts the effect back as pending without counting the attempt, sends nothing more
+    through that service for the rest of the pass, and reports one alert for all of them instead of a dead
+    effect each. ``service`` names the service in that alert (``"email"``); ``setting`` is what the admin should
+    check (an environment variable's *name*, never a secret). ``transient`` is always true: a later try
+    succeeds once the setting is fixed, so code that knows nothing of pauses retries rather than gives up.
+    """
+
+    def __init__(self, message: str, *, service: str, setting: str | None = None,
+                 retry_after: float | None = None) -> None:
+        self.service = service
+        self.setting = setting
+        super().__init__(message, transient=True, retry_after=retry_after)
+
+
 class StorageError(CoffeeChatError):
     """The database cannot be reached, or its schema is not at the version this code needs."""
 

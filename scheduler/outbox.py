@@ -20,21 +20,30 @@ What a crash can repeat, by effect kind:
 
 A meeting that is rescheduled or cancelled supersedes its pending effects of earlier generations (the keys
 carry the meeting's SEQUENCE), so no stale reminder or invite goes out afterwards.
+
+A service that refuses Coffee Chat itself (``ServiceRefused``: the mail server rejects the login) pauses that
+service for the rest of the pass: the effect being performed goes back to pending without the attempt counted
+against it, the others of the service are not tried, and the report carries one alert. Failing them one by one
+would park every email of a cycle as dead, each needing its own requeue, for a single wrong password.
 """
 from __future__ import annotations
 
+import logging
 import random
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from scheduler.emails import email_from_payload, invite_from_payload
-from scheduler.errors import DeliveryError
+from scheduler.errors import DeliveryError, ServiceRefused, StorageError
 from scheduler.model import CycleState, Effect
 from scheduler.ports import Clock, EventCalendar, Mailer, UnitOfWork
 
 Performer = Callable[[Effect], None]
 Progress = Callable[[str, int, int], None]
+
+logger = logging.getLogger(__name__)
 
 
 MIN_WAIT = timedelta(seconds=1)
@@ -66,17 +75,48 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """What one pass of the relay did."""
+    """What one pass of the relay did.
+
+    ``skipped``: effects another relay took first. ``held``: effects kept pending, attempts not counted,
+    because their service refused Coffee Chat (see ``alerts``). ``alerts``: one line per paused service, for
+    the admin (``"email delivery paused: …"``).
+    """
 
     done: int = 0
     retried: int = 0
     dead: int = 0
     skipped: int = 0
+    held: int = 0
+    alerts: tuple[str, ...] = ()
 
     @property
     def attempted(self) -> int:
-        """Effects this pass tried to perform."""
+        """Effects this pass tried to perform (an effect held back by a paused service is not one)."""
         return self.done + self.retried + self.dead
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        """Both reports' figures summed and their alerts in order (the batches of a pass)."""
+        return DeliveryReport(done=self.done + other.done, retried=self.retried + other.retried,
+                              dead=self.dead + other.dead, skipped=self.skipped + other.skipped,
+                              held=self.held + other.held, alerts=self.alerts + other.alerts)
+
+
+@dataclass
+class _Pauses:
+    """The services paused in this pass: why (by channel, see ``_channel``) and the effects held back."""
+
+    reasons: dict[str, ServiceRefused] = field(default_factory=dict)
+    held: dict[str, set[str]] = field(default_factory=dict)  # channel -> keys of the effects held back
+
+    def held_keys(self) -> set[str]:
+        return set().union(*self.held.values())
+
+    def hold(self, channel: str, key: str) -> None:
+        self.held.setdefault(channel, set()).add(key)
+
+    def alerts(self) -> tuple[str, ...]:
+        return tuple(f"{error.service} delivery paused: {error}; {len(self.held[channel])} kept pending for the "
+                     "next pass" for channel, error in self.reasons.items())
 
 
 def deliver_due(
@@ -93,57 +133,116 @@ def deliver_due(
     happened. ``rng`` draws the retry jitter (a fresh generator when not given).
 
     ``performers`` maps an effect kind to the function that performs it; a performer raises
-    ``DeliveryError`` on failure. An effect of an unknown kind is parked as dead, never dropped.
+    ``DeliveryError`` on failure. An effect of an unknown kind is parked as dead, never dropped. A performer
+    that raises ``ServiceRefused`` pauses its service (the effect's kind, and for a provider event the
+    provider) until the pass ends: that effect and the other due ones of the service stay pending with their
+    attempts not counted, other services still go, and the report has one alert per paused service (logged
+    once as a warning).
     """
     total = DeliveryReport()
     touched: set[int] = set()
+    pauses = _Pauses()
+    jitter = rng or random.Random()  # noqa: S311 - jitter, not a secret
     while True:
-        batch, due = _deliver_batch(uow_factory, performers, clock, policy, batch_size, progress, touched,
-                                    rng or random.Random())  # noqa: S311 - jitter, not a secret
-        total = DeliveryReport(done=total.done + batch.done, retried=total.retried + batch.retried,
-                               dead=total.dead + batch.dead, skipped=total.skipped + batch.skipped)
-        # A short batch means nothing more is due; a retried effect is never due again at once, so this ends.
-        if due < batch_size:
+        batch, complete = _deliver_batch(uow_factory, performers, clock, policy, batch_size, progress, touched,
+                                         jitter, pauses)
+        total += batch
+        # Nothing more is due once a read comes back short; a retried effect is never due again at once, and a
+        # held one is read past, so this ends.
+        if complete:
             break
     _close_delivered_cycles(uow_factory, touched)
-    return total
+    return replace(total, held=len(pauses.held_keys()), alerts=pauses.alerts())
 
 
 def _deliver_batch(uow_factory: Callable[[], UnitOfWork], performers: Mapping[str, Performer], clock: Clock,
                    policy: RetryPolicy, batch_size: int, progress: Progress | None,
-                   touched: set[int], rng: random.Random) -> tuple[DeliveryReport, int]:
-    """One batch of due effects: the report and how many were due. Adds the cycles of the effects it
-    performed to ``touched``."""
-    done = retried = dead = skipped = 0
+                   touched: set[int], rng: random.Random, pauses: _Pauses) -> tuple[DeliveryReport, bool]:
+    """One batch of due effects: the report, and whether every due effect has now been seen. Adds the cycles
+    of the effects it performed to ``touched`` and the effects it held back to ``pauses``."""
+    held = pauses.held_keys()
+    # Held effects stay due: read past them, so the effects of other services behind them still come up.
+    limit = batch_size + len(held)
     with uow_factory() as uow:
-        due = uow.outbox.due(clock.now(), limit=batch_size)
+        read = uow.outbox.due(clock.now(), limit=limit)
+    due = [effect for effect in read if effect.key not in held]
+    outcomes: Counter[str] = Counter()
     for position, effect in enumerate(due, start=1):
-        with uow_factory() as uow:
-            claimed = uow.outbox.claim(effect.key, clock.now(), policy.lease)
-            uow.commit()
-        if not claimed:
-            skipped += 1  # another relay got there first, or it is no longer due
-            continue
-        if effect.cycle_id is not None:
-            touched.add(effect.cycle_id)
-        attempts = effect.attempts + 1
-        outcome = _perform(performers, effect)
-        with uow_factory() as uow:
-            if outcome is None:
-                uow.outbox.mark_done(effect.key, clock.now())
-                done += 1
-            elif outcome.transient and attempts < policy.max_attempts:
-                when = clock.now() + policy.delay(attempts, outcome.retry_after, draw=rng.random())
-                uow.outbox.mark_retry(effect.key, str(outcome), when)
-                retried += 1
-            else:
-                why = str(outcome) if not outcome.transient else f"gave up after {attempts} attempts: {outcome}"
-                uow.outbox.mark_dead(effect.key, why)
-                dead += 1
-            uow.commit()
+        outcomes[_deliver_one(uow_factory, performers, clock, policy, touched, rng, pauses, effect)] += 1
         if progress:
             progress("delivering", position, len(due))
-    return DeliveryReport(done=done, retried=retried, dead=dead, skipped=skipped), len(due)
+    report = DeliveryReport(done=outcomes["done"], retried=outcomes["retried"], dead=outcomes["dead"],
+                            skipped=outcomes["skipped"])
+    return report, len(read) < limit
+
+
+def _deliver_one(uow_factory: Callable[[], UnitOfWork], performers: Mapping[str, Performer], clock: Clock,
+                 policy: RetryPolicy, touched: set[int], rng: random.Random, pauses: _Pauses,
+                 effect: Effect) -> str:
+    """Claim, perform and record one effect; what became of it: done, retried, dead, skipped or held."""
+    channel = _channel(effect)
+    if channel in pauses.reasons:
+        pauses.hold(channel, effect.key)  # not claimed: it stays pending exactly as it was
+        return "held"
+    with uow_factory() as uow:
+        claimed = uow.outbox.claim(effect.key, clock.now(), policy.lease)
+        uow.commit()
+    if not claimed:
+        return "skipped"  # another relay got there first, or it is no longer due
+    if effect.cycle_id is not None:
+        touched.add(effect.cycle_id)
+    attempts = effect.attempts + 1
+    outcome = _perform(performers, effect)
+    with uow_factory() as uow:
+        if isinstance(outcome, ServiceRefused):
+            # Due again at once (or after the service's Retry-After): this pass reads past it, the next one
+            # begins with it.
+            kept = _put_back(uow, effect.key, str(outcome),
+                             clock.now() + timedelta(seconds=outcome.retry_after or 0))
+            uow.commit()
+            pauses.reasons[channel] = outcome
+            if kept:
+                pauses.hold(channel, effect.key)
+            # Once per service and pass: the effects held after this one are counted, not logged.
+            logger.warning("%s delivery paused for the rest of this pass, its effects kept pending: %s",
+                           outcome.service, outcome)
+            return "held"
+        if outcome is None:
+            uow.outbox.mark_done(effect.key, clock.now())
+            result = "done"
+        elif outcome.transient and attempts < policy.max_attempts:
+            when = clock.now() + policy.delay(attempts, outcome.retry_after, draw=rng.random())
+            uow.outbox.mark_retry(effect.key, str(outcome), when)
+            result = "retried"
+        else:
+            why = str(outcome) if not outcome.transient else f"gave up after {attempts} attempts: {outcome}"
+            uow.outbox.mark_dead(effect.key, why)
+            result = "dead"
+        uow.commit()
+    return result
+
+
+def _channel(effect: Effect) -> str:
+    """What an effect is sent through, the unit a refusal pauses: its kind, and for a provider event the
+    provider, so a refused Google sign-in does not hold back Microsoft's events."""
+    provider = effect.payload.get("provider")
+    return f"{effect.kind}:{provider}" if isinstance(provider, str) else effect.kind
+
+
+def _put_back(uow: UnitOfWork, key: str, reason: str, due_at: datetime) -> bool:
+    """Return a claimed effect to pending, due at ``due_at``, its attempt not counted (the service refused
+    Coffee Chat, not this effect); False for an effect superseded meanwhile, which stays superseded.
+
+    The repository has no call that un-counts a claim; a dead effect requeued is pending with its attempts
+    reset, so the two together, in one transaction (nobody sees it dead), give that. Its attempts start again
+    from 0, which for an effect never tried before is exactly unchanged.
+    """
+    uow.outbox.mark_dead(key, reason)  # leaves a superseded effect as it is
+    try:
+        uow.outbox.requeue(key, due_at)
+    except StorageError:
+        return False  # not dead, so superseded while it was in flight: it must never be performed now
+    return True
 
 
 def _perform(performers: Mapping[str, Performer], effect: Effect) -> DeliveryError | None:

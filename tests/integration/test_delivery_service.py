@@ -1,22 +1,35 @@
 """Cancelling and rescheduling meetings, provider-sent invitations and the relay's faults, through the real
-storage (SQLite, and PostgreSQL when set) with in-process fakes of the mailer and the event calendar."""
+storage (SQLite, and PostgreSQL when set) with in-process fakes of the mailer and the event calendar; a mail
+server that refuses the login is a real SMTP server (aiosmtpd) on loopback, reached by the real SmtpMailer
+and, at the end, by the ``coffeechat deliver`` command."""
 
 from __future__ import annotations
 
+import logging
+import socket
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from scheduler.cycle import PlanSettings
+from integrations.mail import SmtpMailer
+from scheduler.cli import main
+from scheduler.clock import SystemClock
+from scheduler.cycle import PlanSettings, next_window
+from scheduler.emails import email_from_payload
 from scheduler.errors import DeliveryError, InputError, NotFoundError
 from scheduler.model import Attendee, EmailMessage, Interval, Meeting, Person, Program
 from scheduler.outbox import DeliveryReport, RetryPolicy, deliver_due, standard_performers
 from scheduler.ports import UnitOfWork
 from scheduler.services import cancel_meeting, reschedule_meeting, run_cycle
+from tests.e2e.org import ANSI, COFFEE, HEADER, PEOPLE, Org, busy_calendar, person_row
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeEventCalendar, FakeMailer
 
 SETTINGS = PlanSettings(Attendee("coffee@example.com", "Coffee Chat"), "Coffee Chat <coffee@example.com>",
@@ -259,3 +272,184 @@ def test_an_unknown_meeting_payload_is_dead_not_crashing(world: World) -> None:
         (dead,) = uow.outbox.list(state="dead")
     assert dead.key == "broken"
     assert "version" in dead.last_error
+
+
+# --- a mail server that refuses the login (issue 13) ---------------------------------------------------------
+
+HOST = "127.0.0.1"
+USERNAME = "coffee"
+PASSWORD = "correct horse battery staple"
+WRONG_PASSWORD = "last year's password"
+# aiosmtpd warns against AUTH without TLS, rightly for a real server; this one is on loopback, and in clear so
+# that the CLI's own SmtpMailer (which trusts only the system's CAs) can reach it.
+plain_login = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+
+
+class LoginServer:
+    """A real SMTP server on loopback that wants USERNAME/PASSWORD (in clear: loopback only) and keeps what it
+    accepted; ``login_sessions`` are the connections that tried to log in."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+        self.login_sessions: list[Session] = []
+        with socket.socket() as probe:  # the Controller needs a concrete port
+            probe.bind((HOST, 0))
+            port = int(probe.getsockname()[1])
+        self.controller = Controller(self, hostname=HOST, port=port, auth_required=True, auth_require_tls=False,
+                                     authenticator=self.authenticate)
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                     data: Any) -> AuthResult:
+        if not any(known is session for known in self.login_sessions):
+            self.login_sessions.append(session)
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (USERNAME.encode(),
+                                                                                  PASSWORD.encode())
+        return AuthResult(success=ok, handled=False)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK: queued"
+
+
+@pytest.fixture
+def login_server() -> Iterator[LoginServer]:
+    server = LoginServer()
+    server.controller.start()
+    yield server
+    server.controller.stop()
+
+
+def smtp_mailer(server: LoginServer, password: str) -> SmtpMailer:
+    return SmtpMailer(HOST, server.port, security="none", username=USERNAME, password=password,
+                      password_name="COFFEECHAT_SMTP_PASSWORD", timeout=5.0, local_hostname="localhost")
+
+
+def refusal(server: LoginServer) -> str:
+    return (f"SMTP {HOST}:{server.port}: the mail server refused Coffee Chat's login (535 5.7.8 Authentication "
+            "credentials invalid): check the username 'coffee' and the password in COFFEECHAT_SMTP_PASSWORD")
+
+
+@plain_login
+def test_issue_13_a_refused_smtp_login_pauses_a_cycles_emails_with_one_alert_and_loses_none(
+        new_uow: NewUow, clock: FakeClock, create_person: Callable[..., Person], login_server: LoginServer,
+        caplog: pytest.LogCaptureFixture) -> None:
+    World(new_uow, clock, [create_person(department=f"d{i % 2}") for i in range(24)], Program("coffee"))
+    with new_uow() as uow:
+        due = uow.outbox.due(clock.now(), limit=1000)
+    assert [e.kind for e in due] == ["email"] * 24  # every member's announcement, with its invite
+    caplog.set_level(logging.WARNING, logger="scheduler.outbox")
+
+    with smtp_mailer(login_server, WRONG_PASSWORD) as mailer:
+        report = deliver_due(new_uow, standard_performers(mailer, {}), clock, POLICY)
+
+    assert (report.done, report.retried, report.dead, report.held) == (0, 0, 0, 24)
+    assert report.alerts == (f"email delivery paused: {refusal(login_server)}; 24 kept pending for the next pass",)
+    assert [r.getMessage() for r in caplog.records if r.name == "scheduler.outbox"] == [
+        f"email delivery paused for the rest of this pass, its effects kept pending: {refusal(login_server)}"]
+    assert all(WRONG_PASSWORD not in r.getMessage() for r in caplog.records)
+    assert len(login_server.login_sessions) == 1  # one refused login, not one per email
+    assert login_server.envelopes == []
+    with new_uow() as uow:
+        after = {e.key: e for e in uow.outbox.list()}
+    assert [(after[e.key].state, after[e.key].attempts) for e in due] == [("pending", 0)] * 24
+    assert Counter(e.state for e in after.values()) == Counter({"pending": 24 + 48})  # no dead letter at all
+
+    # The admin fixes the password; the next pass sends them all, each once.
+    clock.advance(timedelta(minutes=5))
+    with smtp_mailer(login_server, PASSWORD) as mailer:
+        fixed = deliver_due(new_uow, standard_performers(mailer, {}), clock, POLICY)
+
+    assert (fixed.done, fixed.held, fixed.alerts) == (24, 0, ())
+    assert sorted(rcpt for e in login_server.envelopes for rcpt in e.rcpt_tos) == sorted(
+        parseaddr(to)[1] for e in due for to in email_from_payload(e.payload).to)
+    with new_uow() as uow:
+        assert [e.state for e in uow.outbox.list() if e.key in {d.key for d in due}] == ["done"] * 24
+
+
+@plain_login
+def test_issue_13_provider_events_go_while_email_is_paused(google_world: World, login_server: LoginServer) -> None:
+    world = google_world
+
+    with smtp_mailer(login_server, WRONG_PASSWORD) as mailer:
+        report = deliver_due(world.new_uow, standard_performers(mailer, {"google": world.calendar}), world.clock,
+                             POLICY)
+
+    assert (report.done, report.held, len(report.alerts)) == (2, 4, 1)
+    assert sorted(world.calendar.events) == sorted(m.uid for m in world.meetings())
+    assert world.states() == Counter({"done": 2, "pending": 4 + 8})
+
+
+SMTP_CONFIG = """
+[organisation]
+name = "Test Org"
+organizer_email = "coffee@test.example.com"
+organizer_name = "Coffee Chat"
+
+[mail]
+backend = "smtp"
+sender = "Coffee Chat <coffee@test.example.com>"
+
+[mail.smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = "coffee"
+password_env = "COFFEECHAT_TEST_SMTP_PASSWORD"
+timeout_seconds = 5
+
+[calendar]
+ics_dir = "."
+"""
+
+
+@plain_login
+def test_issue_13_coffeechat_deliver_prints_the_pause_as_one_line_and_exits_4(
+        tmp_path: Path, login_server: LoginServer, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    org = Org(tmp_path / "org")
+    (org.directory / "calendars").mkdir(parents=True)
+    org.config.write_text(SMTP_CONFIG.format(port=login_server.port) + COFFEE, encoding="utf-8")
+    org.people_csv.write_text("\n".join([HEADER, *(person_row(*person) for person in PEOPLE)]) + "\n",
+                              encoding="utf-8")
+    first = next_window(Program("coffee"), SystemClock().now()).start
+    for email, *_ in PEOPLE:
+        (org.directory / "calendars" / f"{email.partition('@')[0]}.ics").write_text(
+            busy_calendar(email, [first, first + timedelta(days=7)]), encoding="utf-8", newline="")
+    monkeypatch.delenv("COFFEECHAT_CONFIG", raising=False)
+    monkeypatch.setenv("COFFEECHAT_TEST_SMTP_PASSWORD", WRONG_PASSWORD)
+
+    def run(*args: str) -> tuple[int, list[str]]:
+        """The exit code and the lines printed, without the progress lines."""
+        capsys.readouterr()
+        code = main(["--config", str(org.config), *args])
+        out, err = capsys.readouterr()
+        return code, [line for line in ANSI.sub("", out + err).splitlines() if not line.startswith("delivering:")]
+
+    for args in (("init",), ("import-people", str(org.people_csv)), ("run-cycle",)):
+        code, lines = run(*args)
+    assert code == 0, lines  # run-cycle planned, and delivered nothing: the login was refused
+    paused = [line for line in lines if "delivery paused" in line]
+    assert len(paused) == 1
+
+    code, lines = run("deliver")
+
+    alert = (f"email delivery paused: SMTP {HOST}:{login_server.port}: the mail server refused Coffee Chat's "
+             "login (535 5.7.8 Authentication credentials invalid): check the username 'coffee' and the password "
+             "in COFFEECHAT_TEST_SMTP_PASSWORD")
+    assert code == 4
+    assert lines[0] == "delivery: 0 sent, 0 to retry, 0 failed, 6 held"
+    assert [line for line in lines[1:] if line.strip()] == [lines[1]]  # the alert, on one line, and nothing else
+    assert lines[1].startswith(alert)
+    assert lines[1].endswith("; 6 kept pending for the next pass")
+    assert WRONG_PASSWORD not in "\n".join(lines)
+    assert login_server.envelopes == []
+
+    monkeypatch.setenv("COFFEECHAT_TEST_SMTP_PASSWORD", PASSWORD)
+    code, lines = run("deliver")
+
+    assert (code, lines) == (0, ["delivery: 6 sent, 0 to retry, 0 failed"])
+    assert len(login_server.envelopes) == 6

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from scheduler.cycle import PlanSettings
-from scheduler.errors import DeliveryError, InputError
+from scheduler.errors import DeliveryError, InputError, ServiceRefused
 from scheduler.model import Attendee, Effect, EmailMessage, Interval, Meeting, Person, Program
 from scheduler.outbox import Performer, RetryPolicy, deliver_due, standard_performers
 from scheduler.services import cancel_meeting, reschedule_meeting, run_cycle
@@ -143,6 +143,26 @@ class DeliveryMachine(RuleBasedStateMachine):
         self.deliver_once()
         self.mailer.fail_with = None
         self.calendar.failures = []
+
+    @precondition(lambda self: hasattr(self, "cycle_id"))
+    @rule()
+    def the_mail_server_refuses_the_login_once(self) -> None:
+        """Issue 13: a refused login pauses email for one pass; nothing dies, and no attempt is used up (the
+        settling afterwards checks that everything still arrives)."""
+        self.crash = None  # a crash would count its attempt: this rule is about the refusal alone
+        with self.new_uow() as uow:
+            before = {e.key: e for e in uow.outbox.list()}
+        sent = len(self.mailer.sent)
+        self.mailer.fail_with = ServiceRefused("535 5.7.8 Authentication credentials invalid", service="email")
+        self.deliver_once()
+        self.mailer.fail_with = None
+        with self.new_uow() as uow:
+            after = {e.key: e for e in uow.outbox.list()}
+        assert len(self.mailer.sent) == sent
+        for key, effect in after.items():
+            assert effect.state != "dead", key
+            if effect.kind == "email" and effect.state in ("pending", "in_flight"):
+                assert effect.attempts <= before[key].attempts, key
 
     @rule(hours=st.integers(min_value=1, max_value=30))
     def time_passes(self, hours: int) -> None:

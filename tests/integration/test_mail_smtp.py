@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from integrations.mail import SmtpMailer
-from scheduler.errors import DeliveryError
+from scheduler.errors import DeliveryError, ServiceRefused
 from scheduler.model import Attendee, EmailMessage, Invite
 
 HOST = "127.0.0.1"
@@ -235,6 +235,7 @@ def test_a_refused_recipient_is_permanent_and_the_connection_goes_on(
     mailer.send(make_message(2, to="ana@example.com"))
 
     assert caught.value.transient is False
+    assert not isinstance(caught.value, ServiceRefused)  # one message's problem: the relay goes on
     assert "550" in str(caught.value)
     assert [e.rcpt_tos for e in handler.envelopes] == [["ana@example.com"]]
     assert len(handler.sessions) == 1
@@ -449,13 +450,18 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     return paths
 
 
-def start_auth_server(start_server: StartServer, certificates: Certificates, handler: object) -> Controller:
+def start_auth_server(
+    start_server: StartServer,
+    certificates: Certificates,
+    handler: object,
+    authenticator: Callable[..., AuthResult] = authenticate,
+) -> Controller:
     return start_server(
         handler,
         tls_context=certificates.server_context(),
         require_starttls=True,
         auth_required=True,
-        authenticator=authenticate,
+        authenticator=authenticator,
     )
 
 
@@ -482,24 +488,79 @@ def test_auth_over_starttls(
     assert session.ssl is not None  # the message went over TLS
 
 
-def test_a_wrong_password_is_permanent_and_never_shown(
+def test_issue_13_a_refused_login_is_a_refusal_of_the_whole_mail_service(
     start_server: StartServer, mailers: MakeMailer, certificates: Certificates
 ) -> None:
     wrong = "hunter2-wrong-password"
-    controller = start_auth_server(start_server, certificates, RecordingHandler())
+    handler = RecordingHandler()
+    controller = start_auth_server(start_server, certificates, handler)
     mailer = mailers(
         controller.port,
         security="starttls",
         username=USERNAME,
         password=wrong,
+        password_name="COFFEECHAT_SMTP_PASSWORD",
         ssl_context=certificates.client_context(),
     )
 
-    with pytest.raises(DeliveryError, match="535") as caught:
+    with pytest.raises(ServiceRefused) as caught:
         mailer.send(make_message())
 
-    assert caught.value.transient is False
-    assert wrong not in "".join(traceback.format_exception(caught.value))
+    refusal = caught.value
+    assert str(refusal) == (
+        f"SMTP {HOST}:{controller.port}: the mail server refused Coffee Chat's login "
+        "(535 5.7.8 Authentication credentials invalid): "
+        "check the username 'coffee' and the password in COFFEECHAT_SMTP_PASSWORD"
+    )
+    assert (refusal.service, refusal.setting) == ("email", "COFFEECHAT_SMTP_PASSWORD")
+    # Retrying is right once the password is fixed: code that knows nothing of pauses retries, never buries it.
+    assert refusal.transient is True
+    assert wrong not in "".join(traceback.format_exception(refusal))
+    assert handler.envelopes == []
+
+
+def test_issue_13_a_534_to_the_login_is_a_refusal_of_the_service_too(
+    start_server: StartServer, mailers: MakeMailer, certificates: Certificates
+) -> None:
+    def wants_an_app_password(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                              data: Any) -> AuthResult:
+        return AuthResult(success=False, handled=False,
+                          message="534 5.7.9 Application-specific password required")
+
+    controller = start_auth_server(start_server, certificates, RecordingHandler(), wants_an_app_password)
+    mailer = mailers(
+        controller.port,
+        security="starttls",
+        username=USERNAME,
+        password=PASSWORD,
+        ssl_context=certificates.client_context(),
+    )
+
+    refused = r"refused Coffee Chat's login \(534 5\.7\.9 Application-specific password required\)"
+    with pytest.raises(ServiceRefused, match=refused) as caught:
+        mailer.send(make_message())
+
+    assert str(caught.value).endswith("check the username 'coffee' and the password")  # no variable was named
+    assert caught.value.setting is None
+
+
+def test_issue_13_a_server_that_wants_a_login_not_configured_refuses_the_service(
+    start_server: StartServer, mailers: MakeMailer, certificates: Certificates
+) -> None:
+    handler = RecordingHandler()
+    controller = start_auth_server(start_server, certificates, handler)
+    # TLS but no username: the server answers MAIL FROM with 530, as it would to every message.
+    mailer = mailers(controller.port, security="starttls", ssl_context=certificates.client_context())
+
+    with pytest.raises(ServiceRefused) as caught:
+        mailer.send(make_message())
+
+    assert str(caught.value) == (
+        f"SMTP {HOST}:{controller.port}: the mail server requires a login (530 5.7.0 Authentication required): "
+        "check the SMTP settings (security, username and password)"
+    )
+    assert caught.value.service == "email"
+    assert handler.envelopes == []
 
 
 def test_an_untrusted_certificate_fails_the_connection(

@@ -1,12 +1,17 @@
-from collections.abc import Sequence
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from scheduler.availability import CalendarRouter
 from scheduler.cycle import is_due, next_window
-from scheduler.errors import ProviderUnavailable
-from scheduler.model import Busy, CalendarSource, Cycle, Interval, Person, Program
-from scheduler.outbox import RetryPolicy
-from tests.fakes import FakeCalendarProvider
+from scheduler.errors import DeliveryError, ProviderUnavailable, ServiceRefused
+from scheduler.model import Busy, CalendarSource, Cycle, Effect, Interval, Person, Program
+from scheduler.outbox import RetryPolicy, deliver_due
+from scheduler.ports import UnitOfWork
+from tests.fakes import FakeCalendarProvider, FakeClock
 
 WINDOW = Interval(datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC))
 
@@ -78,3 +83,142 @@ def test_retry_waits_are_full_jitter_never_under_a_second_nor_under_retry_after(
     assert policy.delay(3, draw=0.0) == timedelta(seconds=1)
     assert policy.delay(3, retry_after=90, draw=0.1) == timedelta(seconds=90)
     assert policy.delay(9, draw=0.999) < timedelta(minutes=10)
+
+
+# --- a service that refuses Coffee Chat pauses, it does not kill (issue 13) ----------------------------------
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+NewUow = Callable[[], UnitOfWork]
+REFUSAL = "the mail server refused Coffee Chat's login (535 5.7.8): check COFFEECHAT_SMTP_PASSWORD"
+
+
+def add_effects(new_uow: NewUow, *effects: Effect) -> None:
+    with new_uow() as uow:
+        for effect in effects:
+            assert uow.outbox.add(effect)
+        uow.commit()
+
+
+def email(number: int, attempts: int = 0) -> Effect:
+    return Effect(f"email-{number}", "email", {"n": number}, attempts=attempts)
+
+
+def event(provider: str) -> Effect:
+    return Effect(f"event-{provider}", "calendar_event", {"provider": provider})
+
+
+def effects_by_key(new_uow: NewUow) -> dict[str, Effect]:
+    with new_uow() as uow:
+        return {effect.key: effect for effect in uow.outbox.list()}
+
+
+class Performers:
+    """Performers that record what they were asked to do; ``refuse`` maps a kind (or a provider) to the
+    refusal its service answers."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.refuse: dict[str, ServiceRefused] = {}
+
+    def email(self, effect: Effect) -> None:
+        self.calls.append(effect.key)
+        if "email" in self.refuse:
+            raise self.refuse["email"]
+
+    def event(self, effect: Effect) -> None:
+        self.calls.append(effect.key)
+        provider = str(effect.payload["provider"])
+        if provider in self.refuse:
+            raise self.refuse[provider]
+
+    def mapping(self) -> dict[str, Callable[[Effect], None]]:
+        return {"email": self.email, "calendar_event": self.event}
+
+
+def test_issue_13_a_refused_service_holds_its_effects_pending_while_the_others_go(
+        new_uow: NewUow, caplog: pytest.LogCaptureFixture) -> None:
+    # Seven emails ahead of the provider event, read two at a time: the held emails stay due and are read past.
+    add_effects(new_uow, *(email(n) for n in range(7)), event("google"))
+    performers = Performers()
+    performers.refuse["email"] = ServiceRefused(REFUSAL, service="email", setting="COFFEECHAT_SMTP_PASSWORD")
+    clock = FakeClock(NOW)
+    caplog.set_level(logging.WARNING, logger="scheduler.outbox")
+
+    report = deliver_due(new_uow, performers.mapping(), clock, RetryPolicy(max_attempts=1), batch_size=2)
+
+    assert performers.calls == ["email-0", "event-google"]  # one try at the mail server, not seven
+    assert (report.done, report.retried, report.dead, report.held, report.attempted) == (1, 0, 0, 7, 1)
+    assert report.alerts == (f"email delivery paused: {REFUSAL}; 7 kept pending for the next pass",)
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "scheduler.outbox"] == [
+        (logging.WARNING, f"email delivery paused for the rest of this pass, its effects kept pending: {REFUSAL}")]
+    stored = effects_by_key(new_uow)
+    assert stored["event-google"].state == "done"
+    emails = [stored[f"email-{n}"] for n in range(7)]
+    # max_attempts=1: had the refusal counted as the attempt, every email would be dead now.
+    assert [(e.state, e.attempts) for e in emails] == [("pending", 0)] * 7
+    assert (emails[0].next_attempt_at, emails[0].last_error) == (NOW, REFUSAL)  # due again at the next pass
+    assert [(e.next_attempt_at, e.last_error) for e in emails[1:]] == [(None, "")] * 6  # never touched
+
+    # The password is fixed: the next pass sends them all, as usual.
+    del performers.refuse["email"]
+    again = deliver_due(new_uow, performers.mapping(), clock, RetryPolicy(max_attempts=1), batch_size=2)
+
+    assert (again.done, again.held, again.alerts) == (7, 0, ())
+    assert Counter(e.state for e in effects_by_key(new_uow).values()) == Counter({"done": 8})
+
+
+def test_issue_13_one_providers_refusal_does_not_hold_back_another_providers_events(new_uow: NewUow) -> None:
+    add_effects(new_uow, event("google"), event("microsoft"), email(1))
+    performers = Performers()
+    performers.refuse["google"] = ServiceRefused("Google refused the service account's key",
+                                                 service="Google Calendar", retry_after=600)
+
+    report = deliver_due(new_uow, performers.mapping(), FakeClock(NOW), RetryPolicy())
+
+    assert (report.done, report.held) == (2, 1)
+    assert report.alerts == ("Google Calendar delivery paused: Google refused the service account's key; "
+                             "1 kept pending for the next pass",)
+    stored = effects_by_key(new_uow)
+    assert [stored[key].state for key in ("event-google", "event-microsoft", "email-1")] == ["pending", "done",
+                                                                                             "done"]
+    assert stored["event-google"].next_attempt_at == NOW + timedelta(minutes=10)  # the service's Retry-After
+
+
+def test_issue_13_a_refusal_does_not_count_against_an_effect_that_failed_before(new_uow: NewUow) -> None:
+    add_effects(new_uow, email(1, attempts=3))  # three transient failures before the password changed
+    performers = Performers()
+    performers.refuse["email"] = ServiceRefused(REFUSAL, service="email")
+    clock = FakeClock(NOW)
+    policy = RetryPolicy(max_attempts=5)
+
+    report = deliver_due(new_uow, performers.mapping(), clock, policy)
+
+    assert (report.dead, report.held) == (0, 1)
+    assert effects_by_key(new_uow)["email-1"].state == "pending"
+
+    # Attempt 4 of 5 fails transiently once the login works again: had the refusal counted as attempt 4,
+    # this would be the fifth and last, and the email dead.
+    def fails_once_more(effect: Effect) -> None:
+        raise DeliveryError("451 4.3.0 try again later", transient=True)
+
+    again = deliver_due(new_uow, {"email": fails_once_more}, clock, policy)
+
+    assert (again.retried, again.dead) == (1, 0)
+    assert effects_by_key(new_uow)["email-1"].state == "pending"
+
+
+def test_issue_13_an_effect_superseded_while_its_service_refused_stays_superseded(new_uow: NewUow) -> None:
+    add_effects(new_uow, email(1), email(2))
+
+    def supersede_then_refuse(effect: Effect) -> None:
+        with new_uow() as uow:  # a meeting change commits while the relay is talking to the server
+            uow.outbox.supersede(effect.key, "meeting rescheduled")
+            uow.commit()
+        raise ServiceRefused(REFUSAL, service="email")
+
+    report = deliver_due(new_uow, {"email": supersede_then_refuse}, FakeClock(NOW), RetryPolicy())
+
+    stored = effects_by_key(new_uow)
+    assert (stored["email-1"].state, stored["email-2"].state) == ("superseded", "pending")
+    assert report.held == 1  # only email-2 waits for the next pass
+    assert report.alerts == (f"email delivery paused: {REFUSAL}; 1 kept pending for the next pass",)
