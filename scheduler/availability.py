@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from scheduler.errors import CalendarError, InputError, ProviderUnavailable
+from scheduler.errors import CalendarError, CoffeeChatError, InputError, ProviderUnavailable
 from scheduler.model import Busy, CalendarSource, Interval, Person, as_local, zone_named
 from scheduler.ports import CalendarProvider
 
@@ -73,8 +73,9 @@ def fetch_busy_isolated(provider: CalendarProvider, people: Sequence[Person], wi
                         name: str = "calendar") -> dict[str, Busy]:
     """``provider.fetch_busy(people, window)`` behind the boundary that keeps one person's calendar theirs.
 
-    The answer holds exactly the people asked for. A provider that is down (``ProviderUnavailable``) gives each
-    of them that reason. Any other exception is a failure nobody foresaw (a parsing library tripping over one
+    The answer holds exactly the people asked for. A provider that is down (``ProviderUnavailable``) or that
+    raises one of our own errors (a ``ConfigError`` such as a key that is not set) gives each of them that
+    reason. Any other exception is a failure nobody foresaw (a parsing library tripping over one
     file, a server answering something no protocol allows): the batch is split in halves and each half asked
     again, down to the single person whose calendar causes it, who gets the failure as their calendar problem
     in plain words, logged once with its traceback. Everyone else is read as usual. A person the provider left
@@ -93,6 +94,13 @@ def _isolated(provider: CalendarProvider, people: list[Person], window: Interval
     try:
         answers = provider.fetch_busy(people, window)
     except ProviderUnavailable as exc:
+        return {p.email: Busy(error=str(exc)) for p in people}
+    except CoffeeChatError as exc:
+        # Raised on purpose and worded for people (a provider's key not set, say): the whole provider's
+        # problem, so splitting would only repeat it. Logged once per call, loudly: an operator must act.
+        if (type(exc).__name__, str(exc)) not in logged:
+            logged.add((type(exc).__name__, str(exc)))
+            logger.error("the %s calendars of %d people could not be read: %s", name, len(people), exc)
         return {p.email: Busy(error=str(exc)) for p in people}
     except Exception as exc:  # the boundary: anything an adapter or a library raises stops here
         if len(people) > 1:

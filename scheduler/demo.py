@@ -12,7 +12,7 @@ from pathlib import Path
 
 from scheduler.config import Config, load_config
 from scheduler.cycle import next_window
-from scheduler.demo_org import generate_organisation, write_organisation
+from scheduler.demo_org import generate_organisation, offices_config, write_organisation
 from scheduler.model import Program
 
 DEMO_SEED = 2026
@@ -58,7 +58,7 @@ def prepare_demo(directory: Path, *, size: int, now: datetime) -> tuple[Config, 
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "config.toml"
     if not config_path.exists():
-        config_path.write_text(DEMO_CONFIG, encoding="utf-8")
+        config_path.write_text(DEMO_CONFIG + "\n" + offices_config(), encoding="utf-8")
     config = load_config(config_path)
     people_csv = directory / "people.csv"
     if not people_csv.exists():

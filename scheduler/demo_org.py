@@ -32,6 +32,17 @@ from scheduler.model import CalendarSource, Person, WorkingHours
 from scheduler.people_csv import format_people_csv
 
 OFFICES = {"London": "Europe/London", "Berlin": "Europe/Berlin", "New York": "America/New_York"}
+# Whose public holidays each office keeps (ISO 3166-1 country, ISO 3166-2 subdivision): the demo's config lists
+# them as [[offices]] tables (``offices_config``), so the demo books nobody on their office's public holiday.
+OFFICE_HOLIDAYS = {"London": ("GB", "ENG"), "Berlin": ("DE", "BE"), "New York": ("US", "NY")}
+
+
+def offices_config() -> str:
+    """The ``[[offices]]`` tables of the demo's config file: each office with its country's public holidays."""
+    tables = [f'[[offices]]\nname = "{name}"\ncountry = "{country}"\nsubdivision = "{subdivision}"\n'
+              for name, (country, subdivision) in OFFICE_HOLIDAYS.items()]
+    return "\n".join(tables)
+
 
 # Department → teams with their home office.
 DEPARTMENTS: dict[str, tuple[tuple[str, str], ...]] = {

@@ -269,14 +269,21 @@ def normalize_email(address: str) -> str:
 
 @dataclass(frozen=True)
 class OfficeRules:
-    """What an office decides for slots: its lunch hours (local) and its holidays (local dates)."""
+    """What an office decides for slots: its lunch hours (local), its own holidays (local dates), and the
+    country (ISO 3166-1 code such as ``GB``, with an optional subdivision such as ``ENG``) whose public holidays
+    it keeps. Empty ``country``: only ``holidays``. The public holidays are looked up by ``scheduler.slots``
+    for whatever years a window covers, so this value stays plain data."""
 
     lunch: tuple[time, time] = (time(11, 30), time(14, 0))
     holidays: frozenset[date] = frozenset()
+    country: str = ""
+    subdivision: str = ""
 
     def __post_init__(self) -> None:
         if self.lunch[1] <= self.lunch[0]:
             raise ValueError(f"lunch hours end ({self.lunch[1]}) must be after they start ({self.lunch[0]})")
+        if self.subdivision and not self.country:
+            raise ValueError(f"subdivision {self.subdivision!r} needs the country it belongs to")
 
 
 @dataclass(frozen=True)

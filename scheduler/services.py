@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from scheduler.accounts import purge_expired
-from scheduler.availability import read_person_busy
+from scheduler.availability import fetch_busy_isolated, read_person_busy
 from scheduler.cycle import (
     CyclePlan,
     PlanSettings,
@@ -27,13 +28,13 @@ from scheduler.cycle import (
     save_plan,
 )
 from scheduler.errors import CoffeeChatError, InputError, NotFoundError
-from scheduler.model import Busy, Cycle, Effect, Interval, Meeting, Person, Program, require_utc
+from scheduler.model import Busy, Cycle, Effect, Interval, Meeting, Person, Program, as_local, require_utc
 from scheduler.outbox import DeliveryReport, Performer, RetryPolicy, deliver_due
 from scheduler.pairing import PairHistory
 from scheduler.people_csv import parse_people_csv
 from scheduler.ports import CalendarProvider, Clock, UnitOfWork
 from scheduler.report import count_mixed
-from scheduler.slots import edge_of_day
+from scheduler.slots import edge_of_day, hours_conflict
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -257,11 +258,38 @@ def stored_person_busy(uow_factory: UowFactory, provider: CalendarProvider, emai
 @dataclass(frozen=True)
 class MeetingChange:
     """What ``cancel_meeting`` or ``reschedule_meeting`` did: the meeting as now stored, how many effects of
-    earlier generations it superseded, and the new effects it planned."""
+    earlier generations it superseded, and the new effects it planned. A checked reschedule also says what it
+    could not check (``warnings``: calendars that could not be read) and which conflicts ``force`` overrode."""
 
     meeting: Meeting
     superseded: int
     planned: tuple[Effect, ...]
+    warnings: tuple[str, ...] = ()
+    overridden: tuple[str, ...] = ()
+
+
+class SlotConflict(InputError):
+    """A meeting cannot move to ``slot``: ``conflicts`` names each member's clash (busy in their calendar,
+    another Coffee Chat meeting, outside their working hours or on their office's holiday); ``warnings`` what
+    could not be checked."""
+
+    def __init__(self, meeting_id: int, slot: Interval, conflicts: Sequence[str],
+                 warnings: Sequence[str] = ()) -> None:
+        self.meeting_id = meeting_id
+        self.slot = slot
+        self.conflicts = tuple(conflicts)
+        self.warnings = tuple(warnings)
+        super().__init__(f"meeting {meeting_id} cannot move to {slot.start:%a %Y-%m-%d %H:%M} UTC: "
+                         + "; ".join(self.conflicts))
+
+
+@dataclass(frozen=True)
+class SlotCheck:
+    """What stands in the way of a meeting's new time (``conflicts``) and what could not be checked
+    (``warnings``), each a sentence naming the member."""
+
+    conflicts: tuple[str, ...]
+    warnings: tuple[str, ...]
 
 
 def cancel_meeting(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, meeting_id: int,
@@ -276,32 +304,110 @@ def cancel_meeting(uow_factory: UowFactory, clock: Clock, settings: PlanSettings
 
 
 def reschedule_meeting(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, meeting_id: int,
-                       new_slot: Interval) -> MeetingChange:
+                       new_slot: Interval, *, provider: CalendarProvider | None = None,
+                       force: bool = False) -> MeetingChange:
     """Move a meeting to ``new_slot``: raise its SEQUENCE, supersede its pending effects of earlier
     generations, and plan the updated invite (a reschedule notice per member with ``METHOD:REQUEST``, or the
     provider's update), a new reminder and a new feedback request, all in one transaction.
 
+    With a ``provider``, the new time is first checked for every member as a cycle would see it (see
+    ``check_new_time``): a conflict raises ``SlotConflict`` naming it, unless ``force``, when the meeting moves
+    anyway and the change lists what was overridden. Without one the caller has already chosen a free time
+    (``matches.ask_for_another_time`` does) and nothing is read.
+
     Raises ``NotFoundError`` for an unknown meeting, ``InputError`` for a cancelled one, a slot that has
     already begun, or one of another length than the program's meetings.
     """
-    return _change_meeting(uow_factory, clock, settings, meeting_id, new_slot=new_slot, reason="")
+    if provider is None:
+        return _change_meeting(uow_factory, clock, settings, meeting_id, new_slot=new_slot, reason="")
+    check = check_new_time(uow_factory, provider, clock, settings, meeting_id, new_slot)
+    if check.conflicts and not force:
+        raise SlotConflict(meeting_id, new_slot, check.conflicts, check.warnings)
+    change = _change_meeting(uow_factory, clock, settings, meeting_id, new_slot=new_slot, reason="")
+    return replace(change, warnings=check.warnings, overridden=check.conflicts)
+
+
+# How far around a new time calendars are read: enough to cover each member's whole local day (up to 14 hours
+# from UTC, 25 hours long), so busy time is described over that day, not cut at the edges of the slot.
+CHECK_MARGIN = timedelta(days=2)
+
+
+def check_new_time(uow_factory: UowFactory, provider: CalendarProvider, clock: Clock, settings: PlanSettings,
+                   meeting_id: int, new_slot: Interval) -> SlotCheck:
+    """Whether meeting ``meeting_id`` can move to ``new_slot`` for each member, judged as a cycle judges a slot:
+    busy time in their calendar (read through ``provider``, tentative time too when the program counts it as
+    busy), other meetings Coffee Chat has booked for them, and their working hours (lunch hours for a lunch
+    program; working hours the calendar reports replace the profile's) on their own clock, on a day their
+    office is open. The buffer a cycle keeps around other meetings is not asked for: back to back is not a
+    clash. A calendar that cannot be read is a warning, never a conflict, as it is in a cycle.
+
+    Raises what ``reschedule_meeting`` raises for a meeting that cannot move at all, before reading anything.
+    """
+    now = clock.now()
+    with uow_factory() as uow:
+        meeting, program = _changeable(uow, meeting_id)
+        _check_new_slot(new_slot, program, now, meeting_id)
+        stored = {email: uow.people.get(email) for email in meeting.group.members}
+        window = Interval(new_slot.start - CHECK_MARGIN, new_slot.end + CHECK_MARGIN)
+        booked = booked_intervals(uow, window)
+    # The meeting's own slot is in ``booked`` once per member; it is what moves, so it is no clash.
+    if meeting.slot is not None:
+        for email in meeting.group.members:
+            if meeting.slot in booked.get(email, []):
+                booked[email].remove(meeting.slot)
+    members = [person for person in stored.values() if person is not None]
+    warnings = [f"{email} is no longer stored: not checked" for email, person in stored.items() if person is None]
+    # Calendars are read outside any transaction: that can take a while.
+    answers = fetch_busy_isolated(provider, members, window)
+    conflicts: list[str] = []
+    for person in members:
+        busy = answers.get(person.email, Busy(error="the calendar provider gave no answer"))
+        if busy.working_hours is not None:
+            person = replace(person, working_hours=busy.working_hours,
+                             timezone=busy.working_zone or person.timezone)
+        outside = hours_conflict(new_slot, person, settings.offices, lunch=program.kind == "lunch")
+        if outside is not None:
+            conflicts.append(outside)
+        if busy.error is not None:
+            warnings.append(f"{person.email}'s calendar could not be read ({busy.error}): their busy time is not "
+                            "checked")
+        elif not busy.known:
+            warnings.append(f"{person.email} has no calendar: checked against working hours alone")
+        spans = [(span, "busy") for span in busy.busy]
+        if program.tentative_busy:
+            spans += [(span, "tentatively busy") for span in busy.tentative]
+        conflicts += [f"{person.email} is {what} {_span_text(span, new_slot, person.timezone)} in their calendar"
+                      for span, what in sorted(spans) if span.overlaps(new_slot)]
+        conflicts += [f"{person.email} has another Coffee Chat meeting {_span_text(span, new_slot, person.timezone)}"
+                      for span in sorted(booked.get(person.email, ())) if span.overlaps(new_slot)]
+    return SlotCheck(tuple(conflicts), tuple(warnings))
+
+
+def _span_text(span: Interval, slot: Interval, zone: str) -> str:
+    """``span`` on the wall clock of ``zone`` over the local day(s) of ``slot``: ``10:00–10:30 Europe/London``,
+    ``until 10:30 …`` or ``from 15:00 …`` for time that began or goes on past those days, ``all day (…)``.
+    Only those days are described, since the calendar was read a little around the slot, not to the span's
+    real ends."""
+    first, last = as_local(slot.start, zone).date(), as_local(slot.end, zone).date()
+    day_start = datetime.combine(first, time(0), ZoneInfo(zone)).astimezone(UTC)
+    day_end = datetime.combine(last + timedelta(days=1), time(0), ZoneInfo(zone)).astimezone(UTC)
+    shape = "%H:%M" if first == last else "%a %H:%M"
+    start = f"{as_local(max(span.start, day_start), zone):{shape}}"
+    end = f"{as_local(min(span.end, day_end), zone):{shape}}"
+    if span.start < day_start and span.end > day_end:
+        return f"all day ({zone})"
+    if span.start < day_start:
+        return f"until {end} {zone}"
+    if span.end > day_end:
+        return f"from {start} {zone}"
+    return f"{start}–{end} {zone}"
 
 
 def _change_meeting(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, meeting_id: int, *,
                     new_slot: Interval | None, reason: str) -> MeetingChange:
     now = clock.now()
     with uow_factory() as uow:
-        meeting = uow.cycles.meeting(meeting_id)
-        if meeting is None:
-            raise NotFoundError(f"no meeting with id {meeting_id}")
-        if meeting.state == "cancelled":
-            raise InputError(f"meeting {meeting_id} is cancelled: it cannot change any more")
-        cycle = uow.cycles.get(meeting.cycle_id) if meeting.cycle_id is not None else None
-        if cycle is None:
-            raise NotFoundError(f"meeting {meeting_id} belongs to no stored cycle")
-        program = uow.programs.get(cycle.program)
-        if program is None:
-            raise NotFoundError(f"program {cycle.program!r} of meeting {meeting_id} is not stored")
+        meeting, program = _changeable(uow, meeting_id)
         if new_slot is None:
             changed = replace(meeting, state="cancelled", sequence=meeting.sequence + 1)
         else:
@@ -320,6 +426,22 @@ def _change_meeting(uow_factory: UowFactory, clock: Clock, settings: PlanSetting
             uow.outbox.add(effect)
         uow.commit()
     return MeetingChange(changed, superseded, tuple(effects))
+
+
+def _changeable(uow: UnitOfWork, meeting_id: int) -> tuple[Meeting, Program]:
+    """The meeting and its program, when it can still change; ``NotFoundError`` or ``InputError`` otherwise."""
+    meeting = uow.cycles.meeting(meeting_id)
+    if meeting is None:
+        raise NotFoundError(f"no meeting with id {meeting_id}")
+    if meeting.state == "cancelled":
+        raise InputError(f"meeting {meeting_id} is cancelled: it cannot change any more")
+    cycle = uow.cycles.get(meeting.cycle_id) if meeting.cycle_id is not None else None
+    if cycle is None:
+        raise NotFoundError(f"meeting {meeting_id} belongs to no stored cycle")
+    program = uow.programs.get(cycle.program)
+    if program is None:
+        raise NotFoundError(f"program {cycle.program!r} of meeting {meeting_id} is not stored")
+    return meeting, program
 
 
 def _check_new_slot(slot: Interval, program: Program, now: datetime, meeting_id: int) -> None:

@@ -2,21 +2,31 @@
 
 The planning window is cut into 15-minute steps. Each person's free time is a bitset (a Python int, bit i =
 step i is free): working hours in their own zone, minus busy time widened by a buffer, minus the minimum notice,
-and for lunch programs only inside lunch hours (the person's own when they set them, else their office's). A
-group's common free time is the AND of its members' bitsets, so availability, candidate filtering and slot choice
-share one index and stay cheap.
+and for lunch programs only inside lunch hours (the person's own when they set them, else their office's), on
+days their office is open (neither one of its own holidays nor a public holiday of its country). A group's
+common free time is the AND of its members' bitsets, so availability, candidate filtering and slot choice share
+one index and stay cheap.
+
+The two kinds of span are put on the grid in opposite directions: busy time takes every step it touches, free
+time (working and lunch hours) only the steps wholly inside it. So hours off the grid (09:10-09:45) give the
+steps inside them (09:15-09:45), and no slot ever starts before or ends after someone's hours.
 
 Steps are aligned to UTC, so every candidate start is a real instant: a slot can never start at a local time
-that does not exist (the hour skipped when clocks spring forward); working-hours edges on such days are
-resolved with zoneinfo's ``fold=0`` rule, consistently.
+that does not exist (the hour skipped when clocks spring forward). An edge of working hours that the clock
+skips or shows twice that day has two readings; a start takes the later and an end the earlier, so the hours
+between stay inside the person's hours on their local clock.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
+
+import holidays as holiday_tables
 
 from scheduler.model import Busy, Interval, OfficeRules, Person, Program
 
@@ -90,22 +100,31 @@ class FreeTimeIndex:
         lunch = lunch_hours(person, self.rules.offices)
         start_day = self.window.start.astimezone(zone).date() - timedelta(days=1)
         end_day = self.window.end.astimezone(zone).date() + timedelta(days=1)
+        closed = closed_days(office, start_day, end_day)
         mask = 0
         day = start_day
         while day <= end_day:
-            if day.weekday() in hours.days and day not in office.holidays:
+            if day.weekday() in hours.days and day not in closed:
                 begin, finish = hours.start, hours.end
                 if self.rules.lunch:
                     begin, finish = max(begin, lunch[0]), min(finish, lunch[1])
                 if begin < finish:
-                    mask |= self._mask(_local(day, begin, zone), _local(day, finish, zone))
+                    mask |= self._inner_mask(local_start(day, begin, zone), local_end(day, finish, zone))
             day += timedelta(days=1)
         return mask
 
     def _mask(self, start: datetime, end: datetime) -> int:
-        """Bits of the steps that overlap ``[start, end)`` (a busy or free span), clipped to the window."""
-        first = max(0, _floor_steps(start - self.window.start))
-        last = min(self.steps, _ceil_steps(end - self.window.start))
+        """Bits of the steps that overlap ``[start, end)`` (a busy span: any step it touches is taken), clipped
+        to the window."""
+        return self._bits_between(_floor_steps(start - self.window.start), _ceil_steps(end - self.window.start))
+
+    def _inner_mask(self, start: datetime, end: datetime) -> int:
+        """Bits of the steps wholly inside ``[start, end)`` (a free span: a step that begins before it or ends
+        after it is not free), clipped to the window."""
+        return self._bits_between(_ceil_steps(start - self.window.start), _floor_steps(end - self.window.start))
+
+    def _bits_between(self, first: int, last: int) -> int:
+        first, last = max(0, first), min(self.steps, last)
         if last <= first:
             return 0
         return ((1 << (last - first)) - 1) << first
@@ -182,6 +201,84 @@ def lunch_hours(person: Person, offices: Mapping[str, OfficeRules] | None = None
     return person.lunch or (offices or {}).get(person.office, DEFAULT_OFFICE).lunch
 
 
+def hours_conflict(slot: Interval, person: Person, offices: Mapping[str, OfficeRules] | None = None, *,
+                   lunch: bool = False) -> str | None:
+    """Why ``slot`` does not lie inside ``person``'s working hours on their own clock, on a day they work and
+    their office is open (and, when ``lunch``, inside their lunch hours too), or None when it does: what a
+    cycle's index allows, checked directly for a start off the 15-minute grid (``meeting reschedule``)."""
+    zone = person.zone
+    begin, end = slot.start.astimezone(zone), slot.end.astimezone(zone)
+    hours = person.working_hours
+    if begin.weekday() not in hours.days:
+        return (f"{begin:%A} is not one of {person.email}'s working days ({hours.describe()} "
+                f"{person.timezone})")
+    office = (offices or {}).get(person.office, DEFAULT_OFFICE)
+    closed = holiday_name(office, begin.date())
+    if closed is not None:
+        return f"{begin:%a %Y-%m-%d} is {closed} at {person.email}'s office, {person.office}"
+    first, last, what = hours.start, hours.end, "working hours"
+    if lunch:
+        own = lunch_hours(person, offices)
+        first, last, what = max(first, own[0]), min(last, own[1]), "lunch hours"
+    if not (begin.date() == end.date() and first <= begin.time() and end.time() <= last):
+        return f"outside {person.email}'s {what} ({first:%H:%M}–{last:%H:%M} {person.timezone})"
+    return None
+
+
+# Public holidays are looked up here, for the years a window covers, rather than listed as dates in OfficeRules
+# by the config: the config cannot know which years a long-running process will plan (a site started in
+# December plans January's cycles), and the tables are plain data in the `holidays` package (no I/O, nothing
+# mutable), cached per year, so the index stays a pure function of its inputs and tests build OfficeRules by hand.
+
+@functools.lru_cache(maxsize=1024)
+def closed_days(office: OfficeRules, first: date, last: date) -> frozenset[date]:
+    """The local dates from ``first`` to ``last`` (both included) when nobody at ``office`` is booked: its own
+    holidays and its country's public holidays."""
+    days = {day for day in office.holidays if first <= day <= last}
+    if office.country:
+        for year in range(first.year, last.year + 1):
+            days.update(day for day in public_holidays(office.country, office.subdivision, year)
+                        if first <= day <= last)
+    return frozenset(days)
+
+
+def holiday_name(office: OfficeRules, day: date) -> str | None:
+    """What closes ``office`` on ``day`` ("a public holiday (Christmas Day, GB-ENG)", "an office holiday"), or
+    None when it is open."""
+    if day in office.holidays:
+        return "an office holiday"
+    if office.country:
+        name = public_holidays(office.country, office.subdivision, day.year).get(day)
+        if name is not None:
+            region = f"{office.country}-{office.subdivision}" if office.subdivision else office.country
+            return f"a public holiday ({name}, {region})"
+    return None
+
+
+@functools.cache
+def public_holidays(country: str, subdivision: str, year: int) -> Mapping[date, str]:
+    """The public holidays of ``country`` (an ISO 3166-1 code such as ``GB``) and, when given, its
+    ``subdivision`` (``ENG``) in ``year``, by date, with their names. Observed days are included: a holiday
+    that falls on a Saturday and is taken on the Monday closes the office on the Monday. ``ValueError`` for a
+    country or subdivision the tables do not know (see ``check_holiday_region``)."""
+    check_holiday_region(country, subdivision)
+    table = holiday_tables.country_holidays(country, subdiv=subdivision or None, years=year)
+    return MappingProxyType(dict(table.items()))
+
+
+@functools.cache
+def check_holiday_region(country: str, subdivision: str = "") -> None:
+    """``ValueError`` saying what to write instead when ``country`` is not an ISO 3166-1 code the public
+    holiday tables know, or ``subdivision`` is not one of that country's."""
+    supported = holiday_tables.list_supported_countries()
+    if country not in supported:
+        raise ValueError(f"country {country!r} has no public holiday table; use an ISO 3166-1 code such as "
+                         "GB, US or DE")
+    if subdivision and subdivision not in supported[country]:
+        known = ", ".join(supported[country]) or "none"
+        raise ValueError(f"subdivision {subdivision!r} is not one of {country}'s ({known})")
+
+
 def edge_of_day(slot: Interval, people: Sequence[Person]) -> str | None:
     """Who had the least comfortable local time in this meeting (outside mid-morning and early afternoon,
     and worse than the others), or None when nobody did."""
@@ -200,8 +297,23 @@ def _local_time_cost(local: time) -> float:
     return min(distances) / 60.0
 
 
-def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, at, tzinfo=zone)
+def local_start(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant at which hours that begin at ``at`` on ``day`` in ``zone`` begin. A wall time the clock
+    shows twice (clocks going back) takes its later reading: between the two the clock is back before ``at``.
+    One it skips (clocks going forward) also takes the later, on the far side of the gap."""
+    return max(_readings(day, at, zone))
+
+
+def local_end(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant at which hours that end at ``at`` on ``day`` in ``zone`` end: the earlier reading of a
+    wall time the clock shows twice or skips (the mirror of ``local_start``)."""
+    return min(_readings(day, at, zone))
+
+
+def _readings(day: date, at: time, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    # Compared in UTC: two datetimes of the same zone compare by wall time, ignoring fold.
+    wall = datetime.combine(day, at, tzinfo=zone)
+    return wall.astimezone(UTC), wall.replace(fold=1).astimezone(UTC)
 
 
 def _floor_steps(delta: timedelta) -> int:

@@ -6,15 +6,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import click
 import pytest
 
 from scheduler.cli import cli
+from scheduler.model import Meeting
 from scheduler.storage.migrate import current_revision, head_revision
-from tests.e2e.org import COFFEE, LUNCH, PEOPLE, CliResult, Org, free_wednesday, open_store, person_row
+from tests.e2e.org import COFFEE, LONDON, LUNCH, PEOPLE, CliResult, Org, free_wednesday, open_store, person_row
 from tests.e2e.outbox import read_invites, snapshot
 
 RunCli = Callable[..., CliResult]
@@ -429,3 +430,97 @@ def test_installed_console_script(make_org: Callable[..., Org]) -> None:
     check = coffeechat("config", "check")
     assert check.returncode == 0, check.stderr
     assert check.stdout.rstrip().endswith("config OK")
+
+
+# --- issue 13: meeting reschedule checks calendars and working hours ----------------------------------------
+
+
+@pytest.fixture
+def planned(imported_org: Org, run_cli: RunCli) -> tuple[Org, Meeting]:
+    """The organisation with one cycle planned and delivered, and its first meeting (Wednesday afternoon)."""
+    result = run_cli("--config", imported_org.config, "run-cycle")
+    assert result.code == 0, result.text
+    with open_store(imported_org.config) as uow:
+        first = uow.cycles.meetings(1)[0]
+    assert first.slot is not None
+    return imported_org, first
+
+
+def london_on_the_day_of(meeting: Meeting, days: int, hour: int, minute: int = 0) -> str:
+    """An ISO wall time in London, ``days`` after the meeting's day."""
+    assert meeting.slot is not None
+    day = meeting.slot.start.astimezone(LONDON).date() + timedelta(days=days)
+    return datetime.combine(day, time(hour, minute)).isoformat()
+
+
+def stored_sequence(org: Org, meeting: Meeting) -> int:
+    with open_store(org.config) as uow:
+        now = uow.cycles.meeting(meeting.id)  # type: ignore[arg-type]
+    assert now is not None
+    return now.sequence
+
+
+def test_issue_13_meeting_reschedule_refuses_a_busy_time_naming_it_and_force_moves_it(
+        planned: tuple[Org, Meeting], run_cli: RunCli) -> None:
+    org, meeting = planned
+    thursday = london_on_the_day_of(meeting, 1, 10)  # the test calendars are busy all Thursday
+    sent = snapshot(org.outbox)
+    words = ("--config", org.config, "meeting", "reschedule", str(meeting.id), "--start", thursday,
+             "--tz", "Europe/London")
+
+    refused = run_cli(*words)
+
+    assert refused.code == 2, refused.text
+    assert refused.err.count("\n") == 1
+    for email in meeting.group.members:
+        assert f"{email} is busy all day (Europe/London) in their calendar" in refused.err
+    assert refused.err.rstrip().endswith("; --force moves it anyway")
+    assert stored_sequence(org, meeting) == 0
+    assert snapshot(org.outbox) == sent  # nobody was told anything
+
+    forced = run_cli(*words, "--force")
+
+    assert forced.code == 0, forced.text
+    assert forced.err.count("moved despite: ") == len(meeting.group.members)
+    assert "delivery: 2 sent" in forced.text
+    assert stored_sequence(org, meeting) == 1
+
+
+def test_issue_13_meeting_reschedule_refuses_a_time_outside_working_hours(
+        planned: tuple[Org, Meeting], run_cli: RunCli) -> None:
+    org, meeting = planned
+    member = meeting.group.members[0]
+
+    evening = run_cli("--config", org.config, "meeting", "reschedule", str(meeting.id),
+                      "--start", london_on_the_day_of(meeting, 0, 16, 45), "--tz", "Europe/London")
+    saturday = run_cli("--config", org.config, "meeting", "reschedule", str(meeting.id),
+                       "--start", london_on_the_day_of(meeting, 3, 10), "--tz", "Europe/London")
+
+    assert evening.code == 2, evening.text
+    assert f"outside {member}'s working hours (09:00–17:00 Europe/London)" in evening.err
+    assert saturday.code == 2, saturday.text
+    assert (f"Saturday is not one of {member}'s working days (mon-fri 09:00-17:00 Europe/London)"
+            in saturday.err)  # the calendars are free on Saturdays: only the working days stand in the way
+    assert "busy" not in saturday.err
+    assert stored_sequence(org, meeting) == 0
+
+
+def test_issue_13_meeting_reschedule_names_an_unreadable_calendar_as_a_warning(
+        planned: tuple[Org, Meeting], run_cli: RunCli) -> None:
+    org, meeting = planned
+    assert meeting.slot is not None
+    unread = meeting.group.members[1]
+    (org.directory / "calendars" / f"{unread.partition('@')[0]}.ics").unlink()
+    # The only free time in the calendars is Wednesday 13:00-15:00 London; the other meetings have other people.
+    local = meeting.slot.start.astimezone(LONDON)
+    target = london_on_the_day_of(meeting, 0, 14, 30) if local.hour == 13 else london_on_the_day_of(meeting, 0, 13)
+
+    moved = run_cli("--config", org.config, "meeting", "reschedule", str(meeting.id), "--start", target,
+                    "--tz", "Europe/London")
+
+    assert moved.code == 0, moved.text
+    (warning,) = [line for line in moved.err.splitlines() if line.startswith("warning: ")]
+    assert warning.startswith(f"warning: {unread}'s calendar could not be read (")
+    assert warning.endswith("): their busy time is not checked")
+    assert "moved despite" not in moved.err
+    assert stored_sequence(org, meeting) == 1

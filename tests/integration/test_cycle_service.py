@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from email.utils import parseaddr
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from scheduler.cycle import PlanSettings
 from scheduler.errors import DeliveryError
-from scheduler.model import Attendee, CycleState, Effect, Interval, Person, Program
+from scheduler.model import Attendee, CycleState, Effect, Interval, Meeting, OfficeRules, Person, Program
 from scheduler.outbox import RetryPolicy, deliver_due
 from scheduler.ports import UnitOfWork
-from scheduler.services import import_people, run_cycle, tick
+from scheduler.services import SlotConflict, import_people, reschedule_meeting, run_cycle, tick
 from tests.conftest import NEW_YORK
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
 
@@ -393,3 +395,139 @@ def test_tick_forgets_expired_sessions_and_keeps_live_ones(
     with new_uow() as uow:
         assert uow.accounts.find_session("old" * 8) is None
         assert uow.accounts.find_session("live" * 8) is not None
+
+
+# --- issue 13: a reschedule checks every member's calendar and working hours ---------------------------------
+
+WEDNESDAY = MONDAY + timedelta(days=2)  # London is on UTC, New York five hours behind: both work 14:00-17:00 UTC
+
+
+def planned_pair(new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock,
+                 *programs: Program) -> tuple[Meeting, ...]:
+    """Ana (London) and Bob (New York office) planned together by ``programs`` (default: coffee), free
+    calendars; the stored meetings, one per program. Their own lunch hours share 14:00-16:00 UTC."""
+    add_people(new_uow, [create_person(email="ana@example.com", team="a", lunch=(time(13), time(16))),
+                         create_person(email="bob@example.com", team="b", timezone=NEW_YORK, office="New York",
+                                       lunch=(time(9), time(12)))])
+    meetings = []
+    for program in programs or (COFFEE,):
+        outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, program, SETTINGS)
+        assert outcome.cycle is not None
+        with new_uow() as uow:
+            (meeting,) = uow.cycles.meetings(outcome.cycle.id)  # type: ignore[arg-type]
+        meetings.append(meeting)
+    return tuple(meetings)
+
+
+def half_hour(start: datetime) -> Interval:
+    return Interval(start, start + timedelta(minutes=30))
+
+
+def stored(new_uow: NewUow, meeting: Meeting) -> tuple[Meeting | None, int]:
+    """The meeting as stored now, and how many outbox effects there are."""
+    with new_uow() as uow:
+        return uow.cycles.meeting(meeting.id), len(uow.outbox.list())  # type: ignore[arg-type]
+
+
+def test_issue_13_reschedule_refuses_a_time_a_member_is_busy_in_their_calendar(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    (meeting,) = planned_pair(new_uow, create_person, clock)
+    before = stored(new_uow, meeting)
+    provider = FakeCalendarProvider(
+        busy={"ana@example.com": [Interval(WEDNESDAY + timedelta(hours=14, minutes=45),
+                                           WEDNESDAY + timedelta(hours=15, minutes=15))]},
+        tentative={"bob@example.com": [half_hour(WEDNESDAY + timedelta(hours=15, minutes=15))]})
+
+    with pytest.raises(SlotConflict) as caught:
+        reschedule_meeting(new_uow, clock, SETTINGS, meeting.id,  # type: ignore[arg-type]
+                           half_hour(WEDNESDAY + timedelta(hours=15)), provider=provider)
+
+    assert caught.value.exit_code == 2
+    assert caught.value.conflicts == (
+        "ana@example.com is busy 14:45–15:15 Europe/London in their calendar",
+        "bob@example.com is tentatively busy 10:15–10:45 America/New_York in their calendar",
+    )
+    assert str(caught.value) == ("meeting 1 cannot move to Wed 2026-11-25 15:00 UTC: "
+                                 + "; ".join(caught.value.conflicts))
+    assert stored(new_uow, meeting) == before  # nothing moved, nothing planned
+
+
+def test_issue_13_reschedule_refuses_a_time_outside_a_members_working_hours(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    (meeting,) = planned_pair(new_uow, create_person, clock)
+
+    with pytest.raises(SlotConflict) as caught:  # 13:00 UTC is 08:00 in New York
+        reschedule_meeting(new_uow, clock, SETTINGS, meeting.id,  # type: ignore[arg-type]
+                           half_hour(WEDNESDAY + timedelta(hours=13)), provider=FakeCalendarProvider())
+
+    assert caught.value.conflicts == ("outside bob@example.com's working hours (09:00–17:00 America/New_York)",)
+
+
+def test_issue_13_reschedule_refuses_a_public_holiday_of_a_members_office(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    (meeting,) = planned_pair(new_uow, create_person, clock)
+    settings = replace(SETTINGS, offices={"London": OfficeRules(country="GB", subdivision="ENG")})
+
+    with pytest.raises(SlotConflict) as caught:
+        reschedule_meeting(new_uow, clock, settings, meeting.id,  # type: ignore[arg-type]
+                           half_hour(datetime(2026, 12, 25, 15, tzinfo=UTC)), provider=FakeCalendarProvider())
+
+    assert caught.value.conflicts == (
+        "Fri 2026-12-25 is a public holiday (Christmas Day, GB-ENG) at ana@example.com's office, London",)
+
+
+def test_issue_13_reschedule_counts_other_coffee_chat_meetings_as_busy(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    coffee, lunch = planned_pair(new_uow, create_person, clock, COFFEE,
+                                 Program("lunch", kind="lunch", duration_minutes=60, meeting_mode="virtual"))
+    assert lunch.slot is not None
+
+    with pytest.raises(SlotConflict) as caught:
+        reschedule_meeting(new_uow, clock, SETTINGS, coffee.id,  # type: ignore[arg-type]
+                           half_hour(lunch.slot.start), provider=FakeCalendarProvider(), force=False)
+
+    local = lunch.slot.start.astimezone(ZoneInfo(NEW_YORK))
+    assert (f"bob@example.com has another Coffee Chat meeting {local:%H:%M}–{local + timedelta(hours=1):%H:%M} "
+            "America/New_York") in caught.value.conflicts
+
+
+def test_issue_13_reschedule_next_to_its_own_old_time_is_no_clash(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    (meeting,) = planned_pair(new_uow, create_person, clock)
+    assert meeting.slot is not None
+    later = half_hour(meeting.slot.start + timedelta(minutes=15))  # overlaps the time it leaves
+
+    change = reschedule_meeting(new_uow, clock, SETTINGS, meeting.id, later,  # type: ignore[arg-type]
+                                provider=FakeCalendarProvider())
+
+    assert (change.meeting.slot, change.meeting.sequence) == (later, 1)
+    assert (change.warnings, change.overridden) == ((), ())
+
+
+def test_issue_13_reschedule_with_force_moves_despite_the_conflicts_and_says_which(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    (meeting,) = planned_pair(new_uow, create_person, clock)
+    early = half_hour(WEDNESDAY + timedelta(hours=13))
+
+    change = reschedule_meeting(new_uow, clock, SETTINGS, meeting.id, early,  # type: ignore[arg-type]
+                                provider=FakeCalendarProvider(), force=True)
+
+    assert change.overridden == ("outside bob@example.com's working hours (09:00–17:00 America/New_York)",)
+    moved, _ = stored(new_uow, meeting)
+    assert moved is not None
+    assert (moved.slot, moved.sequence) == (early, 1)
+    assert change.planned  # the updated invites
+
+
+def test_issue_13_reschedule_names_a_calendar_it_cannot_read_as_a_warning_not_a_conflict(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    (meeting,) = planned_pair(new_uow, create_person, clock)
+    provider = FakeCalendarProvider(errors={"bob@example.com": "calendars/bob.ics: not iCalendar"})
+    slot = half_hour(WEDNESDAY + timedelta(hours=15))
+
+    change = reschedule_meeting(new_uow, clock, SETTINGS, meeting.id, slot, provider=provider)  # type: ignore[arg-type]
+
+    assert change.meeting.slot == slot
+    assert change.warnings == ("bob@example.com's calendar could not be read (calendars/bob.ics: not iCalendar): "
+                               "their busy time is not checked",)
+    assert change.overridden == ()

@@ -1,9 +1,11 @@
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from scheduler.config import describe_config, find_config_path, load_config, mask_url
 from scheduler.errors import ConfigError, NotFoundError
+from scheduler.model import OfficeRules
 from scheduler.programs import find_program
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -127,3 +129,48 @@ def test_mask_url(url: str, masked: str) -> None:
 def test_a_secret_written_into_the_file_is_refused_with_the_way_to_do_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"mail\.smtp\.password.*password_env"):
         load_config(write(tmp_path, "[mail.smtp]\npassword = 'hunter2'\n"))
+
+
+# --- issue 13: an office's country and its public holidays ---------------------------------------------------
+
+
+def test_issue_13_an_office_names_its_country_and_subdivision(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[[offices]]\nname = 'London'\ncountry = 'gb'\nsubdivision = ' eng'\n"
+                                         "holidays = ['2026-12-24']\n\n[[offices]]\nname = 'Remote'\n"))
+    assert config.office_rules() == {
+        "London": OfficeRules(holidays=frozenset({date(2026, 12, 24)}), country="GB", subdivision="ENG"),
+        "Remote": OfficeRules(),
+    }
+
+
+@pytest.mark.parametrize(("office", "message"), [
+    ("country = 'XX'", "country 'XX' has no public holiday table; use an ISO 3166-1 code such as GB"),
+    ("country = 'England'", "country 'ENGLAND' has no public holiday table"),  # a name, not a code
+    ("country = 'GB'\nsubdivision = 'BY'", "subdivision 'BY' is not one of GB's (ENG, NIR, SCT, WLS)"),
+    ("subdivision = 'ENG'", "subdivision 'ENG' needs the country it is in"),
+], ids=["unknown-country", "a-name", "foreign-subdivision", "subdivision-alone"])
+def test_issue_13_a_bad_country_code_names_the_key_and_the_file(tmp_path: Path, office: str, message: str) -> None:
+    path = write(tmp_path, f"[[offices]]\nname = 'Hub'\nlunch = '12:00-13:00'\n\n[[offices]]\nname = 'London'\n"
+                           f"{office}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.path == str(path)
+    assert caught.value.key == "offices[1]"
+    assert f"office London: {message}" in str(caught.value)
+
+
+def test_issue_13_the_example_offices_table_loads_as_documented(tmp_path: Path) -> None:
+    # The example keeps [[offices]] commented out (an empty file has none); uncommented, it must load.
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = lines.index("# [[offices]]")
+    table = []
+    for line in lines[start:]:
+        if line.startswith("#  "):
+            continue  # a comment carried on to the next line
+        if not line.startswith("# "):
+            break
+        table.append(line[2:])
+    config = load_config(write(tmp_path, "\n".join(table) + "\n"))
+    (office,) = config.offices
+    assert (office.name, office.country, office.subdivision) == ("London", "GB", "ENG")
+    assert office.rules().holidays

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import random
+import tomllib
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 
 from integrations.ics_feed import IcsCalendarProvider, read_busy
-from scheduler.demo_org import OFFICES, DemoOrganisation, generate_organisation, write_organisation
+from scheduler.config import parse_config
+from scheduler.demo_org import (
+    OFFICE_HOLIDAYS,
+    OFFICES,
+    DemoOrganisation,
+    generate_organisation,
+    offices_config,
+    write_organisation,
+)
 from scheduler.model import Busy, Interval, Person, merge_intervals, subtract_intervals
 from scheduler.people_csv import parse_people_csv
+from scheduler.slots import FreeTimeIndex, SlotRules
 
 LONDON = "Europe/London"
 BERLIN = "Europe/Berlin"
@@ -214,3 +225,26 @@ def test_small_organisations_still_work() -> None:
 def test_an_empty_organisation_is_refused(size: int, days: int) -> None:
     with pytest.raises(ValueError, match="at least one person and one day"):
         generate_organisation(seed=1, start=START, days=days, size=size)
+
+
+def test_issue_13_demo_offices_keep_their_countrys_public_holidays(tmp_path: Path) -> None:
+    config = parse_config(tomllib.loads(offices_config()), tmp_path / "config.toml")
+    offices = config.office_rules()
+    assert set(offices) == set(OFFICES)
+    window = Interval(datetime(2026, 12, 21, tzinfo=UTC), datetime(2027, 1, 9, tzinfo=UTC))
+    rules = SlotRules(duration=timedelta(minutes=30), buffer=timedelta(0), earliest_start=window.start,
+                      offices=offices)
+    people = generate_organisation(seed=SEED, start=window.start.date(), days=19, size=30).people
+    index = FreeTimeIndex(window, rules)
+    for someone in people:
+        index.add(someone, Busy())
+    closed = {name: set(holidays.country_holidays(country, subdiv=subdivision, years=[2026, 2027]))
+              for name, (country, subdivision) in OFFICE_HOLIDAYS.items()}
+    assert date(2026, 12, 25) in closed["London"]  # the window holds holidays of every office
+    assert date(2027, 1, 1) in closed["New York"]
+    assert date(2026, 12, 25) in closed["Berlin"]
+    for someone in people:
+        starts = index.common_starts([someone.email])
+        days = {index.step_start(i).astimezone(someone.zone).date() for i in range(index.steps) if starts >> i & 1}
+        assert days, someone.email
+        assert not days & closed[someone.office], someone.email

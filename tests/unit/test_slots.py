@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.model import Busy, Interval, OfficeRules, Person, Program, WorkingHours
-from scheduler.slots import FreeTimeIndex, SlotRules, edge_of_day, lunch_hours
+from scheduler.slots import FreeTimeIndex, SlotRules, edge_of_day, hours_conflict, lunch_hours
 from tests.conftest import AUCKLAND, BERLIN, KOLKATA, LONDON, NEW_YORK, SUNDAY_NOON, SYDNEY
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -284,3 +284,145 @@ def test_working_hours_reported_by_the_calendar_replace_the_profiles() -> None:
     london = index_of((ana, Busy()), rules=rules).choose_slot([ana])
     assert london is not None
     assert london.start.astimezone(ZoneInfo(LONDON)).hour >= 9
+
+
+# --- issue 13: working hours off the 15-minute grid, public holidays -----------------------------------------
+
+
+def _one_day(hours: str, zone: str = LONDON) -> tuple[Person, FreeTimeIndex]:
+    """A person with ``hours`` on Monday 23 November 2026 (London is on UTC then), no notice, no buffer."""
+    someone = person("ana@example.com", zone, hours)
+    rules = SlotRules(duration=timedelta(minutes=30), buffer=timedelta(0), earliest_start=MONDAY)
+    return someone, index_of((someone, Busy()), rules=rules, window=Interval(MONDAY, MONDAY + timedelta(days=1)))
+
+
+def test_issue_13_working_hours_off_the_grid_start_on_the_grid_inside_them() -> None:
+    ana, index = _one_day("mon 09:10-09:45")
+    assert [s.time() for s in _starts(index, [ana.email])] == [time(9, 15)]
+    assert index.choose_slot([ana]) == Interval(utc(23, 9, 15), utc(23, 9, 45))
+    ana, index = _one_day("mon 09:00-09:50")
+    assert [s.time() for s in _starts(index, [ana.email])] == [time(9, 0), time(9, 15)]
+    slot = index.choose_slot([ana])
+    assert slot is not None
+    assert slot.end <= utc(23, 9, 50)
+
+
+def test_issue_13_hours_too_short_for_a_slot_on_the_grid_give_none() -> None:
+    ana, index = _one_day("mon 09:05-09:40")  # 35 minutes, but only 09:15-09:30 lies on the grid inside
+    assert not index.has_any_slot(ana.email)
+    assert index.choose_slot([ana]) is None
+
+
+# Zones with offsets off the hour (Kolkata +05:30, Kathmandu +05:45, Chatham +12:45/+13:45, St John's -03:30),
+# a half-hour daylight saving change (Lord Howe) and the usual one-hour changes on both hemispheres.
+PROPERTY_ZONES = [LONDON, NEW_YORK, KOLKATA, SYDNEY, AUCKLAND, "Asia/Kathmandu", "Pacific/Chatham",
+                  "America/St_Johns", "Australia/Lord_Howe", "Australia/Adelaide", "America/Santiago", "UTC"]
+
+
+@st.composite
+def working_hours(draw: st.DrawFn) -> WorkingHours:
+    start = draw(st.integers(0, 23 * 60 + 58))
+    end = draw(st.integers(start + 1, 23 * 60 + 59))
+    days = draw(st.frozensets(st.integers(0, 6), min_size=1))
+    return WorkingHours(days, time(start // 60, start % 60), time(end // 60, end % 60))
+
+
+def _inside_hours_on_the_local_clock(slot: Interval, someone: Person) -> bool:
+    """Independently of FreeTimeIndex: the slot starts and ends on one working day of ``someone``, inside their
+    hours as their wall clock shows them."""
+    local_start, local_end = slot.start.astimezone(someone.zone), slot.end.astimezone(someone.zone)
+    hours = someone.working_hours
+    return (local_start.date() == local_end.date() and local_start.weekday() in hours.days
+            and hours.start <= local_start.time() and local_end.time() <= hours.end)
+
+
+@settings(max_examples=300, deadline=None)
+@given(members=st.lists(st.tuples(working_hours(), st.sampled_from(PROPERTY_ZONES)), min_size=1, max_size=3),
+       minutes=st.integers(5, 180), first_day=st.dates(date(2026, 1, 1), date(2027, 12, 31)))
+def test_issue_13_every_chosen_slot_lies_inside_every_members_working_hours_on_their_clock(
+        members: list[tuple[WorkingHours, str]], minutes: int, first_day: date) -> None:
+    people = [replace(person(f"p{i}@example.com", zone), working_hours=hours)
+              for i, (hours, zone) in enumerate(members)]
+    start = datetime.combine(first_day, time(0), UTC)
+    window = Interval(start, start + timedelta(days=7))  # a week from any day: DST changes fall inside some
+    rules = SlotRules(duration=timedelta(minutes=minutes), buffer=timedelta(0), earliest_start=start)
+    index = index_of(*((p, Busy()) for p in people), rules=rules, window=window)
+    emails = [p.email for p in people]
+    for begin in _starts(index, emails):
+        for someone in people:
+            assert _inside_hours_on_the_local_clock(Interval(begin, begin + rules.duration), someone)
+    slot = index.choose_slot(people)
+    assert (slot is None) == (index.common_starts(emails) == 0)
+    if slot is not None:
+        assert slot.duration == rules.duration
+        assert all(_inside_hours_on_the_local_clock(slot, someone) for someone in people)
+
+
+@pytest.mark.parametrize(("wall_start", "wall_end", "starts"), [
+    # New York springs forward on Sunday 2027-03-14 at 02:00 (to 03:00); hours end inside the skipped hour,
+    # whose earlier reading is 01:30 EST: cautious (01:30-02:00 was inside too) but never past 02:30 on the
+    # clock, where the later reading (03:30 EDT) let a slot run to 03:30.
+    (time(1, 0), time(2, 30), [time(1, 0)]),
+    # Falls back on Sunday 2026-11-01 at 02:00 (to 01:00): 01:30 comes twice; hours end at the first.
+    (time(0, 0), time(1, 30), [time(0, 0), time(0, 15), time(0, 30), time(0, 45), time(1, 0)]),
+], ids=["spring-forward-end-in-the-gap", "fall-back-end-in-the-repeated-hour"])
+def test_working_hours_edges_the_clock_skips_or_repeats_keep_slots_inside(
+        wall_start: time, wall_end: time, starts: list[time]) -> None:
+    sunday = date(2027, 3, 14) if wall_end == time(2, 30) else date(2026, 11, 1)
+    bob = person("bob@example.com", NEW_YORK, f"sun {wall_start:%H:%M}-{wall_end:%H:%M}")
+    window = Interval(datetime.combine(sunday, time(0), UTC), datetime.combine(sunday, time(0), UTC)
+                      + timedelta(days=2))
+    rules = SlotRules(duration=timedelta(minutes=30), buffer=timedelta(0), earliest_start=window.start)
+    index = index_of((bob, Busy()), rules=rules, window=window)
+    assert [s.astimezone(bob.zone).time() for s in _starts(index, [bob.email])] == starts
+
+
+CHRISTMAS = Interval(datetime(2026, 12, 21, tzinfo=UTC), datetime(2027, 1, 9, tzinfo=UTC))
+
+
+def _booked_dates(office: OfficeRules, zone: str = LONDON, window: Interval = CHRISTMAS) -> set[date]:
+    rules = SlotRules(duration=timedelta(minutes=30), buffer=timedelta(0), earliest_start=window.start,
+                      offices={"Here": office})
+    someone = replace(person("ana@example.com", zone), office="Here")
+    index = index_of((someone, Busy()), rules=rules, window=window)
+    return {s.astimezone(someone.zone).date() for s in _starts(index, [someone.email])}
+
+
+def test_issue_13_the_public_holidays_of_an_offices_country_are_not_booked() -> None:
+    weekdays = {date(2026, 12, 21) + timedelta(days=n) for n in range(19)
+                if (date(2026, 12, 21) + timedelta(days=n)).weekday() < 5}
+    # England: Christmas Day (Fri 25), Boxing Day (Sat 26, taken on Mon 28) and New Year's Day (Fri 1 Jan).
+    assert _booked_dates(OfficeRules(country="GB", subdivision="ENG")) == weekdays - {
+        date(2026, 12, 25), date(2026, 12, 28), date(2027, 1, 1)}
+    # The office's own dates come on top; without a country only they are kept.
+    extra = frozenset({date(2026, 12, 24), date(2026, 12, 31)})
+    assert _booked_dates(OfficeRules(country="GB", subdivision="ENG", holidays=extra)) == weekdays - extra - {
+        date(2026, 12, 25), date(2026, 12, 28), date(2027, 1, 1)}
+    assert _booked_dates(OfficeRules(holidays=extra)) == weekdays - extra
+
+
+def test_issue_13_a_subdivision_adds_its_own_public_holidays() -> None:
+    epiphany = date(2027, 1, 6)  # Heilige Drei Könige: a holiday in Bavaria, not in Berlin
+    assert epiphany not in _booked_dates(OfficeRules(country="DE", subdivision="BY"), BERLIN)
+    assert epiphany in _booked_dates(OfficeRules(country="DE", subdivision="BE"), BERLIN)
+    assert epiphany in _booked_dates(OfficeRules(country="DE"), BERLIN)
+
+
+def test_hours_conflict_names_the_hours_the_day_or_the_holiday() -> None:
+    bob = replace(person("bob@example.com", NEW_YORK), office="New York")
+    offices = {"New York": OfficeRules(country="US", holidays=frozenset({date(2026, 11, 27)}))}
+    inside = Interval(utc(23, 15), utc(23, 15, 30))  # 10:00 in New York
+    assert hours_conflict(inside, bob, offices) is None
+    early = Interval(utc(23, 13, 50), utc(23, 14, 20))  # 08:50-09:20
+    assert hours_conflict(early, bob, offices) == ("outside bob@example.com's working hours "
+                                                   "(09:00–17:00 America/New_York)")
+    saturday = Interval(utc(28, 15), utc(28, 15, 30))
+    assert hours_conflict(saturday, bob, offices) == ("Saturday is not one of bob@example.com's working days "
+                                                      "(mon-fri 09:00-17:00 America/New_York)")
+    thanksgiving = Interval(utc(26, 15), utc(26, 15, 30))
+    assert hours_conflict(thanksgiving, bob, offices) == ("Thu 2026-11-26 is a public holiday (Thanksgiving Day, "
+                                                          "US) at bob@example.com's office, New York")
+    assert hours_conflict(Interval(utc(27, 15), utc(27, 15, 30)), bob, offices) == (
+        "Fri 2026-11-27 is an office holiday at bob@example.com's office, New York")
+    lunch = hours_conflict(inside, bob, offices, lunch=True)
+    assert lunch == "outside bob@example.com's lunch hours (11:30–14:00 America/New_York)"
