@@ -421,12 +421,3 @@ def _int_bitsets(masks: Sequence[int], width: int) -> NDArray[np.uint64]:
     data = b"".join(mask.to_bytes(words * 8, "little") for mask in masks)
     return np.frombuffer(data, dtype="<u8").astype(np.uint64).reshape(len(masks), words)
 
-
-def _bitsets(members: Sequence[Sequence[int]], width: int) -> NDArray[np.uint64]:
-    """One row of 64-bit words per entry of ``members``, bit b set for every b listed."""
-    words = max(1, -(-width // 64))
-    sets = np.zeros((len(members), words), dtype=np.uint64)
-    for row, bits in enumerate(members):
-        for bit in bits:
-            sets[row, bit // 64] |= np.uint64(1 << (bit % 64))
-    return sets
