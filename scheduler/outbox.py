@@ -33,10 +33,10 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from scheduler.emails import email_from_payload, invite_from_payload
-from scheduler.errors import DeliveryError, ServiceRefused, StorageError
+from scheduler.errors import DeliveryError, ServiceRefused
 from scheduler.model import CycleState, Effect
 from scheduler.ports import Clock, EventCalendar, Mailer, UnitOfWork
 
@@ -197,8 +197,8 @@ def _deliver_one(uow_factory: Callable[[], UnitOfWork], performers: Mapping[str,
         if isinstance(outcome, ServiceRefused):
             # Due again at once (or after the service's Retry-After): this pass reads past it, the next one
             # begins with it.
-            kept = _put_back(uow, effect.key, str(outcome),
-                             clock.now() + timedelta(seconds=outcome.retry_after or 0))
+            kept = uow.outbox.release(effect.key, str(outcome),
+                                      clock.now() + timedelta(seconds=outcome.retry_after or 0))
             uow.commit()
             pauses.reasons[channel] = outcome
             if kept:
@@ -227,22 +227,6 @@ def _channel(effect: Effect) -> str:
     provider, so a refused Google sign-in does not hold back Microsoft's events."""
     provider = effect.payload.get("provider")
     return f"{effect.kind}:{provider}" if isinstance(provider, str) else effect.kind
-
-
-def _put_back(uow: UnitOfWork, key: str, reason: str, due_at: datetime) -> bool:
-    """Return a claimed effect to pending, due at ``due_at``, its attempt not counted (the service refused
-    Coffee Chat, not this effect); False for an effect superseded meanwhile, which stays superseded.
-
-    The repository has no call that un-counts a claim; a dead effect requeued is pending with its attempts
-    reset, so the two together, in one transaction (nobody sees it dead), give that. Its attempts start again
-    from 0, which for an effect never tried before is exactly unchanged.
-    """
-    uow.outbox.mark_dead(key, reason)  # leaves a superseded effect as it is
-    try:
-        uow.outbox.requeue(key, due_at)
-    except StorageError:
-        return False  # not dead, so superseded while it was in flight: it must never be performed now
-    return True
 
 
 def _perform(performers: Mapping[str, Performer], effect: Effect) -> DeliveryError | None:

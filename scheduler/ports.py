@@ -303,6 +303,11 @@ class OutboxRepository(Protocol):
         """The effect failed for good; park it for an admin."""
         ...
 
+    def release(self, key: str, error: str, next_attempt_at: datetime) -> bool:
+        """Give back a claimed effect without counting its attempt: pending, due at ``next_attempt_at``. False
+        for an effect no longer in flight (superseded meanwhile), which is left as it is."""
+        ...
+
     def supersede(self, key_prefix: str, reason: str) -> int:
         """Mark every pending or in-flight effect whose key starts with ``key_prefix`` superseded; return how
         many."""

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Update,
     and_,
+    case,
     delete,
     func,
     or_,
@@ -690,6 +691,20 @@ class SqlAlchemyOutboxRepository:
     def mark_dead(self, key: str, error: str) -> None:
         """The effect failed for good; park it for an admin."""
         self._set(key, state="dead", last_error=error, claimed_until=None)
+
+    def release(self, key: str, error: str, next_attempt_at: datetime) -> bool:
+        """Give back a claimed effect without counting its attempt (the service refused Coffee Chat, not this
+        effect): pending again, due at ``next_attempt_at``. False, and nothing changed, for an effect that is no
+        longer in flight (superseded meanwhile, which it must stay)."""
+        return _update(
+            self._session,
+            update(OutboxEffectRow)
+            .where(OutboxEffectRow.key == key, OutboxEffectRow.state == "in_flight")
+            .values(state="pending",
+                    attempts=case((OutboxEffectRow.attempts > 0, OutboxEffectRow.attempts - 1), else_=0),
+                    last_error=error, next_attempt_at=require_utc(next_attempt_at, "next_attempt_at"),
+                    claimed_until=None),
+        ) > 0
 
     def list(self, cycle_id: int | None = None, state: str | None = None) -> list[Effect]:
         """Effects, oldest first, optionally of one cycle and/or in one state."""

@@ -185,26 +185,35 @@ def test_issue_13_one_providers_refusal_does_not_hold_back_another_providers_eve
 
 
 def test_issue_13_a_refusal_does_not_count_against_an_effect_that_failed_before(new_uow: NewUow) -> None:
-    add_effects(new_uow, email(1, attempts=3))  # three transient failures before the password changed
-    performers = Performers()
-    performers.refuse["email"] = ServiceRefused(REFUSAL, service="email")
+    add_effects(new_uow, email(1))
     clock = FakeClock(NOW)
     policy = RetryPolicy(max_attempts=5)
+
+    def fails(effect: Effect) -> None:
+        raise DeliveryError("451 4.3.0 try again later", transient=True)
+
+    for _ in range(3):  # three transient failures before the password changed
+        assert deliver_due(new_uow, {"email": fails}, clock, policy).retried == 1
+        clock.advance(timedelta(days=1))
+    assert effects_by_key(new_uow)["email-1"].attempts == 3
+    performers = Performers()
+    performers.refuse["email"] = ServiceRefused(REFUSAL, service="email")
 
     report = deliver_due(new_uow, performers.mapping(), clock, policy)
 
     assert (report.dead, report.held) == (0, 1)
     assert effects_by_key(new_uow)["email-1"].state == "pending"
+    assert effects_by_key(new_uow)["email-1"].attempts == 3  # neither counted nor forgotten
 
     # Attempt 4 of 5 fails transiently once the login works again: had the refusal counted as attempt 4,
     # this would be the fifth and last, and the email dead.
-    def fails_once_more(effect: Effect) -> None:
-        raise DeliveryError("451 4.3.0 try again later", transient=True)
-
-    again = deliver_due(new_uow, {"email": fails_once_more}, clock, policy)
+    again = deliver_due(new_uow, {"email": fails}, clock, policy)
 
     assert (again.retried, again.dead) == (1, 0)
     assert effects_by_key(new_uow)["email-1"].state == "pending"
+    clock.advance(timedelta(days=1))
+    last = deliver_due(new_uow, {"email": fails}, clock, policy)
+    assert last.dead == 1  # the fifth attempt is the last: attempts were neither lost nor gained
 
 
 def test_issue_13_an_effect_superseded_while_its_service_refused_stays_superseded(new_uow: NewUow) -> None:
