@@ -37,7 +37,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from scheduler import account_emails
 from scheduler.errors import InputError, NotFoundError
-from scheduler.model import EmailMessage, Person, normalize_email, require_utc
+from scheduler.model import EmailMessage, Person, SessionRecord, normalize_email, require_utc
 
 if TYPE_CHECKING:
     from scheduler.config import Config
@@ -60,34 +60,6 @@ _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^
                       r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 MAX_ADDRESS_LENGTH = 254
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
-
-
-@dataclass(frozen=True)
-class Account:
-    """What the site keeps about a person beyond their profile: when they first signed in, whether an admin
-    disabled them, and their latest sign-in."""
-
-    email: str
-    created_at: datetime
-    disabled_at: datetime | None = None
-    last_sign_in_at: datetime | None = None
-
-    @property
-    def disabled(self) -> bool:
-        """True when an admin disabled the account."""
-        return self.disabled_at is not None
-
-
-@dataclass(frozen=True)
-class SessionRecord:
-    """A signed-in browser as stored: ``token_hash`` is the SHA-256 (hex) of the cookie's token."""
-
-    token_hash: str
-    email: str
-    created_at: datetime
-    last_seen_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The admin's services and figures: participants, cycle previews, deliveries, programs and analytics.
 
 Pure of Flask: the admin pages (``web/admin.py``) parse a form, call one function here and render the answer.
-The analytics are computed here from plain facts that ``UnitOfWork.reports`` reads (see ``ReportRepository``
-in ``scheduler.ports``); drawing them is the web's business.
+The analytics are computed here from plain facts (``CycleFact``, ``MeetingFact``, ... in ``scheduler.model``)
+that ``UnitOfWork.reports`` reads (see ``ReportRepository`` in ``scheduler.ports``); drawing them is the web's
+business.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from itertools import combinations
 from typing import TYPE_CHECKING
 
 from scheduler.errors import InputError, NotFoundError
-from scheduler.model import Effect, Person, Program
+from scheduler.model import CycleFact, Effect, MeetingFact, PairFact, Person, Program
 from scheduler.report import PlanSummary, count_mixed, summarize
 
 if TYPE_CHECKING:
@@ -26,51 +27,6 @@ if TYPE_CHECKING:
 UowFactory = Callable[[], "UnitOfWork"]
 MAX_QUERY = 200
 NO_DEPARTMENT = "(no department)"
-
-
-# --- facts read by ReportRepository -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CycleFact:
-    """One stored cycle: its id, program, window start, and how many people it left unmatched."""
-
-    id: int
-    program: str
-    window_start: datetime
-    unmatched: int
-
-
-@dataclass(frozen=True)
-class MeetingFact:
-    """One stored meeting: its cycle, members (emails, in order) with their current department and team ("" when
-    the person is gone), how many members answered "did you meet?" and how many said yes."""
-
-    cycle_id: int
-    members: tuple[str, ...]
-    departments: tuple[str, ...]
-    teams: tuple[str, ...]
-    state: str = "proposed"
-    answers: int = 0
-    met: int = 0
-
-
-@dataclass(frozen=True)
-class PairFact:
-    """Two people grouped together in a cycle (from the pairing history)."""
-
-    cycle_id: int
-    person_a: str
-    person_b: str
-
-
-@dataclass(frozen=True)
-class EffectCount:
-    """How many outbox effects of a cycle (``None``: of no cycle) are in a state."""
-
-    cycle_id: int | None
-    state: str
-    count: int
 
 
 # --- participants ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from scheduler.errors import CalendarError, InputError, NotFoundError, ProviderUnavailable
-from scheduler.model import Busy, Interval, Meeting, Person, Program, merge_intervals, require_utc
+from scheduler.model import Busy, FeedbackAnswer, Interval, Meeting, Person, Program, Rsvp, merge_intervals, require_utc
 
 if TYPE_CHECKING:
     from scheduler.cycle import PlanSettings
@@ -60,28 +60,6 @@ MAX_COMMENT = 1000
 SEARCH_STEP = timedelta(minutes=15)
 
 UowFactory = Callable[[], "UnitOfWork"]
-
-
-@dataclass(frozen=True)
-class Rsvp:
-    """One member's answer to a meeting: ``accepted`` or ``declined``, and when."""
-
-    meeting_id: int
-    email: str
-    answer: str
-    answered_at: datetime
-
-
-@dataclass(frozen=True)
-class FeedbackAnswer:
-    """One member's answer to "did you meet?": whether, an optional 1–5 rating, a comment, and when."""
-
-    meeting_id: int
-    email: str
-    met: bool
-    comment: str = ""
-    rating: int | None = None
-    answered_at: datetime | None = None
 
 
 class MatchLinkError(InputError):

@@ -505,3 +505,98 @@ class Effect:
 def as_local(moment: datetime, zone: str) -> datetime:
     """``moment`` seen on a wall clock in ``zone``."""
     return require_utc(moment).astimezone(ZoneInfo(zone))
+
+
+# --- values the ports name for accounts, match answers and the admin's figures -------------------------
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the site keeps about a person beyond their profile: when they first signed in, whether an admin
+    disabled them, and their latest sign-in."""
+
+    email: str
+    created_at: datetime
+    disabled_at: datetime | None = None
+    last_sign_in_at: datetime | None = None
+
+    @property
+    def disabled(self) -> bool:
+        """True when an admin disabled the account."""
+        return self.disabled_at is not None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A signed-in browser as stored: ``token_hash`` is the SHA-256 (hex) of the cookie's token."""
+
+    token_hash: str
+    email: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CycleFact:
+    """One stored cycle: its id, program, window start, and how many people it left unmatched."""
+
+    id: int
+    program: str
+    window_start: datetime
+    unmatched: int
+
+
+@dataclass(frozen=True)
+class MeetingFact:
+    """One stored meeting: its cycle, members (emails, in order) with their current department and team ("" when
+    the person is gone), how many members answered "did you meet?" and how many said yes."""
+
+    cycle_id: int
+    members: tuple[str, ...]
+    departments: tuple[str, ...]
+    teams: tuple[str, ...]
+    state: str = "proposed"
+    answers: int = 0
+    met: int = 0
+
+
+@dataclass(frozen=True)
+class PairFact:
+    """Two people grouped together in a cycle (from the pairing history)."""
+
+    cycle_id: int
+    person_a: str
+    person_b: str
+
+
+@dataclass(frozen=True)
+class EffectCount:
+    """How many outbox effects of a cycle (``None``: of no cycle) are in a state."""
+
+    cycle_id: int | None
+    state: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Rsvp:
+    """One member's answer to a meeting: ``accepted`` or ``declined``, and when."""
+
+    meeting_id: int
+    email: str
+    answer: str
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackAnswer:
+    """One member's answer to "did you meet?": whether, an optional 1–5 rating, a comment, and when."""
+
+    meeting_id: int
+    email: str
+    met: bool
+    comment: str = ""
+    rating: int | None = None
+    answered_at: datetime | None = None

@@ -10,29 +10,31 @@ import builtins
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, Protocol, Self
 
 from scheduler.model import (
+    Account,
     Busy,
     Cycle,
+    CycleFact,
     CycleState,
     Effect,
+    EffectCount,
     EmailMessage,
+    FeedbackAnswer,
     Group,
     Interval,
     Invite,
     Meeting,
+    MeetingFact,
+    PairFact,
     Person,
     Program,
     ProgramChange,
+    Rsvp,
+    SessionRecord,
     Unmatched,
 )
-
-if TYPE_CHECKING:
-    # Only for annotations: the account values live beside their services, which ports need not load.
-    from scheduler.accounts import Account, SessionRecord
-    from scheduler.admin import CycleFact, EffectCount, MeetingFact, PairFact
-    from scheduler.matches import FeedbackAnswer, Rsvp
 
 
 class Clock(Protocol):

@@ -33,8 +33,7 @@ from scheduler.accounts import has_control_characters
 from scheduler.addresses import PUBLIC_ONLY, AddressPolicy, refusal_reason
 from scheduler.availability import CalendarRouter
 from scheduler.errors import CalendarError, InputError, NotFoundError
-from scheduler.matches import Rsvp
-from scheduler.model import Busy, CalendarSource, Cycle, Interval, Meeting, Person, WorkingHours, as_local
+from scheduler.model import Busy, CalendarSource, Cycle, Interval, Meeting, Person, Rsvp, WorkingHours, as_local
 from scheduler.services import cancel_meeting, stored_person_busy
 
 if TYPE_CHECKING:

@@ -18,9 +18,8 @@ from sqlalchemy import CursorResult, Double, ForeignKey, String, Text, case, del
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from scheduler.accounts import Account, SessionRecord
 from scheduler.errors import NotFoundError, StorageError
-from scheduler.model import Cycle, Meeting
+from scheduler.model import Account, Cycle, Meeting, SessionRecord
 from scheduler.storage.orm import (
     CODE_LENGTH,
     Base,

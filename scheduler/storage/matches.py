@@ -16,7 +16,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConst
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from scheduler.errors import NotFoundError, StorageError
-from scheduler.matches import ANSWERS, FeedbackAnswer, Rsvp
+from scheduler.matches import ANSWERS
+from scheduler.model import FeedbackAnswer, Rsvp
 from scheduler.storage.orm import CODE_LENGTH, Base, FeedbackRow, MeetingRow, PersonRow, UtcDateTime
 from scheduler.storage.repositories import SqlAlchemyFeedbackRepository, dialect_insert, key_email
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from scheduler.admin import CycleFact, EffectCount, MeetingFact, PairFact
+from scheduler.model import CycleFact, EffectCount, MeetingFact, PairFact
 from scheduler.storage.orm import (
     CycleRow,
     FeedbackRow,

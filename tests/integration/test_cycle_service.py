@@ -380,7 +380,7 @@ def test_a_cycle_with_nothing_to_send_is_closed_at_once(
 
 def test_tick_forgets_expired_sessions_and_keeps_live_ones(
         new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
-    from scheduler.accounts import SessionRecord
+    from scheduler.model import SessionRecord
 
     ana = create_person()
     add_people(new_uow, [ana])

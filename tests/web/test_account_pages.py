@@ -17,7 +17,6 @@ from sqlalchemy import MetaData, select
 from sqlalchemy.orm import Session
 
 from scheduler.availability import CalendarRouter
-from scheduler.matches import Rsvp
 from scheduler.model import (
     CalendarSource,
     Cycle,
@@ -26,6 +25,7 @@ from scheduler.model import (
     Interval,
     Meeting,
     Person,
+    Rsvp,
     Unmatched,
     WorkingHours,
 )

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect, text
 
-from scheduler.accounts import SessionRecord, token_hash
+from scheduler.accounts import token_hash
 from scheduler.errors import NotFoundError
-from scheduler.model import Person
+from scheduler.model import Person, SessionRecord
 from scheduler.storage.migrate import downgrade_database, head_revision, upgrade_database
 from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for
 from tests.conftest import SUNDAY_NOON

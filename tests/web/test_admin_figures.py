@@ -15,16 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.admin import (
-    CycleFact,
     Heatmap,
-    MeetingFact,
-    PairFact,
     cycle_rates,
     department_heatmap,
     parse_pause_date,
 )
 from scheduler.errors import InputError
-from scheduler.model import Effect, Person
+from scheduler.model import CycleFact, Effect, MeetingFact, PairFact, Person
 from tests.conftest import SUNDAY_NOON
 from tests.fakes import FakeClock
 from tests.web.conftest import SECRET, Site, build_site, csrf_from, sign_up_and_confirm

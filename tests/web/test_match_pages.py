@@ -17,8 +17,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.matches import FeedbackAnswer, Rsvp
-from scheduler.model import EmailMessage, Interval, Meeting, Person
+from scheduler.model import EmailMessage, FeedbackAnswer, Interval, Meeting, Person, Rsvp
 from scheduler.outbox import deliver_due
 from scheduler.services import run_cycle
 from tests.fakes import FakeClock

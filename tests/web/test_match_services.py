@@ -17,18 +17,16 @@ from scheduler.matches import (
     FEEDBACK_ACTIONS,
     UNSCHEDULED_ACTIONS,
     CalendarsUnreadable,
-    FeedbackAnswer,
     MatchLinkError,
     MatchLinks,
     NoCommonSlot,
-    Rsvp,
     ask_for_another_time,
     find_next_slot,
     load_match,
     record_feedback,
     respond,
 )
-from scheduler.model import Attendee, Busy, Cycle, Group, Interval, Meeting, Person, Program
+from scheduler.model import Attendee, Busy, Cycle, FeedbackAnswer, Group, Interval, Meeting, Person, Program, Rsvp
 from scheduler.services import cancel_meeting
 from scheduler.storage.migrate import downgrade_database, upgrade_database
 from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from scheduler.matches import Rsvp
-from scheduler.model import Cycle, Group, Meeting, Person
+from scheduler.model import Cycle, Group, Meeting, Person, Rsvp
 from scheduler.storage.uow import SqlAlchemyUnitOfWork
 
 NewUow = Callable[[], SqlAlchemyUnitOfWork]
