@@ -148,7 +148,7 @@ def plan_cycle(
     skipped: list[Unmatched] = []
     available: list[Person] = []
     for person in eligible:
-        answer = busy.get(person.email, Busy(error="the calendar provider gave no answer"))
+        answer = busy[person.email]  # the availability boundary answers for everyone asked
         if answer.error is not None:
             calendar_problems[person.email] = answer.error
         if program.tentative_busy and answer.tentative:

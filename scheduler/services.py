@@ -34,7 +34,7 @@ from scheduler.pairing import PairHistory
 from scheduler.people_csv import parse_people_csv
 from scheduler.ports import CalendarProvider, Clock, UnitOfWork
 from scheduler.report import count_mixed
-from scheduler.slots import edge_of_day, hours_conflict
+from scheduler.slots import edge_of_day, hours_conflict, with_reported_hours
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -361,10 +361,8 @@ def check_new_time(uow_factory: UowFactory, provider: CalendarProvider, clock: C
     answers = fetch_busy_isolated(provider, members, window)
     conflicts: list[str] = []
     for person in members:
-        busy = answers.get(person.email, Busy(error="the calendar provider gave no answer"))
-        if busy.working_hours is not None:
-            person = replace(person, working_hours=busy.working_hours,
-                             timezone=busy.working_zone or person.timezone)
+        busy = answers[person.email]  # the boundary answers for everyone asked
+        person = with_reported_hours(person, busy)
         outside = hours_conflict(new_slot, person, settings.offices, lunch=program.kind == "lunch")
         if outside is not None:
             conflicts.append(outside)

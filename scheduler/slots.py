@@ -80,10 +80,8 @@ class FreeTimeIndex:
     def add(self, person: Person, busy: Busy) -> None:
         """Index ``person``'s free time. A calendar that could not be read (``busy.error``) has no busy
         intervals of its own, so only what else is known (meetings already booked) is taken out. Working hours
-        the calendar reports (Exchange's) replace the profile's: they are what the person keeps up to date."""
-        if busy.working_hours is not None:
-            person = replace(person, working_hours=busy.working_hours,
-                             timezone=busy.working_zone or person.timezone)
+        the calendar reports (Exchange's) replace the profile's (``with_reported_hours``)."""
+        person = with_reported_hours(person, busy)
         working = self._working_mask(person)
         free = working
         for interval in busy.busy:
@@ -199,6 +197,14 @@ def lunch_hours(person: Person, offices: Mapping[str, OfficeRules] | None = None
     """The local hours a lunch program books ``person`` in: their own when set, else their office's (11:30-14:00
     for an office not in ``offices``)."""
     return person.lunch or (offices or {}).get(person.office, DEFAULT_OFFICE).lunch
+
+
+def with_reported_hours(person: Person, busy: Busy) -> Person:
+    """``person`` with the working hours their calendar reports (Exchange's), when it reports usable ones: those
+    are what the person keeps up to date, so they replace the profile's wherever a slot is judged."""
+    if busy.working_hours is None:
+        return person
+    return replace(person, working_hours=busy.working_hours, timezone=busy.working_zone or person.timezone)
 
 
 def hours_conflict(slot: Interval, person: Person, offices: Mapping[str, OfficeRules] | None = None, *,
