@@ -209,9 +209,9 @@ def read_busy(
         calendars = icalendar.Calendar.from_ical(scan.text, multiple=True)
     except ValueError as exc:
         raise CalendarError(f"not readable as iCalendar: {_short(exc)}", source=source) from exc
-    except (TypeError, KeyError) as exc:
+    except (TypeError, KeyError, AttributeError) as exc:
         # icalendar reads each VTIMEZONE's rules as it parses, through dateutil, which fails so on a rule without
-        # FREQ or with an unknown part.
+        # FREQ or with an unknown part; a VTIMEZONE with two TZID lines gives it a list (AttributeError).
         zones = [lines for lines in scan.components if lines.name == "VTIMEZONE"]
         where = f"{_where(zones[0])}: " if len(zones) == 1 else ""
         raise CalendarError(f"{where}a VTIMEZONE cannot be read: {_short(exc)}", source=source) from exc
