@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.cycle import choose_slots
+from scheduler.availability.slots import FreeTimeIndex, SlotRules
 from scheduler.model import Busy, Interval, Person, Program, WorkingHours
-from scheduler.pairing import PairHistory, pair_people
-from scheduler.slots import FreeTimeIndex, SlotRules
+from scheduler.pairing.engine import PairHistory, pair_people
+from scheduler.planning.cycle import choose_slots
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 WINDOW = Interval(MONDAY, MONDAY + timedelta(days=5))

@@ -3,7 +3,7 @@
 Each organisation is written as an instance file (docs/pairing-instance.md) and every method runs in a fresh
 process on it, so time and peak memory belong to that method alone:
 
-- coffeechat: ``scheduler.instance.solve_instance`` (free-time index + engine + slot choice, and the engine
+- coffeechat: ``scheduler.planning.instance.solve_instance`` (free-time index + engine + slot choice, and the engine
   alone in its own column; the bound is timed apart);
 - shuffle and cut (Teams Icebreaker): shuffle, pair neighbours, keep only pairs no hard rule forbids;
 - best of K shuffles (Lunch Roulette): K such shuffles, keep the one whose valid pairs score highest;
@@ -11,7 +11,7 @@ process on it, so time and peak memory belong to that method alone:
   to ``NETWORKX_LIMIT`` people (it takes minutes at 1,000) and only when networkx is installed.
 
 Every score is the engine's own score of the valid groups, as a share of the certified upper bound of
-``scheduler.pairing_bound`` for groupings of that method's shape: pairs (one trio for an odd count) for the
+``scheduler.pairing.bound`` for groupings of that method's shape: pairs (one trio for an odd count) for the
 baselines, and as many trios as the engine made for the engine (a trio scores three pairs, so a bound for
 pairs would not hold for it). No method can pass 100%. Peak memory is ``ru_maxrss`` of the fresh process
 (the interpreter, reading the instance file and the method together) plus that of its largest child.
@@ -38,10 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the project is importable
     sys.path.insert(0, str(ROOT))
 
-from scheduler.instance import PairingInstance, free_time_index, load_instance, solve_instance  # noqa: E402
 from scheduler.model import Person  # noqa: E402
-from scheduler.pairing import _hard_rule, _score  # noqa: E402
-from scheduler.pairing_bound import certified_bound  # noqa: E402
+from scheduler.pairing.bound import certified_bound  # noqa: E402
+from scheduler.pairing.engine import _hard_rule, _score  # noqa: E402
+from scheduler.planning.instance import PairingInstance, free_time_index, load_instance, solve_instance  # noqa: E402
 
 NETWORKX_LIMIT = 1000
 # A Monday: the window is one working week.

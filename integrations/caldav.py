@@ -58,7 +58,7 @@ from integrations.http import (
 )
 from integrations.ics_feed import MAX_CALENDAR_BYTES, read_busy, read_free_busy
 from integrations.public_http import AddressRefused, guard_session
-from scheduler.addresses import AddressPolicy
+from scheduler.availability.addresses import AddressPolicy
 from scheduler.config import CalDavConfig, mask_url, secret
 from scheduler.errors import CalendarError, ConfigError, ProviderUnavailable
 from scheduler.model import Busy, Interval, Person
@@ -152,9 +152,9 @@ class CalDavCalendar:
       login (``ValueError`` otherwise): people write their own collection URL, and without the list a URL
       pointing at a server of their own would receive the login. Listing a server also allows its host name
       although its address is not public.
-    - Every connection, redirects included, goes only to public addresses (``scheduler.addresses``) or to the
-      hosts of ``servers`` and ``allowed_hosts``; anything else is refused before it is connected to, with the
-      same message whatever listens there.
+    - Every connection, redirects included, goes only to public addresses (``scheduler.availability.addresses``)
+      or to the hosts of ``servers`` and ``allowed_hosts``; anything else is refused before it is connected to,
+      with the same message whatever listens there.
     - Per person: a URL that is not http(s), 401 (the login was refused), 403 (no permission), 404 (no such
       collection), a refused address, an answer that cannot be read, or events that cannot be read give that
       person a ``Busy(error=...)`` in plain words.

@@ -61,7 +61,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from recurring_ical_events.util import to_recurrence_ids
 
 from integrations.public_http import AddressRefused, public_opener
-from scheduler.addresses import AddressPolicy
+from scheduler.availability.addresses import AddressPolicy
 from scheduler.errors import CalendarError
 from scheduler.model import Busy, Interval, Person, merge_intervals
 
@@ -1003,7 +1003,7 @@ class IcsCalendarProvider:
     other kinds (google, microsoft, caldav) get an error saying no connector is configured for them here.
     Calendars are fetched one after another, each within ``timeout`` seconds.
 
-    Feeds are downloaded only from public addresses (``scheduler.addresses``): every connection, redirects
+    Feeds are downloaded only from public addresses (``scheduler.availability.addresses``): every connection, redirects
     included, is checked for the addresses the name resolved to, so a participant's URL cannot make the server
     fetch its own pages, a cloud metadata service's or the private network's. ``allowed_hosts`` names the
     internal servers that may be read anyway (``[calendar] allowed_hosts``); ``allow_internal`` allows every

@@ -1,4 +1,4 @@
-"""HTTP connections that reach only the addresses ``scheduler.addresses`` allows, redirects included.
+"""HTTP connections that reach only the addresses ``scheduler.availability.addresses`` allows, redirects included.
 
 The calendar URLs people give (ICS feeds, CalDAV collections) are fetched by this server, so every connection
 made for them is checked here, in the connection itself rather than on the URL: the check then covers every
@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from http.client import HTTPMessage
 from typing import IO, TYPE_CHECKING, Any
 
-from scheduler.addresses import (
+from scheduler.availability.addresses import (
     PUBLIC_ONLY,
     AddressPolicy,
     is_public_address,

@@ -17,10 +17,10 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from scheduler.addresses import AddressPolicy
+from scheduler.availability.addresses import AddressPolicy
+from scheduler.availability.slots import check_holiday_region
 from scheduler.errors import ConfigError
 from scheduler.model import OfficeRules, Program, Weights, normalize_email
-from scheduler.slots import check_holiday_region
 
 CONFIG_ENV = "COFFEECHAT_CONFIG"
 DEFAULT_CONFIG_NAME = "coffeechat.toml"
@@ -158,8 +158,9 @@ class CalendarConfig:
     """Where free/busy comes from. Relative ICS paths resolve against ``ics_dir`` (relative to the config).
 
     Calendar URLs from profiles (ICS feeds, CalDAV collections) may only reach public addresses
-    (``scheduler.addresses``); ``allowed_hosts`` names the internal servers they may reach anyway (host names
-    or IP addresses, for ICS and CalDAV alike), and ``ics_allow_internal`` lets ICS URLs reach every address.
+    (``scheduler.availability.addresses``); ``allowed_hosts`` names the internal servers they may reach anyway
+    (host names or IP addresses, for ICS and CalDAV alike), and ``ics_allow_internal`` lets ICS URLs reach every
+    address.
     """
 
     ics_dir: str = "."

@@ -271,8 +271,8 @@ def normalize_email(address: str) -> str:
 class OfficeRules:
     """What an office decides for slots: its lunch hours (local), its own holidays (local dates), and the
     country (ISO 3166-1 code such as ``GB``, with an optional subdivision such as ``ENG``) whose public holidays
-    it keeps. Empty ``country``: only ``holidays``. The public holidays are looked up by ``scheduler.slots``
-    for whatever years a window covers, so this value stays plain data."""
+    it keeps. Empty ``country``: only ``holidays``. The public holidays are looked up by
+    ``scheduler.availability.slots`` for whatever years a window covers, so this value stays plain data."""
 
     lunch: tuple[time, time] = (time(11, 30), time(14, 0))
     holidays: frozenset[date] = frozenset()
@@ -333,7 +333,7 @@ class Program:
             raise ValueError(f"unknown cadence {self.cadence!r}; use one of {', '.join(CADENCES)}")
         if self.group_size not in GROUP_SIZES:
             # 2: pairs (a trio takes an odd count); 3 or 4: lunch groups, a few of one more or one fewer when
-            # the count does not divide (see scheduler.pairing.group_sizes).
+            # the count does not divide (see scheduler.pairing.engine.group_sizes).
             raise ValueError(f"group_size must be 2 (pairs), 3 or 4 (groups), not {self.group_size}")
         if not 10 <= self.duration_minutes <= 180:
             raise ValueError("duration_minutes must be between 10 and 180")
@@ -353,7 +353,7 @@ class Program:
 @dataclass(frozen=True)
 class ProgramChange:
     """What an admin changed of a program on the site, over the configuration file: the settings that differ
-    from the file by name (weights under ``"weights"``), who changed them and when (``scheduler.programs``)."""
+    from the file by name (weights under ``"weights"``), who changed them and when (``scheduler.programs.settings``)."""
 
     name: str
     changes: Mapping[str, object]
@@ -578,6 +578,10 @@ class EffectCount:
     cycle_id: int | None
     state: str
     count: int
+
+
+# The answers a member can give to a meeting (``Rsvp.answer``).
+RSVP_ANSWERS = ("accepted", "declined")
 
 
 @dataclass(frozen=True)

@@ -454,3 +454,7 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None:
         """Discard everything done in this unit since the last commit."""
         ...
+
+
+# What the services take to open a unit of work: called once per transaction, used as a context manager.
+UowFactory = Callable[[], UnitOfWork]

@@ -1,7 +1,8 @@
 """The Coffee Chat web site: a Flask app factory, one blueprint per area.
 
-Views parse the request, call one service (``scheduler.services``, ``scheduler.accounts``) and render. Nothing
-below ``web/`` opens its own database connection: the services wired by ``scheduler.bootstrap`` live on the app.
+Views parse the request, call one service of a feature package (``scheduler.accounts``, ``scheduler.planning``,
+``scheduler.admin``, ...) and render. Nothing below ``web/`` opens its own database connection: the services wired
+by ``scheduler.entrypoints.bootstrap`` live on the app.
 Areas: ``public`` (home page, health check), ``auth`` (sign-up, emailed links, sign-in and out), ``account`` (the
 signed-in person's pages); ``security`` adds headers, cookie flags, rate limits; ``errors`` answers HTML or JSON.
 """
@@ -15,9 +16,9 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from scheduler.bootstrap import Services, bootstrap
 from scheduler.config import Config, find_config_path, load_config
 from scheduler.config import secret as read_secret
+from scheduler.entrypoints.bootstrap import Services, bootstrap
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()

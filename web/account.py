@@ -2,7 +2,7 @@
 wishlist and block list, calendar source with "check my calendar", meeting history, data export, and account
 deletion.
 
-Every view parses, calls one service of ``scheduler.profile`` for the signed-in viewer only, and renders. GET
+Every view parses, calls one service of ``scheduler.accounts.profile`` for the signed-in viewer only, and renders. GET
 and HEAD change nothing (the JSON export is a GET because it only reads); every change is a POST with a CSRF
 token. A refused form answers 422 with the errors next to the fields and what was typed kept.
 """
@@ -17,7 +17,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 
-from scheduler import profile
+from scheduler.accounts import profile
 from scheduler.errors import InputError
 from scheduler.model import as_local
 from web import services_of

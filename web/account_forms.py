@@ -11,8 +11,8 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
+from scheduler.accounts.profile import MAX_URL_LENGTH, ProfileChange
 from scheduler.model import CalendarSource, Person, WorkingHours, normalize_email
-from scheduler.profile import MAX_URL_LENGTH, ProfileChange
 from web.forms import (
     CheckboxesField,
     MeetingPreferenceChecks,

@@ -2,8 +2,8 @@
 
 Admins are the addresses in ``[web] admins``. A visitor who is not signed in is sent to sign in; a signed-in
 person who is not an admin gets 403. GET never changes anything (a cycle preview is a dry run); every POST
-carries the CSRF token of Flask-WTF. Each view parses, calls one service of ``scheduler.admin`` or
-``scheduler.services`` and renders.
+carries the CSRF token of Flask-WTF. Each view parses, calls one service of ``scheduler.admin``,
+``scheduler.planning`` or ``scheduler.delivery`` and renders.
 """
 
 from __future__ import annotations
@@ -19,11 +19,31 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, StringField
 from wtforms.validators import InputRequired, Length
 
-from scheduler import accounts, admin
+from scheduler.accounts import access as accounts
+from scheduler.admin.analytics import analytics as compute_analytics
+from scheduler.admin.cycles import delivery_overview, latest_calendar_gaps, preview_cycle, share
+from scheduler.admin.participants import (
+    MAX_QUERY,
+    Participant,
+    import_people,
+    parse_pause_date,
+    pause_participant,
+    search_participants,
+)
+from scheduler.delivery.dead_letters import requeue_effect
 from scheduler.errors import InputError, NotFoundError, StorageError
 from scheduler.model import Program
-from scheduler.programs import EDITABLE, WEIGHT_NAMES, ProgramSheet, change_program, program_sheets, reset_program
-from scheduler.services import import_people, program_overview, requeue_effect, run_cycle
+from scheduler.planning.run import program_overview, run_cycle
+from scheduler.programs.settings import (
+    EDITABLE,
+    WEIGHT_NAMES,
+    ProgramSheet,
+    change_program,
+    program_settings,
+    program_sheets,
+    program_weights,
+    reset_program,
+)
 from web import services_of
 from web.auth import current_viewer, sign_in_required
 from web.charts import ACCENT, Series, bar_chart_svg, heatmap_svg
@@ -56,7 +76,7 @@ class SearchForm(FlaskForm):
         csrf = False
 
     q = StringField("Name, email, team or department",
-                    validators=[Length(max=admin.MAX_QUERY, message="Keep it under 200 characters."), plain_text])
+                    validators=[Length(max=MAX_QUERY, message="Keep it under 200 characters."), plain_text])
 
 
 class ImportForm(FlaskForm):
@@ -101,10 +121,10 @@ def participants() -> ResponseReturnValue:
 
 def _participants_page(import_form: ImportForm, report: Any = None, status: int = 200) -> ResponseReturnValue:
     search = SearchForm(request.args)
-    found: list[admin.Participant] = []
+    found: list[Participant] = []
     total = 0
     if search.validate():
-        found, total = admin.search_participants(_services().uow_factory, search.q.data or "")
+        found, total = search_participants(_services().uow_factory, search.q.data or "")
     return render_template("admin_participants.html", search=search, found=found, total=total,
                            import_form=import_form, person_form=PersonForm(formdata=None), report=report,
                            today=_services().clock.now().date()), status if search.errors == {} else 400
@@ -145,7 +165,7 @@ def _person_form() -> PersonForm:
 
 
 def _back() -> ResponseReturnValue:
-    query = request.args.get("q", "")[: admin.MAX_QUERY]
+    query = request.args.get("q", "")[: MAX_QUERY]
     return redirect(url_for("admin.participants", q=query or None), code=303)
 
 
@@ -156,8 +176,8 @@ def pause() -> ResponseReturnValue:
     form = _person_form()
     services = _services()
     try:
-        until = admin.parse_pause_date(form.until.data or "", services.clock.now().date())
-        person = admin.pause_participant(services.uow_factory, form.email.data or "", until)
+        until = parse_pause_date(form.until.data or "", services.clock.now().date())
+        person = pause_participant(services.uow_factory, form.email.data or "", until)
     except NotFoundError as error:
         abort(404, str(error))
     except InputError as error:
@@ -202,7 +222,7 @@ def cycles() -> ResponseReturnValue:
     read."""
     services = _services()
     overviews = program_overview(services.uow_factory, services.programs())
-    gaps = admin.latest_calendar_gaps(services.uow_factory, services.programs())
+    gaps = latest_calendar_gaps(services.uow_factory, services.programs())
     return render_template("admin_cycles.html", overviews=overviews, calendar_gaps=gaps)
 
 
@@ -212,9 +232,9 @@ def preview(name: str) -> ResponseReturnValue:
     """A dry run of the program's next cycle: nothing is stored or sent."""
     program = _program(name)
     services = _services()
-    result = admin.preview_cycle(services.uow_factory, services.calendar, services.clock, program,
+    result = preview_cycle(services.uow_factory, services.calendar, services.clock, program,
                                  services.settings)
-    return render_template("admin_preview.html", preview=result, form=ButtonForm(), share=admin.share)
+    return render_template("admin_preview.html", preview=result, form=ButtonForm(), share=share)
 
 
 @blueprint.post("/cycles/<path:name>/run")
@@ -243,7 +263,7 @@ def run(name: str) -> ResponseReturnValue:
 @admin_required
 def deliveries() -> ResponseReturnValue:
     """Outbox effects by cycle and state; the dead ones with their errors and a requeue button."""
-    rows, dead = admin.delivery_overview(_services().uow_factory)
+    rows, dead = delivery_overview(_services().uow_factory)
     return render_template("admin_deliveries.html", rows=rows, dead=dead, form=RequeueForm(formdata=None),
                            states=("pending", "in_flight", "done", "dead", "superseded"))
 
@@ -277,7 +297,7 @@ def requeue() -> ResponseReturnValue:
 def programs() -> ResponseReturnValue:
     """Each program's cadence, kind, group size, rules and weights as it runs, with what the site changed."""
     services = _services()
-    sheets = [(sheet, admin.program_settings(sheet.program), admin.program_weights(sheet.program))
+    sheets = [(sheet, program_settings(sheet.program), program_weights(sheet.program))
               for sheet in program_sheets(services.uow_factory, services.config.programs)]
     return render_template("admin_programs.html", sheets=sheets, config_path=services.config.path)
 
@@ -327,7 +347,7 @@ def _program_page(sheet: ProgramSheet, form: ProgramForm, status: int = 200) -> 
 @admin_required
 def analytics() -> ResponseReturnValue:
     """The heatmap of meetings between departments and the rates of each cycle, as SVG with tables."""
-    figures = admin.analytics(_services().uow_factory)
+    figures = compute_analytics(_services().uow_factory)
     labels = [row.label for row in figures.cycles]
     rates = bar_chart_svg(
         "Participation and “we met” by cycle",

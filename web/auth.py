@@ -1,6 +1,6 @@
 """Sign-up, the emailed links, sign-in and sign-out; the signed-in viewer of a request.
 
-Every view parses, calls one service of ``scheduler.accounts`` and renders. GET and HEAD never change anything:
+Every view parses, calls one service of ``scheduler.accounts.access`` and renders. GET and HEAD never change anything:
 an emailed link opens a page with a button, and only the button's POST uses it (mail scanners follow links).
 Whatever address is entered, the answer is the same "check your inbox" page.
 """
@@ -19,8 +19,8 @@ from markupsafe import escape
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wrappers import Response
 
-from scheduler import accounts
-from scheduler.accounts import AccountSettings, LinkError, LinkSigner, Viewer
+from scheduler.accounts import access as accounts
+from scheduler.accounts.access import AccountSettings, LinkError, LinkSigner, Viewer
 from scheduler.errors import DeliveryError, InputError, StorageError
 from web import services_of
 from web.forms import ConfirmForm, SignInForm, SignOutForm, SignUpForm, zone_options

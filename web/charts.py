@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from scheduler.admin import Heatmap
+from scheduler.admin.analytics import Heatmap
 
 INK = "#2b2623"
 MUTED = "#6f645d"

@@ -13,7 +13,7 @@ from wtforms.fields import EmailField
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from scheduler.accounts import SignUpRequest, check_work_email, has_control_characters
+from scheduler.accounts.access import SignUpRequest, check_work_email, has_control_characters
 from scheduler.errors import InputError
 from scheduler.model import normalize_email
 

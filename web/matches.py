@@ -22,10 +22,11 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import Length
 
-from scheduler import matches
-from scheduler.emails import KIND_LABELS, format_slot
+from scheduler.delivery.emails import KIND_LABELS, format_slot
 from scheduler.errors import CalendarError, InputError, NotFoundError
-from scheduler.matches import MatchLinkError, MatchPage
+from scheduler.planning import matches
+from scheduler.planning.links import ACTIONS, FEEDBACK_ACTIONS, MET, MatchLinkError
+from scheduler.planning.matches import MatchPage
 from web import services_of
 from web.auth import current_viewer, sign_in_required
 from web.security import rate_limited
@@ -177,7 +178,7 @@ def link(meeting_id: int, action: str, token: str) -> ResponseReturnValue:
     services = services_of(current_app)
     try:
         links = services.settings.links
-        if links is None or action not in matches.ACTIONS:
+        if links is None or action not in ACTIONS:
             raise MatchLinkError("invalid")
         email = links.load(action, token, meeting_id, services.clock.now())
         try:
@@ -187,11 +188,11 @@ def link(meeting_id: int, action: str, token: str) -> ResponseReturnValue:
     except MatchLinkError as error:
         status = 410 if error.reason in ("expired", "unavailable") else 400
         return render_template("match_link_error.html", error=error), status
-    feedback = action in matches.FEEDBACK_ACTIONS
+    feedback = action in FEEDBACK_ACTIONS
     form: FlaskForm = _feedback_form(match, LinkFeedbackForm) if feedback else ActionForm()
     if form.validate_on_submit():
         if isinstance(form, LinkFeedbackForm):
-            outcome = _perform(match, "feedback", met=action == matches.MET, rating=form.rating_value(),
+            outcome = _perform(match, "feedback", met=action == MET, rating=form.rating_value(),
                                comment=form.comment.data or "")
         else:
             outcome = _perform(match, action)

@@ -1,6 +1,6 @@
 """The admin's form for one program's settings: cadence, kind, group size, duration, rules and weights.
 
-Its fields are made from ``scheduler.programs`` (which settings may change and in which ranges) and from
+Its fields are made from ``scheduler.programs.settings`` (which settings may change and in which ranges) and from
 ``Weights`` (one number per weight), so a weight added to the model shows up here without a change.
 """
 
@@ -13,8 +13,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, Field, IntegerField, SelectChoice, SelectField
 from wtforms.validators import InputRequired, NumberRange, StopValidation
 
-from scheduler import programs
 from scheduler.model import Program
+from scheduler.programs import settings as programs
 
 LABELS = {
     "kind": "Kind of meeting",
@@ -69,7 +69,7 @@ def _choices(name: str) -> list[SelectChoice]:
 
 
 def _whole(name: str, description: str = "") -> IntegerField:
-    """A whole-number field for the setting ``name``, in its range from ``scheduler.programs``."""
+    """A whole-number field for the setting ``name``, in its range from ``scheduler.programs.settings``."""
     low, high = programs.EDITABLE_NUMBERS[name]
     return IntegerField(LABELS[name], description=description,
                         validators=[InputRequired("Give a whole number."),
@@ -102,13 +102,13 @@ class ProgramForm(FlaskForm):
         return cls(data=values, **kwargs)
 
     def wanted(self) -> dict[str, object]:
-        """The settings as submitted, in ``scheduler.programs``'s terms (weights under ``"weights"``)."""
+        """The settings as submitted, in ``scheduler.programs.settings``'s terms (weights under ``"weights"``)."""
         settings: dict[str, object] = {name: self[name].data for name in programs.EDITABLE}
         settings["weights"] = {name: float(self[WEIGHT_PREFIX + name].data) for name in programs.WEIGHT_NAMES}
         return settings
 
     def field_named(self, where: str | None) -> str | None:
-        """The form field of a ``scheduler.programs`` setting name (``weights.never_met``), if there is one."""
+        """The form field of a ``scheduler.programs.settings`` setting name (``weights.never_met``), if there is one."""
         if where is None:
             return None
         name = WEIGHT_PREFIX + where.removeprefix("weights.") if where.startswith("weights.") else where

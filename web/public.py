@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
-from scheduler.services import program_overview
+from scheduler.planning.run import program_overview
 from web import services_of
 
 blueprint = Blueprint("public", __name__)

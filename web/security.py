@@ -12,7 +12,7 @@ real address, rate limits and safe redirect targets.
   escape a rate limit by making up a header.
 - Rate limits are token buckets per client (an IPv4 address, or the /64 network of an IPv6 one) and area
   (``sign_up``, ``sign_in``, ``links``, ``calendar_check``), each allowing its ``[web] *_per_hour`` requests an
-  hour in bursts up to that. They are kept in the database (``scheduler.accounts.count_request``: one atomic
+  hour in bursts up to that. They are kept in the database (``scheduler.accounts.access.count_request``: one atomic
   statement per request), so every gunicorn worker, and every server on the same database, counts against
   the same allowance; beyond it the answer is 429 with Retry-After. ``coffeechat tick`` forgets buckets that
   are full again.
@@ -32,10 +32,10 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from scheduler import accounts
-from scheduler.accounts import is_local_path
-from scheduler.bootstrap import Services
+from scheduler.accounts import access as accounts
+from scheduler.accounts.access import is_local_path
 from scheduler.config import Config
+from scheduler.entrypoints.bootstrap import Services
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",

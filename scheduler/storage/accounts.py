@@ -3,7 +3,7 @@ the rate-limit buckets of the site's sensitive requests.
 
 The tables hang on the shared declarative ``Base`` of ``orm.py`` (migration 0006 creates them), so the schema
 check sees them; they live in their own module because nothing else reads them. Like ``repositories.py``, the
-repository speaks only in dataclasses (``scheduler.accounts``) and never hands out rows; races between two web
+repository speaks only in dataclasses (``scheduler.accounts.access``) and never hands out rows; races between two web
 workers are settled by the database (``INSERT … ON CONFLICT DO NOTHING``, conditional ``UPDATE``, and for
 rate limits one ``INSERT … ON CONFLICT DO UPDATE … WHERE``).
 """

@@ -16,8 +16,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConst
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from scheduler.errors import NotFoundError, StorageError
-from scheduler.matches import ANSWERS
-from scheduler.model import FeedbackAnswer, Rsvp
+from scheduler.model import RSVP_ANSWERS, FeedbackAnswer, Rsvp
 from scheduler.storage.orm import CODE_LENGTH, Base, FeedbackRow, MeetingRow, PersonRow, UtcDateTime
 from scheduler.storage.repositories import SqlAlchemyFeedbackRepository, dialect_insert, key_email
 
@@ -31,7 +30,7 @@ class MatchRsvpRow(Base):
     __tablename__ = "match_rsvps"
     __table_args__ = (
         UniqueConstraint("meeting_id", "person_id"),
-        CheckConstraint(f"answer IN {ANSWERS!r}", name="answer"),
+        CheckConstraint(f"answer IN {RSVP_ANSWERS!r}", name="answer"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -73,8 +72,8 @@ class SqlAlchemyMatchRepository:
         The meeting's row stays locked until the transaction ends, so answers to one meeting take turns: two
         members declining at once cannot each read the answers without the other's decline (and both leave the
         meeting standing)."""
-        if rsvp.answer not in ANSWERS:
-            raise ValueError(f"{rsvp.answer!r} is not an answer ({', '.join(ANSWERS)})")
+        if rsvp.answer not in RSVP_ANSWERS:
+            raise ValueError(f"{rsvp.answer!r} is not an answer ({', '.join(RSVP_ANSWERS)})")
         _require_meeting(self._session, rsvp.meeting_id, lock=True)
         person_id = self._session.scalar(select(PersonRow.id).where(PersonRow.email == key_email(rsvp.email)))
         if person_id is None:

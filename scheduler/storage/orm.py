@@ -161,7 +161,7 @@ class ProgramRow(Base):
 class ProgramChangeRow(Base):
     """What an admin changed of a program on the site, over the configuration file: only the settings that differ
     from the file, as JSON (``{"cooldown_cycles": 4, "weights": {"never_met": 5.0}}``). See
-    ``scheduler.programs``."""
+    ``scheduler.programs.settings``."""
 
     __tablename__ = "program_changes"
 

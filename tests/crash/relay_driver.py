@@ -31,8 +31,8 @@ from types import TracebackType
 from typing import Any
 
 from integrations.mail import SmtpMailer
+from scheduler.delivery.outbox import Performer, RetryPolicy, deliver_due, standard_performers
 from scheduler.model import Effect, Invite
-from scheduler.outbox import Performer, RetryPolicy, deliver_due, standard_performers
 from scheduler.ports import UnitOfWork
 from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for, make_session_factory
 

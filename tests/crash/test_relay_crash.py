@@ -3,7 +3,7 @@ provider event exists exactly once, and every person gets their invite, at most 
 
 Each test runs the real relay in a subprocess (``tests/crash/relay_driver.py``) against a real database
 (SQLite, and PostgreSQL when set), a real SMTP server on loopback (aiosmtpd) and a file-backed event calendar.
-Email is at least once (see ``scheduler/outbox.py``): a kill after the server accepted a message and before the
+Email is at least once (see ``scheduler/delivery/outbox.py``): a kill after the server accepted a message and before the
 outcome was committed sends that one message again, with the same Message-ID; nothing else is ever repeated.
 """
 
@@ -25,10 +25,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from scheduler.cycle import PlanSettings
 from scheduler.model import Attendee, Person, Program
+from scheduler.planning.cycle import PlanSettings
+from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
-from scheduler.services import run_cycle
 from tests.conftest import SUNDAY_NOON
 from tests.fakes import FakeCalendarProvider, FakeClock
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.cli import main
 from scheduler.clock import SystemClock
-from scheduler.cycle import next_window
+from scheduler.entrypoints.cli import main
 from scheduler.model import Program
+from scheduler.planning.cycle import next_window
 from tests.e2e.org import ANSI, COFFEE, CONFIG, HEADER, PEOPLE, CliResult, Org, busy_calendar, person_row
 
 
@@ -25,7 +25,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
-    """Run ``coffeechat ARGS...`` through ``scheduler.cli.main``; return its exit code and output."""
+    """Run ``coffeechat ARGS...`` through ``scheduler.entrypoints.cli.main``; return its exit code and output."""
 
     def run(*args: str | Path) -> CliResult:
         capsys.readouterr()

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from scheduler.bootstrap import bootstrap
 from scheduler.config import load_config
+from scheduler.entrypoints.bootstrap import bootstrap
 from scheduler.model import Interval
 from scheduler.ports import UnitOfWork
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from scheduler.clock import SystemClock
-from scheduler.cycle import next_window
 from scheduler.model import Program
+from scheduler.planning.cycle import next_window
 from tests.e2e.org import LONDON, PEOPLE, CliResult, Org, free_wednesday, person_row
 
 RunCli = Callable[..., CliResult]

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import pytest
 
-from scheduler.cli import cli
+from scheduler.entrypoints.cli import cli
 from scheduler.model import Meeting
 from scheduler.storage.migrate import current_revision, head_revision
 from tests.e2e.org import COFFEE, LONDON, LUNCH, PEOPLE, CliResult, Org, free_wednesday, open_store, person_row

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.cli import main
+from scheduler.availability.slots import DEFAULT_OFFICE
+from scheduler.entrypoints.cli import main
 from scheduler.model import Cycle, Interval, Meeting, Person
-from scheduler.slots import DEFAULT_OFFICE
 from tests.e2e.org import open_store
 from tests.e2e.outbox import Invite, read_email, read_invites, recipient_of, snapshot
 

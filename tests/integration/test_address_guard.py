@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from integrations.caldav import CalDavCalendar
-from scheduler.addresses import AddressPolicy
-from scheduler.bootstrap import build_calendar, check_calendars
+from scheduler.accounts.profile import calendar_source, check_calendar_url
+from scheduler.availability.addresses import AddressPolicy
 from scheduler.config import load_config
+from scheduler.entrypoints.bootstrap import build_calendar, check_calendars
 from scheduler.errors import ConfigError, InputError
 from scheduler.model import Busy, CalendarSource, Interval, Person
-from scheduler.profile import calendar_source, check_calendar_url
 from tests.fakes.hostile_dav_server import HostileDavServer
 
 WINDOW = Interval(datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC))

@@ -13,12 +13,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from integrations.google_calendar import EVENTS_SCOPE, FREEBUSY_SCOPE
-from scheduler.bootstrap import Services, bootstrap, check_calendars
 from scheduler.config import load_config
+from scheduler.delivery.outbox import deliver_due
+from scheduler.entrypoints.bootstrap import Services, bootstrap, check_calendars
 from scheduler.errors import ConfigError
 from scheduler.model import Interval, Person
-from scheduler.outbox import deliver_due
-from scheduler.services import run_cycle
+from scheduler.planning.run import run_cycle
 from scheduler.storage.migrate import upgrade_database
 from tests.fakes import FakeClock, FakeMailer
 from tests.fakes.google_server import GOOGLE_TOKEN_AUDIENCE, FakeGoogle

@@ -19,16 +19,17 @@ from typing import Any
 import pytest
 
 from integrations.ics_feed import IcsCalendarProvider
-from scheduler.admin import latest_calendar_gaps
-from scheduler.availability import CalendarRouter, fetch_busy_isolated
-from scheduler.cycle import PlanSettings, next_window, plan_cycle
-from scheduler.emails import email_from_payload
+from scheduler.admin.cycles import latest_calendar_gaps
+from scheduler.availability.calendars import CalendarRouter, fetch_busy_isolated
+from scheduler.delivery.emails import email_from_payload
+from scheduler.delivery.outbox import RetryPolicy
 from scheduler.errors import ProviderUnavailable, StorageError
 from scheduler.model import Attendee, Busy, CalendarSource, Effect, Interval, Person, Program
-from scheduler.outbox import RetryPolicy
-from scheduler.pairing import PairHistory
+from scheduler.pairing.engine import PairHistory
+from scheduler.periodic import tick
+from scheduler.planning.cycle import PlanSettings, next_window, plan_cycle
+from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
-from scheduler.services import run_cycle, tick
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ics"
@@ -89,7 +90,7 @@ def test_issue_13_an_adapter_that_raises_fails_only_the_person_it_chokes_on(
     provider = FakeCalendarProvider(raises={broken: BUG})
     window = next_window(COFFEE, clock.now())
 
-    with caplog.at_level(logging.ERROR, logger="scheduler.availability"):
+    with caplog.at_level(logging.ERROR, logger="scheduler.availability.calendars"):
         plan = plan_cycle(COFFEE, people, CalendarRouter({"ics": provider}, {"example.com": "ics"}),
                           now=clock.now(), window=window, history=PairHistory(), seed=3)
 
@@ -109,7 +110,7 @@ def test_issue_13_the_same_failure_for_many_calendars_is_one_traceback(
     provider = FakeCalendarProvider(raises={email: BUG for email in failing})
     window = Interval(datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC))
 
-    with caplog.at_level(logging.ERROR, logger="scheduler.availability"):
+    with caplog.at_level(logging.ERROR, logger="scheduler.availability.calendars"):
         answers = fetch_busy_isolated(provider, people, window, name="ics")
 
     assert set(answers) == {p.email for p in people}
@@ -205,7 +206,7 @@ def test_issue_13_tick_plans_each_program_on_its_own_and_always_delivers(
     def send(effect: Effect) -> None:
         mailer.send(email_from_payload(effect.payload))
 
-    with caplog.at_level(logging.ERROR, logger="scheduler.services"):
+    with caplog.at_level(logging.ERROR, logger="scheduler.periodic"):
         report = tick(lambda: _FailingPlans(new_uow(), "lunch"), FakeCalendarProvider(), clock,  # type: ignore[arg-type, return-value]
                       [lunch, COFFEE], SETTINGS, {"email": send}, POLICY)
 

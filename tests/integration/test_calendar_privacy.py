@@ -18,13 +18,13 @@ from integrations.google_calendar import EVENTS_SCOPE, FREEBUSY_SCOPE, GoogleCal
 from integrations.http import CallRetry
 from integrations.invites import render_invite
 from integrations.microsoft_graph import GraphCalendar
-from scheduler.availability import CalendarRouter
-from scheduler.cycle import PlanSettings
-from scheduler.emails import email_from_payload
+from scheduler.availability.calendars import CalendarRouter
+from scheduler.delivery.emails import email_from_payload
+from scheduler.delivery.outbox import RetryPolicy, deliver_due
 from scheduler.model import Attendee, Effect, Interval, Person, Program
-from scheduler.outbox import RetryPolicy, deliver_due
+from scheduler.planning.cycle import PlanSettings
+from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
-from scheduler.services import run_cycle
 from tests.fakes import FakeClock, FakeMailer
 from tests.fakes.google_server import GOOGLE_TOKEN_AUDIENCE, FakeGoogle
 from tests.fakes.graph_server import GraphFake, TlsFiles, make_tls_files

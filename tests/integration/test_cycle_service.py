@@ -11,12 +11,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.cycle import PlanSettings
+from scheduler.admin.participants import import_people
+from scheduler.delivery.outbox import RetryPolicy, deliver_due
 from scheduler.errors import DeliveryError
 from scheduler.model import Attendee, CycleState, Effect, Interval, Meeting, OfficeRules, Person, Program
-from scheduler.outbox import RetryPolicy, deliver_due
+from scheduler.periodic import tick
+from scheduler.planning.cycle import PlanSettings
+from scheduler.planning.meetings import SlotConflict, reschedule_meeting
+from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
-from scheduler.services import SlotConflict, import_people, reschedule_meeting, run_cycle, tick
 from tests.conftest import NEW_YORK
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
 
@@ -47,7 +50,7 @@ def recipient(effect: Effect) -> str:
 
 def deliver(new_uow: NewUow, mailer: FakeMailer, clock: FakeClock, policy: RetryPolicy = POLICY):
     def send(effect: Effect) -> None:
-        from scheduler.emails import email_from_payload
+        from scheduler.delivery.emails import email_from_payload
 
         mailer.send(email_from_payload(effect.payload))
 
@@ -337,7 +340,7 @@ def test_tick_plans_each_program_when_its_cadence_comes_round(
     mailer = FakeMailer()
 
     def run() -> int:
-        from scheduler.emails import email_from_payload
+        from scheduler.delivery.emails import email_from_payload
 
         report = tick(new_uow, FakeCalendarProvider(), clock, [program], SETTINGS,
                       {"email": lambda e: mailer.send(email_from_payload(e.payload))}, POLICY)

@@ -20,15 +20,16 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from integrations.mail import SmtpMailer
-from scheduler.cli import main
 from scheduler.clock import SystemClock
-from scheduler.cycle import PlanSettings, next_window
-from scheduler.emails import email_from_payload
+from scheduler.delivery.emails import email_from_payload
+from scheduler.delivery.outbox import DeliveryReport, RetryPolicy, deliver_due, standard_performers
+from scheduler.entrypoints.cli import main
 from scheduler.errors import DeliveryError, InputError, NotFoundError
 from scheduler.model import Attendee, EmailMessage, Interval, Meeting, Person, Program
-from scheduler.outbox import DeliveryReport, RetryPolicy, deliver_due, standard_performers
+from scheduler.planning.cycle import PlanSettings, next_window
+from scheduler.planning.meetings import cancel_meeting, reschedule_meeting
+from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
-from scheduler.services import cancel_meeting, reschedule_meeting, run_cycle
 from tests.e2e.org import ANSI, COFFEE, HEADER, PEOPLE, Org, busy_calendar, person_row
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeEventCalendar, FakeMailer
 
@@ -341,14 +342,14 @@ def test_issue_13_a_refused_smtp_login_pauses_a_cycles_emails_with_one_alert_and
     with new_uow() as uow:
         due = uow.outbox.due(clock.now(), limit=1000)
     assert [e.kind for e in due] == ["email"] * 24  # every member's announcement, with its invite
-    caplog.set_level(logging.WARNING, logger="scheduler.outbox")
+    caplog.set_level(logging.WARNING, logger="scheduler.delivery.outbox")
 
     with smtp_mailer(login_server, WRONG_PASSWORD) as mailer:
         report = deliver_due(new_uow, standard_performers(mailer, {}), clock, POLICY)
 
     assert (report.done, report.retried, report.dead, report.held) == (0, 0, 0, 24)
     assert report.alerts == (f"email delivery paused: {refusal(login_server)}; 24 kept pending for the next pass",)
-    assert [r.getMessage() for r in caplog.records if r.name == "scheduler.outbox"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "scheduler.delivery.outbox"] == [
         f"email delivery paused for the rest of this pass, its effects kept pending: {refusal(login_server)}"]
     assert all(WRONG_PASSWORD not in r.getMessage() for r in caplog.records)
     assert len(login_server.login_sessions) == 1  # one refused login, not one per email

@@ -24,11 +24,12 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from scheduler.cycle import PlanSettings
+from scheduler.delivery.outbox import Performer, RetryPolicy, deliver_due, standard_performers
 from scheduler.errors import DeliveryError, InputError, ServiceRefused
 from scheduler.model import Attendee, Effect, EmailMessage, Interval, Meeting, Person, Program
-from scheduler.outbox import Performer, RetryPolicy, deliver_due, standard_performers
-from scheduler.services import cancel_meeting, reschedule_meeting, run_cycle
+from scheduler.planning.cycle import PlanSettings
+from scheduler.planning.meetings import cancel_meeting, reschedule_meeting
+from scheduler.planning.run import run_cycle
 from scheduler.storage.migrate import upgrade_database
 from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for, make_session_factory
 from tests.conftest import SUNDAY_NOON

@@ -39,12 +39,12 @@ from integrations.google_calendar import (
 )
 from integrations.http import CallRetry
 from scheduler.config import GoogleConfig
-from scheduler.cycle import PlanSettings
+from scheduler.delivery.outbox import RetryPolicy, deliver_due, standard_performers
 from scheduler.errors import ConfigError, DeliveryError, ProviderUnavailable
 from scheduler.model import Attendee, Busy, CalendarSource, Interval, Invite, Person, Program
-from scheduler.outbox import RetryPolicy, deliver_due, standard_performers
+from scheduler.planning.cycle import PlanSettings
+from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
-from scheduler.services import run_cycle
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
 from tests.fakes.google_server import (
     GOOGLE_TOKEN_AUDIENCE,

@@ -1,4 +1,5 @@
-"""The address rule of ``scheduler.addresses``: which hosts a calendar URL may make the server connect to."""
+"""The address rule of ``scheduler.availability.addresses``: which hosts a calendar URL may make the server
+connect to."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.addresses import (
+from scheduler.availability.addresses import (
     PUBLIC_ONLY,
     AddressPolicy,
     is_local_name,

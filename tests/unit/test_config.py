@@ -6,7 +6,7 @@ import pytest
 from scheduler.config import describe_config, find_config_path, load_config, mask_url
 from scheduler.errors import ConfigError, NotFoundError
 from scheduler.model import OfficeRules
-from scheduler.programs import find_program
+from scheduler.programs.settings import find_program
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 

@@ -13,8 +13,10 @@ import holidays
 import pytest
 
 from integrations.ics_feed import IcsCalendarProvider, read_busy
+from scheduler.admin.people_csv import parse_people_csv
+from scheduler.availability.slots import FreeTimeIndex, SlotRules
 from scheduler.config import parse_config
-from scheduler.demo_org import (
+from scheduler.entrypoints.demo_org import (
     OFFICE_HOLIDAYS,
     OFFICES,
     DemoOrganisation,
@@ -23,8 +25,6 @@ from scheduler.demo_org import (
     write_organisation,
 )
 from scheduler.model import Busy, Interval, Person, merge_intervals, subtract_intervals
-from scheduler.people_csv import parse_people_csv
-from scheduler.slots import FreeTimeIndex, SlotRules
 
 LONDON = "Europe/London"
 BERLIN = "Europe/Berlin"

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from integrations.invites import render_invite
-from scheduler import emails
+from scheduler.delivery import emails
 from scheduler.model import Attendee, EmailMessage, Group, Interval, Invite, Meeting, Person, Program
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "data" / "snapshots"

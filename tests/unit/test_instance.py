@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from scheduler.errors import InputError
-from scheduler.instance import INVALID_DOMAIN, load_instance, solve_instance
 from scheduler.model import Interval, Weights, WorkingHours
+from scheduler.planning.instance import INVALID_DOMAIN, load_instance, solve_instance
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -355,8 +355,8 @@ def test_a_group_over_the_size_last_cycle_is_left_over_but_a_full_group_is_not()
 
 
 def test_the_lp_bound_comes_quick_up_to_its_limit_and_tight_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    import scheduler.instance as instance_module
-    import scheduler.pairing_bound as pairing_bound
+    import scheduler.pairing.bound as pairing_bound
+    import scheduler.planning.instance as instance_module
 
     monkeypatch.setattr(pairing_bound, "MATCHING_LIMIT", 3)  # six people: above the exact optimum
     monkeypatch.setattr(instance_module, "QUICK_LP_LIMIT", 4)  # and above the quick LP

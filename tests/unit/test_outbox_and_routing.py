@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.availability import CalendarRouter
-from scheduler.cycle import is_due, next_window
+from scheduler.availability.calendars import CalendarRouter
+from scheduler.delivery.outbox import RetryPolicy, deliver_due
 from scheduler.errors import DeliveryError, ProviderUnavailable, ServiceRefused
 from scheduler.model import Busy, CalendarSource, Cycle, Effect, Interval, Person, Program
-from scheduler.outbox import RetryPolicy, deliver_due
+from scheduler.planning.cycle import is_due, next_window
 from scheduler.ports import UnitOfWork
 from tests.fakes import FakeCalendarProvider, FakeClock
 
@@ -142,14 +142,14 @@ def test_issue_13_a_refused_service_holds_its_effects_pending_while_the_others_g
     performers = Performers()
     performers.refuse["email"] = ServiceRefused(REFUSAL, service="email", setting="COFFEECHAT_SMTP_PASSWORD")
     clock = FakeClock(NOW)
-    caplog.set_level(logging.WARNING, logger="scheduler.outbox")
+    caplog.set_level(logging.WARNING, logger="scheduler.delivery.outbox")
 
     report = deliver_due(new_uow, performers.mapping(), clock, RetryPolicy(max_attempts=1), batch_size=2)
 
     assert performers.calls == ["email-0", "event-google"]  # one try at the mail server, not seven
     assert (report.done, report.retried, report.dead, report.held, report.attempted) == (1, 0, 0, 7, 1)
     assert report.alerts == (f"email delivery paused: {REFUSAL}; 7 kept pending for the next pass",)
-    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "scheduler.outbox"] == [
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "scheduler.delivery.outbox"] == [
         (logging.WARNING, f"email delivery paused for the rest of this pass, its effects kept pending: {REFUSAL}")]
     stored = effects_by_key(new_uow)
     assert stored["event-google"].state == "done"

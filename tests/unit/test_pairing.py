@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.model import Person, Program
-from scheduler.pairing import PairHistory, _hard_rule, _score, pair_people
+from scheduler.pairing.engine import PairHistory, _hard_rule, _score, pair_people
 
 TODAY = date(2026, 11, 22)
 COFFEE = Program("coffee")

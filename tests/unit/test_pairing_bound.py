@@ -10,17 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler import pairing_bound
+from scheduler.availability.slots import FreeTimeIndex, SlotRules
 from scheduler.model import Busy, Interval, Person, Program, Weights
-from scheduler.pairing import RELAXABLE, PairHistory, _hard_rule, _may_relax, _score, pair_people
-from scheduler.pairing_bound import (
+from scheduler.pairing import bound as pairing_bound
+from scheduler.pairing.bound import (
     best_partner_scores,
     cover_bound,
     halves_bound,
     structural_best_scores,
     upper_bound,
 )
-from scheduler.slots import FreeTimeIndex, SlotRules
+from scheduler.pairing.engine import RELAXABLE, PairHistory, _hard_rule, _may_relax, _score, pair_people
 
 TODAY = date(2026, 11, 22)
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

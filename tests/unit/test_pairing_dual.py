@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import scheduler.pairing as pairing
+import scheduler.pairing.engine as pairing
 from scheduler.model import Person, Program, Weights
-from scheduler.pairing import RELAXABLE, PairHistory, _hard_rule, pair_people
-from scheduler.pairing_bound import certified_bound, structural_lp_bound
-from scheduler.pairing_dual import Priced, StructuralOptions, _assignment, block_columns, round_to_pairs
-from scheduler.pairing_scan import PairScanner
+from scheduler.pairing.bound import certified_bound, structural_lp_bound
+from scheduler.pairing.engine import RELAXABLE, PairHistory, _hard_rule, pair_people
+from scheduler.pairing.lp import Priced, StructuralOptions, _assignment, block_columns, round_to_pairs
+from scheduler.pairing.scan import PairScanner
 from tests.unit.test_pairing_scan import TODAY, optimum, organisation
 
 

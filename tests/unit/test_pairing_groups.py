@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.cycle import PlanSettings, plan_cycle, plan_effects, slot_reason
+from scheduler.availability.slots import FreeTimeIndex, SlotRules
 from scheduler.model import Attendee, Busy, Cycle, Interval, Person, Program
-from scheduler.pairing import PairHistory, _hard_rule, _score, core_group_sizes, group_sizes, pair_people
-from scheduler.pairing_bound import certified_bound, top_scores_bound, upper_bound
-from scheduler.slots import FreeTimeIndex, SlotRules
+from scheduler.pairing.bound import certified_bound, top_scores_bound, upper_bound
+from scheduler.pairing.engine import PairHistory, _hard_rule, _score, core_group_sizes, group_sizes, pair_people
+from scheduler.planning.cycle import PlanSettings, plan_cycle, plan_effects, slot_reason
 from tests.fakes import FakeCalendarProvider
 
 TODAY = date(2026, 11, 22)

@@ -12,12 +12,12 @@ import rustworkx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import scheduler.pairing as pairing
+import scheduler.pairing.engine as pairing
+from scheduler.availability.slots import FreeTimeIndex, SlotRules
 from scheduler.model import Busy, Interval, Person, Program, Weights, WorkingHours
-from scheduler.pairing import RELAXABLE, PairHistory, _hard_rule, _may_relax, _score, pair_people
-from scheduler.pairing_bound import certified_bound, halves_bound, lp_matching_bound
-from scheduler.pairing_scan import PairScanner
-from scheduler.slots import FreeTimeIndex, SlotRules
+from scheduler.pairing.bound import certified_bound, halves_bound, lp_matching_bound
+from scheduler.pairing.engine import RELAXABLE, PairHistory, _hard_rule, _may_relax, _score, pair_people
+from scheduler.pairing.scan import PairScanner
 
 TODAY = date(2026, 11, 22)
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -169,7 +169,7 @@ def test_the_lp_bound_is_tight_on_a_mid_sized_organisation() -> None:
 
 
 def test_above_a_thousand_people_the_bound_is_the_lp_dual(monkeypatch: pytest.MonkeyPatch) -> None:
-    import scheduler.pairing_bound as pairing_bound
+    import scheduler.pairing.bound as pairing_bound
 
     monkeypatch.setattr(pairing_bound, "MATCHING_LIMIT", 50)
     people, history, index = organisation(3, 120, calendars=False)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scheduler.admin.people_csv import COLUMNS, format_people_csv, parse_people_csv
 from scheduler.errors import InputError
 from scheduler.model import CADENCES, MEETING_KINDS, MEETING_MODES, CalendarSource, Person, WorkingHours
-from scheduler.people_csv import COLUMNS, format_people_csv, parse_people_csv
 
 NOW = datetime(2025, 3, 17, 9, 0, tzinfo=UTC)
 LONDON = "Europe/London"

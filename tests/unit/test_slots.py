@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scheduler.availability.slots import FreeTimeIndex, SlotRules, edge_of_day, hours_conflict, lunch_hours
 from scheduler.model import Busy, Interval, OfficeRules, Person, Program, WorkingHours
-from scheduler.slots import FreeTimeIndex, SlotRules, edge_of_day, hours_conflict, lunch_hours
 from tests.conftest import AUCKLAND, BERLIN, KOLKATA, LONDON, NEW_YORK, SUNDAY_NOON, SYDNEY
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

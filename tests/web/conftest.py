@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from scheduler.bootstrap import Services, bootstrap
 from scheduler.config import load_config
+from scheduler.entrypoints.bootstrap import Services, bootstrap
 from scheduler.model import EmailMessage, Person
 from scheduler.storage.migrate import upgrade_database
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer

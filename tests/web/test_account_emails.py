@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from scheduler import account_emails
+from scheduler.accounts import emails as account_emails
 from scheduler.model import Person
 
 SENDER = "Coffee Chat <coffee@example.com>"

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import MetaData, select
 from sqlalchemy.orm import Session
 
-from scheduler.availability import CalendarRouter
+from scheduler.availability.calendars import CalendarRouter
 from scheduler.model import (
     CalendarSource,
     Cycle,
@@ -29,7 +29,7 @@ from scheduler.model import (
     Unmatched,
     WorkingHours,
 )
-from scheduler.services import run_cycle
+from scheduler.planning.run import run_cycle
 from scheduler.storage.orm import OutboxEffectRow
 from scheduler.storage.uow import SqlAlchemyUnitOfWork
 from tests.conftest import BERLIN, SUNDAY_NOON

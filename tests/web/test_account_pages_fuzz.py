@@ -11,7 +11,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from scheduler.accounts import has_control_characters
+from scheduler.accounts.access import has_control_characters
 from scheduler.model import Person
 from tests.conftest import SUNDAY_NOON
 from tests.fakes import FakeClock

@@ -1,5 +1,5 @@
-"""The pure parts of ``scheduler.profile``: calendar URL checks and scrubbing an address out of an outbox payload;
-and migration 0009, which the account pages reserved and found no schema change for."""
+"""The pure parts of ``scheduler.accounts.profile``: calendar URL checks and scrubbing an address out of an outbox
+payload; and migration 0009, which the account pages reserved and found no schema change for."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import inspect
 
-from scheduler.addresses import AddressPolicy
-from scheduler.errors import InputError
-from scheduler.profile import (
+from scheduler.accounts.profile import (
     FORMER_PARTICIPANT,
     address_pattern,
     calendar_source,
     check_calendar_url,
     scrub_address,
 )
+from scheduler.availability.addresses import AddressPolicy
+from scheduler.errors import InputError
 from scheduler.storage.migrate import current_revision, downgrade_database, head_revision, upgrade_database
 from scheduler.storage.uow import create_engine_for
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from scheduler import accounts
-from scheduler.accounts import AccountSettings, LinkError, LinkSigner, SignUpRequest, check_work_email
+from scheduler.accounts import access as accounts
+from scheduler.accounts.access import AccountSettings, LinkError, LinkSigner, SignUpRequest, check_work_email
 from scheduler.errors import InputError
 from scheduler.model import Person
 from tests.conftest import SUNDAY_NOON

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect, text
 
-from scheduler.accounts import token_hash
+from scheduler.accounts.access import token_hash
 from scheduler.errors import NotFoundError
 from scheduler.model import Person, SessionRecord
 from scheduler.storage.migrate import downgrade_database, head_revision, upgrade_database

@@ -14,12 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.admin import (
-    Heatmap,
-    cycle_rates,
-    department_heatmap,
-    parse_pause_date,
-)
+from scheduler.admin.analytics import Heatmap, cycle_rates, department_heatmap
+from scheduler.admin.participants import parse_pause_date
 from scheduler.errors import InputError
 from scheduler.model import CycleFact, Effect, MeetingFact, PairFact, Person
 from tests.conftest import SUNDAY_NOON

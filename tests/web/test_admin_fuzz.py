@@ -15,7 +15,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from scheduler.model import Person
-from scheduler.programs import EDITABLE, EDITABLE_NUMBERS, WEIGHT_NAMES, WEIGHT_RANGE
+from scheduler.programs.settings import EDITABLE, EDITABLE_NUMBERS, WEIGHT_NAMES, WEIGHT_RANGE
 from tests.conftest import SUNDAY_NOON
 from tests.fakes import FakeClock
 from tests.web.conftest import SECRET, Site, build_site, csrf_from, sign_up_and_confirm

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from scheduler.model import Person
-from scheduler.programs import EDITABLE, WEIGHT_NAMES
+from scheduler.programs.settings import EDITABLE, WEIGHT_NAMES
 from tests.web.conftest import Site, sign_up_and_confirm
 from tests.web.test_admin import ADMIN, WEB, people, signed_in, token
 

@@ -25,8 +25,8 @@ from flask import Flask
 from playwright.sync_api import Page, expect, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from scheduler.bootstrap import bootstrap
 from scheduler.config import load_config
+from scheduler.entrypoints.bootstrap import bootstrap
 from scheduler.storage.migrate import upgrade_database
 from web import create_app
 

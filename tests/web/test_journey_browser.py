@@ -22,10 +22,10 @@ from aiosmtpd.controller import Controller
 from playwright.sync_api import Page, expect, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from scheduler.bootstrap import Services, bootstrap
 from scheduler.config import load_config
+from scheduler.delivery.outbox import deliver_due
+from scheduler.entrypoints.bootstrap import Services, bootstrap
 from scheduler.model import Person
-from scheduler.outbox import deliver_due
 from scheduler.storage.migrate import upgrade_database
 from tests.integration.test_mail_smtp import HOST, free_port
 from tests.web.test_browser import CHROMIUM, OUTPUT, LateApp, text_of

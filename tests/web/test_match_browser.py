@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from scheduler.bootstrap import bootstrap
 from scheduler.config import load_config
+from scheduler.delivery.outbox import deliver_due
+from scheduler.entrypoints.bootstrap import bootstrap
 from scheduler.model import Person
-from scheduler.outbox import deliver_due
-from scheduler.services import run_cycle
+from scheduler.planning.run import run_cycle
 from tests.web.test_browser import CHROMIUM, LiveSite, emails_in, live_site, shoot, text_of
 
 __all__ = ["live_site"]  # the fixture, used by name

@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scheduler.delivery.outbox import deliver_due
 from scheduler.model import EmailMessage, FeedbackAnswer, Interval, Meeting, Person, Rsvp
-from scheduler.outbox import deliver_due
-from scheduler.services import run_cycle
+from scheduler.planning.run import run_cycle
 from tests.fakes import FakeClock
 from tests.web.conftest import Site, csrf_from, submit, use
 from tests.web.test_sessions import sign_in

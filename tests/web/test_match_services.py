@@ -10,15 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import inspect, text
 
-from scheduler import emails
-from scheduler.cycle import PlanSettings
+from scheduler.delivery import emails
 from scheduler.errors import InputError, NotFoundError, ProviderUnavailable
-from scheduler.matches import (
-    FEEDBACK_ACTIONS,
-    UNSCHEDULED_ACTIONS,
+from scheduler.model import Attendee, Busy, Cycle, FeedbackAnswer, Group, Interval, Meeting, Person, Program, Rsvp
+from scheduler.planning.cycle import PlanSettings
+from scheduler.planning.links import FEEDBACK_ACTIONS, UNSCHEDULED_ACTIONS, MatchLinkError, MatchLinks
+from scheduler.planning.matches import (
     CalendarsUnreadable,
-    MatchLinkError,
-    MatchLinks,
     NoCommonSlot,
     ask_for_another_time,
     find_next_slot,
@@ -26,8 +24,7 @@ from scheduler.matches import (
     record_feedback,
     respond,
 )
-from scheduler.model import Attendee, Busy, Cycle, FeedbackAnswer, Group, Interval, Meeting, Person, Program, Rsvp
-from scheduler.services import cancel_meeting
+from scheduler.planning.meetings import cancel_meeting
 from scheduler.storage.migrate import downgrade_database, upgrade_database
 from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for
 from tests.conftest import SUNDAY_NOON

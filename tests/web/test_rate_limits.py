@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from scheduler import accounts
+from scheduler.accounts import access as accounts
 from scheduler.storage.migrate import downgrade_database, head_revision, upgrade_database
 from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for
 from tests.conftest import SUNDAY_NOON
@@ -110,8 +110,8 @@ def test_two_sites_on_one_database_share_the_allowance(make_site: Callable[..., 
 def _serve_links(config_path: str, requests: int, start: Barrier, results: Queue[list[int]]) -> None:
     """In a process of its own: build the site from its config file (its own engine and connections), wait for
     the other process, then open a link ``requests`` times from one address; put the statuses on ``results``."""
-    from scheduler.bootstrap import bootstrap
     from scheduler.config import load_config
+    from scheduler.entrypoints.bootstrap import bootstrap
     from tests.fakes import FakeCalendarProvider, FakeMailer
     from web import create_app
 

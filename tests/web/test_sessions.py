@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from werkzeug.test import TestResponse
 
-from scheduler.accounts import set_disabled
+from scheduler.accounts.access import set_disabled
 from scheduler.model import Person
 from scheduler.storage.uow import SqlAlchemyUnitOfWork
 from tests.fakes import FakeClock

@@ -12,7 +12,7 @@ from flask import template_rendered
 from jinja2 import Template
 
 from scheduler.model import Person
-from scheduler.services import run_cycle
+from scheduler.planning.run import run_cycle
 from tests.conftest import SUNDAY_NOON
 from tests.fakes import FakeCalendarProvider, FakeClock
 from tests.web.conftest import SIGN_UP, Site, csrf_from, sign_up, sign_up_and_confirm, submit, use

@@ -16,10 +16,10 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 
-from scheduler.bootstrap import Services, bootstrap
 from scheduler.config import load_config
+from scheduler.entrypoints.bootstrap import Services, bootstrap
 from scheduler.model import Person
-from scheduler.services import CycleOutcome, run_cycle
+from scheduler.planning.run import CycleOutcome, run_cycle
 from scheduler.storage.migrate import upgrade_database
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
 from web import create_app

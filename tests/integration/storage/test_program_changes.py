@@ -1,4 +1,4 @@
-"""Programs as they run (scheduler.programs), on SQLite and PostgreSQL: the file's programs with what admins
+"""Programs as they run (scheduler.programs.settings), on SQLite and PostgreSQL: the file's programs with what admins
 changed on the site, only the differences kept, every bad value refused by name with nothing stored, and a
 stored change that no longer holds skipped rather than stopping the planning."""
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from scheduler.errors import InputError, NotFoundError
 from scheduler.model import CADENCES, MEETING_KINDS, MEETING_MODES, RELAX_RULES, Program, ProgramChange, Weights
-from scheduler.programs import (
+from scheduler.programs.settings import (
     EDITABLE_NUMBERS,
     WEIGHT_NAMES,
     WEIGHT_RANGE,
@@ -108,7 +108,7 @@ def test_a_stored_change_that_no_longer_holds_is_skipped_with_a_warning(
         uow.program_changes.save(ProgramChange("coffee", {"window_days": 400}, "ada@example.com", NOON))
         uow.program_changes.save(ProgramChange("lunch", {"cooldown_cycles": 1}, "ada@example.com", NOON))
         uow.commit()
-    with caplog.at_level(logging.WARNING, logger="scheduler.programs"):
+    with caplog.at_level(logging.WARNING, logger="scheduler.programs.settings"):
         sheets = program_sheets(new_uow, FILE)
     assert [sheet.program for sheet in sheets] == [FILE[0], dataclasses.replace(FILE[1], cooldown_cycles=1)]
     assert sheets[0].changed == frozenset()

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
 
-from scheduler.cycle import choose_slots
+from scheduler.availability.slots import FreeTimeIndex, SlotRules
 from scheduler.errors import InputError
 from scheduler.model import (
     CADENCE_DAYS,
@@ -40,10 +40,10 @@ from scheduler.model import (
     normalize_email,
     zone_named,
 )
-from scheduler.pairing import PairHistory, pair_people
-from scheduler.pairing_bound import certified_bound
-from scheduler.report import count_mixed
-from scheduler.slots import FreeTimeIndex, SlotRules
+from scheduler.pairing.bound import certified_bound
+from scheduler.pairing.engine import PairHistory, pair_people
+from scheduler.planning.cycle import choose_slots
+from scheduler.planning.report import count_mixed
 
 # The domain of addresses made up for ids that are not addresses. RFC 2606: .invalid never resolves.
 INVALID_DOMAIN = "instance.invalid"
@@ -131,7 +131,7 @@ def solve_instance(instance: PairingInstance, *, bound: bool = True, tight_bound
     the free-time index, the engine and the slot choice, ``stats.pairing_seconds`` the engine alone; the
     certified upper bound (``bound=False`` skips it) is timed apart in ``stats.bound_seconds``, as the issue
     allows at 100,000 people, and ``stats.bound_method`` says which
-    argument gave it (for groups of 3 or 4 it bounds groupings of that size: see scheduler/pairing_bound.py).
+    argument gave it (for groups of 3 or 4 it bounds groupings of that size: see scheduler/pairing/bound.py).
     The LP dual bound is used up to QUICK_LP_LIMIT people, or up to its own limit with ``tight_bound``.
     """
     started = time.perf_counter()

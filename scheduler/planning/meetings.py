@@ -1,258 +1,28 @@
-"""The service layer: the use cases the CLI and the web site call.
+"""Changing a planned meeting: call it off, or move it to a new time checked the way a cycle checks a slot.
 
-Each function takes its collaborators (a unit-of-work factory, a calendar provider, a mailer, a clock) as
-arguments, so the same code runs in tests with fakes and in production with real adapters.
+Either change raises the meeting's SEQUENCE, supersedes its pending effects and plans the new ones (the
+cancellation or the updated invites) in one transaction.
 """
+
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.accounts import purge_expired
-from scheduler.availability import fetch_busy_isolated, read_person_busy
-from scheduler.cycle import (
-    CyclePlan,
+from scheduler.availability.calendars import fetch_busy_isolated
+from scheduler.availability.slots import hours_conflict, with_reported_hours
+from scheduler.errors import InputError, NotFoundError
+from scheduler.model import Effect, Interval, Meeting, Person, Program, as_local, require_utc
+from scheduler.planning.cycle import (
     PlanSettings,
-    Progress,
     booked_intervals,
-    default_seed,
-    is_due,
     meeting_key_prefix,
-    next_window,
-    plan_cycle,
     plan_meeting_change,
-    save_plan,
 )
-from scheduler.errors import CoffeeChatError, InputError, NotFoundError
-from scheduler.model import Busy, Cycle, Effect, Interval, Meeting, Person, Program, as_local, require_utc
-from scheduler.outbox import DeliveryReport, Performer, RetryPolicy, deliver_due
-from scheduler.pairing import PairHistory
-from scheduler.people_csv import parse_people_csv
-from scheduler.ports import CalendarProvider, Clock, UnitOfWork
-from scheduler.report import count_mixed
-from scheduler.slots import edge_of_day, hours_conflict, with_reported_hours
-
-UowFactory = Callable[[], UnitOfWork]
-
-logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """What an import of people did: how many were created or updated, and each bad row's error."""
-
-    created: int
-    updated: int
-    errors: tuple[InputError, ...]
-
-
-def import_people(uow_factory: UowFactory, text: str, *, source: str, clock: Clock) -> ImportReport:
-    """Create or update people from CSV ``text`` (see ``scheduler.people_csv`` for the columns).
-
-    Good rows are saved in one transaction; bad rows are reported with their line numbers and change nothing.
-    Re-importing updates people by email and never duplicates them.
-    """
-    people, errors = parse_people_csv(text, source=source, now=clock.now())
-    created = updated = 0
-    with uow_factory() as uow:
-        for person in people:
-            existing = uow.people.get(person.email)
-            if existing is not None and existing.verified_at is not None and person.verified_at is not None:
-                # Keep the original confirmation time: a re-import is not a new confirmation.
-                person = replace(person, verified_at=existing.verified_at)
-            if uow.people.save(person):
-                created += 1
-            else:
-                updated += 1
-        uow.commit()
-    return ImportReport(created=created, updated=updated, errors=tuple(errors))
-
-
-@dataclass(frozen=True)
-class CycleOutcome:
-    """The result of ``run_cycle``: the plan made (None when the window already had a cycle), and the stored
-    cycle (None for a dry run)."""
-
-    program: Program
-    plan: CyclePlan | None
-    cycle: Cycle | None
-    already_planned: bool = False
-
-
-def run_cycle(
-    uow_factory: UowFactory,
-    provider: CalendarProvider,
-    clock: Clock,
-    program: Program,
-    settings: PlanSettings,
-    *,
-    dry_run: bool = False,
-    seed: int | None = None,
-    progress: Progress | None = None,
-) -> CycleOutcome:
-    """Plan the program's next cycle and store it with its outbox effects (unless ``dry_run``).
-
-    A window that already has a cycle is never planned twice: the outcome says ``already_planned``.
-    Calendars are read outside any transaction, since that can take a while.
-    """
-    now = clock.now()
-    window = next_window(program, now)
-    with uow_factory() as uow:
-        existing = uow.cycles.find(program.name, window.start)
-        if existing is not None:
-            return CycleOutcome(program, None, existing, already_planned=True)
-        people = uow.people.list()
-        history = PairHistory(
-            recent=frozenset(uow.history.pairs_in_recent_cycles(program.name, program.cooldown_cycles)),
-            last_met=uow.history.last_met(),
-            **_last_cycle_memory(uow, program, {p.email: p for p in people}),
-        )
-        booked = booked_intervals(uow, window)
-    plan = plan_cycle(program, people, provider, now=now, window=window, history=history,
-                      seed=default_seed(program, window) if seed is None else seed, booked=booked,
-                      offices=settings.offices, progress=progress)
-    if dry_run:
-        return CycleOutcome(program, plan, None)
-    with uow_factory() as uow:
-        if uow.cycles.find(program.name, window.start) is not None:
-            # Another run stored this window while we were reading calendars: theirs stands.
-            return CycleOutcome(program, None, uow.cycles.find(program.name, window.start), already_planned=True)
-        uow.programs.save(program)
-        cycle = save_plan(uow, plan, settings)
-        uow.commit()
-    return CycleOutcome(program, plan, cycle)
-
-
-def _last_cycle_memory(uow: UnitOfWork, program: Program,
-                       people: Mapping[str, Person]) -> dict[str, frozenset[str]]:
-    """From the program's latest cycle, read once: who was in a trio or unmatched (``left_over``: not again
-    this time, if avoidable) and who had the early or late end of the day (``edge_of_day``)."""
-    cycles = uow.cycles.list(program.name)
-    if not cycles or cycles[0].id is None:
-        return {"left_over": frozenset(), "edge_of_day": frozenset()}
-    left_over = {u.email for u in uow.cycles.unmatched(cycles[0].id)}
-    edges = set()
-    for meeting in uow.cycles.meetings(cycles[0].id):
-        if len(meeting.group.members) > program.group_size:
-            left_over.update(meeting.group.members)
-        members = [people[e] for e in meeting.group.members if e in people]
-        if meeting.slot is not None and (who := edge_of_day(meeting.slot, members)):
-            edges.add(who)
-    return {"left_over": frozenset(left_over), "edge_of_day": frozenset(edges)}
-
-
-@dataclass(frozen=True)
-class ProgramFailure:
-    """A program that ``tick`` could not plan this time: its name and what went wrong, in plain words."""
-
-    program: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class TickReport:
-    """What one ``tick`` did: the cycles it planned, the programs it could not plan, and what the delivery
-    pass did."""
-
-    cycles: tuple[CycleOutcome, ...] = ()
-    delivery: DeliveryReport = field(default_factory=DeliveryReport)
-    purged: int = 0  # expired sign-in sessions and used-link records removed
-    failures: tuple[ProgramFailure, ...] = ()
-
-
-def tick(
-    uow_factory: UowFactory,
-    provider: CalendarProvider,
-    clock: Clock,
-    programs: Sequence[Program],
-    settings: PlanSettings,
-    performers: dict[str, Performer],
-    policy: RetryPolicy,
-    *,
-    batch_size: int = 200,
-    progress: Progress | None = None,
-) -> TickReport:
-    """Do whatever is due: plan each program whose cadence has come round, deliver due effects, and forget
-    expired sign-in sessions and used links.
-
-    Each program is planned on its own: one that fails is logged with its traceback and reported in
-    ``TickReport.failures``, and the other programs are planned and delivery runs all the same (emails of
-    earlier cycles must not wait for a program that cannot be planned). Safe to run every few minutes: a
-    planned window is never planned again and delivery is idempotent.
-    """
-    outcomes: list[CycleOutcome] = []
-    failures: list[ProgramFailure] = []
-    for program in programs:
-        try:
-            with uow_factory() as uow:
-                cycles = uow.cycles.list(program.name)
-            if is_due(program, cycles[0] if cycles else None, clock.now()):
-                outcomes.append(run_cycle(uow_factory, provider, clock, program, settings, progress=progress))
-        except Exception as exc:  # the boundary of one program: the others and delivery go on
-            logger.exception("tick: program %r could not be planned", program.name)
-            failures.append(ProgramFailure(program.name, _failure_reason(exc)))
-    delivery = deliver_due(uow_factory, performers, clock, policy, batch_size=batch_size, progress=progress)
-    return TickReport(cycles=tuple(outcomes), delivery=delivery, purged=purge_expired(uow_factory, clock),
-                      failures=tuple(failures))
-
-
-def _failure_reason(exc: Exception) -> str:
-    """What went wrong, for the operator: our own errors say it themselves; anything else is named by type."""
-    if isinstance(exc, CoffeeChatError):
-        return str(exc)
-    return f"an unexpected error ({type(exc).__name__}: {exc}); the traceback is in the log"
-
-
-@dataclass(frozen=True)
-class ProgramOverview:
-    """Public figures about a program's latest cycle: no names, nothing personal."""
-
-    program: Program
-    cycles: int
-    latest_week: str | None = None
-    groups: int = 0
-    people_placed: int = 0
-    cross_department_share: float | None = None
-    with_slot_share: float | None = None
-
-
-def program_overview(uow_factory: UowFactory, programs: Sequence[Program]) -> list[ProgramOverview]:
-    """For each program, how many cycles ran and what its latest one looked like."""
-    overviews = []
-    with uow_factory() as uow:
-        people = {p.email: p for p in uow.people.list()}
-        for program in programs:
-            cycles = uow.cycles.list(program.name)
-            if not cycles or cycles[0].id is None:
-                overviews.append(ProgramOverview(program, len(cycles)))
-                continue
-            meetings = uow.cycles.meetings(cycles[0].id)
-            groups = len(meetings)
-            cross = count_mixed((m.group for m in meetings), people, "department")
-            with_slot = sum(1 for m in meetings if m.slot is not None)
-            overviews.append(ProgramOverview(
-                program, len(cycles), cycles[0].window.start.date().isoformat(), groups,
-                sum(len(m.group.members) for m in meetings),
-                cross / groups if groups else None, with_slot / groups if groups else None))
-    return overviews
-
-
-def stored_person_busy(uow_factory: UowFactory, provider: CalendarProvider, email: str, window: Interval) -> Busy:
-    """A stored person's busy and tentative time over ``window``, read through their own calendar source just
-    as a cycle reads it ("why was I marked busy?").
-
-    Raises ``NotFoundError`` when nobody with ``email`` is stored, ``CalendarError`` when their calendar cannot
-    be read (see ``availability.read_person_busy``).
-    """
-    with uow_factory() as uow:
-        person = uow.people.get(email)
-    if person is None:
-        raise NotFoundError(f"nobody with email {email.strip().lower()!r} is stored (see `coffeechat import-people`)")
-    return read_person_busy(provider, person, window)
+from scheduler.ports import CalendarProvider, Clock, UnitOfWork, UowFactory
 
 
 @dataclass(frozen=True)
@@ -461,17 +231,3 @@ def slot_starting(uow_factory: UowFactory, meeting_id: int, start: datetime) -> 
         raise NotFoundError(f"no meeting with id {meeting_id}")
     start = require_utc(start, "start")
     return Interval(start, start + program.duration)
-
-
-def list_effects(uow_factory: UowFactory, *, state: str | None = None, cycle_id: int | None = None) -> list[Effect]:
-    """Outbox effects, oldest first, optionally in one state and/or of one cycle."""
-    with uow_factory() as uow:
-        return uow.outbox.list(cycle_id=cycle_id, state=state)
-
-
-def requeue_effect(uow_factory: UowFactory, clock: Clock, key: str) -> None:
-    """Give a dead effect another round of attempts, due now. ``NotFoundError`` for an unknown key,
-    ``StorageError`` for an effect that is not dead."""
-    with uow_factory() as uow:
-        uow.outbox.requeue(key, clock.now())
-        uow.commit()

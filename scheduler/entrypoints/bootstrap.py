@@ -14,15 +14,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from scheduler.availability import CalendarRouter
+from scheduler.availability.calendars import CalendarRouter
 from scheduler.clock import SystemClock
 from scheduler.config import Config, secret
-from scheduler.cycle import PlanSettings
-from scheduler.matches import MatchLinks
+from scheduler.delivery.outbox import Performer, RetryPolicy
 from scheduler.model import Attendee, Busy, Interval, Invite, Person, Program
-from scheduler.outbox import Performer, RetryPolicy
+from scheduler.planning.cycle import PlanSettings
+from scheduler.planning.links import MatchLinks
 from scheduler.ports import CalendarProvider, Clock, EventCalendar, Mailer, UnitOfWork
-from scheduler.programs import effective_programs, find_program
+from scheduler.programs.settings import effective_programs, find_program
 
 
 @dataclass
@@ -62,7 +62,7 @@ class Services:
 
     def programs(self) -> list[Program]:
         """The configured programs as they run: with the changes admins made on the site
-        (``scheduler.programs``), read afresh so every process plans with the latest."""
+        (``scheduler.programs.settings``), read afresh so every process plans with the latest."""
         return effective_programs(self.uow_factory, self.config.programs)
 
     def program(self, name: str | None) -> Program:
@@ -72,8 +72,8 @@ class Services:
 
     def performers(self, mailer: Mailer) -> dict[str, Performer]:
         """How each kind of outbox effect is performed: emails through ``mailer``, provider events through
-        ``event_calendars`` (see ``scheduler.outbox.standard_performers``)."""
-        from scheduler.outbox import standard_performers
+        ``event_calendars`` (see ``scheduler.delivery.outbox.standard_performers``)."""
+        from scheduler.delivery.outbox import standard_performers
 
         return standard_performers(mailer, self.event_calendars)
 

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from scheduler.config import Config, load_config
-from scheduler.cycle import next_window
-from scheduler.demo_org import generate_organisation, offices_config, write_organisation
+from scheduler.entrypoints.demo_org import generate_organisation, offices_config, write_organisation
 from scheduler.model import Program
+from scheduler.planning.cycle import next_window
 
 DEMO_SEED = 2026
 DEMO_CONFIG = """\

@@ -13,26 +13,31 @@ what the next cycle uses, in every web worker and in the ``tick`` worker alike.
 from __future__ import annotations
 
 import dataclasses
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from scheduler.errors import InputError, NotFoundError
+from scheduler.model import Program
+from scheduler.ports import UowFactory
+
+if TYPE_CHECKING:
+    pass
+
+import logging
+
 from scheduler.model import (
     CADENCES,
     MEETING_KINDS,
     MEETING_MODES,
     RELAX_RULES,
-    Program,
     ProgramChange,
     Weights,
 )
-from scheduler.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-UowFactory = Callable[[], UnitOfWork]
 
 # The settings the site may change, with the inclusive range of each number (the others are choices checked by
 # ``Program`` itself). Ranges keep a slip of the keyboard from planning a 500-day window.
@@ -208,3 +213,23 @@ def _checked_weight(name: str, value: object) -> float:
     if not low <= value <= high:  # also refuses NaN, which compares false both ways
         raise InputError(f"must be between {low:g} and {high:g}, not {value:g}", where=f"weights.{name}")
     return float(value)
+
+
+
+
+
+def program_settings(program: Program) -> list[tuple[str, str]]:
+    """The program's rules as (name, value) rows, in the config file's spelling; weights apart."""
+    return [(f.name, _spell(getattr(program, f.name))) for f in dataclasses.fields(program)
+            if f.name not in ("name", "weights")]
+
+
+def program_weights(program: Program) -> list[tuple[str, str]]:
+    """The program's soft-rule weights as (name, value) rows."""
+    return [(f.name, _spell(getattr(program.weights, f.name))) for f in dataclasses.fields(program.weights)]
+
+
+def _spell(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from scheduler.emails import email_from_payload, invite_from_payload
+from scheduler.delivery.emails import email_from_payload, invite_from_payload
 from scheduler.errors import DeliveryError, ServiceRefused
 from scheduler.model import CycleState, Effect
 from scheduler.ports import Clock, EventCalendar, Mailer, UnitOfWork

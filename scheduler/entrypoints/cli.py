@@ -18,11 +18,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from scheduler.bootstrap import Services, bootstrap
+from scheduler.admin.participants import import_people
 from scheduler.config import CONFIG_ENV, Config, describe_config, find_config_path, load_config
+from scheduler.delivery.outbox import DeliveryReport
+from scheduler.entrypoints.bootstrap import Services, bootstrap
 from scheduler.errors import CoffeeChatError, ConfigError, InputError, NotFoundError, ProviderUnavailable
-from scheduler.outbox import DeliveryReport
-from scheduler.services import CycleOutcome, MeetingChange, import_people, run_cycle, tick
+from scheduler.periodic import tick
+from scheduler.planning.meetings import MeetingChange
+from scheduler.planning.run import CycleOutcome, run_cycle
 
 # Off a terminal (cron, CI, a pipe) rich would wrap tables at 80 columns; plain logs can be wider.
 # markup=False: names, reasons and CSV errors are user data; "[/x]" in a name must print as it is, not crash.
@@ -124,7 +127,7 @@ def config_check(ctx: Context) -> None:
     Example:
       coffeechat --config coffeechat.toml config check
     """
-    from scheduler.bootstrap import check_calendars
+    from scheduler.entrypoints.bootstrap import check_calendars
 
     for line in describe_config(ctx.config):
         console.print(line)
@@ -197,7 +200,7 @@ def pair_command(instance_file: Path, output: Path | None) -> None:
     """
     import json
 
-    from scheduler.instance import load_instance, solve_instance
+    from scheduler.planning.instance import load_instance, solve_instance
 
     try:
         data = json.loads(instance_file.read_text(encoding="utf-8"))
@@ -291,7 +294,7 @@ def outbox_group(click_ctx: click.Context, state: str | None, cycle_id: int | No
     """
     if click_ctx.invoked_subcommand is not None:
         return
-    from scheduler.services import list_effects
+    from scheduler.delivery.dead_letters import list_effects
 
     ctx: Context = click_ctx.obj
     with ctx.services() as services:
@@ -316,7 +319,7 @@ def outbox_requeue(ctx: Context, key: str) -> None:
     Example:
       coffeechat outbox requeue 'cycle-3/meeting-12/seq-0/announce/ana@example.com'
     """
-    from scheduler.services import requeue_effect
+    from scheduler.delivery.dead_letters import requeue_effect
 
     with ctx.services() as services:
         requeue_effect(services.uow_factory, services.clock, key)
@@ -345,7 +348,7 @@ def meeting_cancel(ctx: Context, meeting_id: int, reason: str) -> None:
     Example:
       coffeechat meeting cancel 12 --reason "Ana is on sick leave"
     """
-    from scheduler.services import cancel_meeting
+    from scheduler.planning.meetings import cancel_meeting
 
     with ctx.services() as services:
         change = cancel_meeting(services.uow_factory, services.clock, services.settings, meeting_id, reason)
@@ -372,7 +375,7 @@ def meeting_reschedule(ctx: Context, meeting_id: int, start: str, zone: str, for
     Example:
       coffeechat meeting reschedule 12 --start 2026-11-25T14:00 --tz Europe/London
     """
-    from scheduler.services import SlotConflict, reschedule_meeting, slot_starting
+    from scheduler.planning.meetings import SlotConflict, reschedule_meeting, slot_starting
 
     moment = parse_moment(start, zone, "--start")
     with ctx.services() as services:
@@ -435,10 +438,16 @@ def busy_command(ctx: Context, ics: str | None, email: str | None, start: str | 
     """
     import json
 
-    from scheduler.availability import busy_as_json, check_zone, describe_busy, parse_window, read_calendar_busy
-    from scheduler.bootstrap import build_ics_calendar
-    from scheduler.cycle import next_window
-    from scheduler.services import stored_person_busy
+    from scheduler.availability.calendars import (
+        busy_as_json,
+        check_zone,
+        describe_busy,
+        parse_window,
+        read_calendar_busy,
+    )
+    from scheduler.availability.calendars import stored_person_busy
+    from scheduler.entrypoints.bootstrap import build_ics_calendar
+    from scheduler.planning.cycle import next_window
 
     zone = check_zone(zone)
     if ics is not None and email is None:
@@ -471,7 +480,7 @@ def demo(directory: Path, size: int) -> None:
       coffeechat demo && coffeechat --config demo/config.toml serve
     """
     from scheduler.clock import SystemClock
-    from scheduler.demo import prepare_demo
+    from scheduler.entrypoints.demo import prepare_demo
 
     config, people_csv = prepare_demo(directory, size=size, now=SystemClock().now())
     console.print(f"demo folder: {directory}/ (config, people.csv, calendars/, coffeechat.db, outbox/)")
@@ -512,7 +521,7 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 
 def deliver_now(services: Services, progress: Callable[[str, int, int], None] | None) -> DeliveryReport:
     """Deliver everything due with a fresh mailer, print the report (``print_delivery``) and return it."""
-    from scheduler.outbox import deliver_due
+    from scheduler.delivery.outbox import deliver_due
 
     mailer = services.mailer_factory()
     try:
@@ -537,7 +546,7 @@ def print_delivery(report: DeliveryReport) -> None:
 
 def print_outcome(services: Services, outcome: CycleOutcome, *, details: bool = True) -> None:
     """The plan as a table of groups and a few summary figures."""
-    from scheduler.report import summarize
+    from scheduler.planning.report import summarize
 
     program = outcome.program
     if outcome.already_planned:

@@ -6,7 +6,7 @@ names the person by the (normalised) address of the signed-in viewer, so nobody 
 
 Deleting an account (``delete_account``) removes the address from the whole database:
 
-- the person's upcoming meetings are cancelled first through ``services.cancel_meeting``, so every partner gets
+- the person's upcoming meetings are cancelled first through ``planning.meetings.cancel_meeting``, so every partner gets
   the CANCEL (a trio's meeting is cancelled for all three: re-planning it for two is a cycle's work);
 - then, in one transaction: the person (their account, sessions and used links go with it), their group
   memberships, the "did we meet?" answers they gave, their rows in ``unmatched``, ``calendar_gaps`` and
@@ -29,20 +29,21 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from scheduler.accounts import has_control_characters
-from scheduler.addresses import PUBLIC_ONLY, AddressPolicy, refusal_reason
-from scheduler.availability import CalendarRouter
+from scheduler.accounts.access import has_control_characters
+from scheduler.availability.addresses import PUBLIC_ONLY, AddressPolicy, refusal_reason
+from scheduler.availability.calendars import CalendarRouter
+from scheduler.availability.calendars import stored_person_busy
 from scheduler.errors import CalendarError, InputError, NotFoundError
 from scheduler.model import Busy, CalendarSource, Cycle, Interval, Meeting, Person, Rsvp, WorkingHours, as_local
-from scheduler.services import cancel_meeting, stored_person_busy
+from scheduler.planning.meetings import cancel_meeting
+from scheduler.ports import UowFactory
 
 if TYPE_CHECKING:
-    from scheduler.cycle import PlanSettings
+    from scheduler.planning.cycle import PlanSettings
     from scheduler.ports import CalendarProvider, Clock, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-UowFactory = Callable[[], "UnitOfWork"]
 
 # The calendar kinds a participant may choose: the organisation's (routed by email domain), or a URL of their
 # own. File paths are for the operator's CSV import only: a participant must never make the server read a file.
@@ -199,8 +200,8 @@ def check_calendar_url(text: str, *, where: str = "url", policy: AddressPolicy =
     """``text`` as a calendar URL a participant may give: http or https (``webcal://`` becomes ``https://``), a
     host name, no user name or password, no control characters, at most 2,000 characters. A host that is not a
     public address (``localhost``, ``127.0.0.1`` in any numeric form, ``169.254.169.254``, ``10.0.0.5``: see
-    ``scheduler.addresses``) is refused unless ``policy`` (``CalendarConfig.address_policy``) allows it: the
-    server would fetch it. Names are not resolved here; the connectors check what they resolve to when they
+    ``scheduler.availability.addresses``) is refused unless ``policy`` (``CalendarConfig.address_policy``) allows
+    it: the server would fetch it. Names are not resolved here; the connectors check what they resolve to when they
     connect. ``InputError`` (at ``where``) in plain words otherwise."""
     url = text.strip()
     if not url:

@@ -37,9 +37,9 @@ import numpy as np
 from numpy.typing import NDArray
 from ortools.graph.python.linear_sum_assignment import SimpleLinearSumAssignment
 
-from scheduler.pairing import BASE_SCORE
-from scheduler.pairing_scan import _VIRTUAL, PairScanner
-from scheduler.slots import STEP
+from scheduler.availability.slots import STEP
+from scheduler.pairing.engine import BASE_SCORE
+from scheduler.pairing.scan import _VIRTUAL, PairScanner
 
 # Column generation: at most this many rounds, how many of each person's best-looking partners by structure
 # join the candidates per round, and how close to the candidate graph's own optimum (which no bound can pass)

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from scheduler.availability.slots import STEP, FreeTimeIndex
 from scheduler.model import Person, Program
-from scheduler.pairing import _ACCEPTED, BASE_SCORE, PairHistory, _level
-from scheduler.slots import STEP, FreeTimeIndex
+from scheduler.pairing.engine import _ACCEPTED, BASE_SCORE, PairHistory, _level
 
 _IN_PERSON, _VIRTUAL = 1, 2
 _MODE_BITS = {mode: sum(_IN_PERSON if m == "in_person" else _VIRTUAL for m in accepted)

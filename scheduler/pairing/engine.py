@@ -39,11 +39,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import rustworkx
 
+from scheduler.availability.slots import FreeTimeIndex
 from scheduler.model import Group, Person, Program, Unmatched
-from scheduler.slots import FreeTimeIndex
 
 if TYPE_CHECKING:
-    from scheduler.pairing_scan import PairScanner
+    from scheduler.pairing.scan import PairScanner
 
 # rustworkx needs integer weights: scores are scaled by this and rounded.
 SCORE_SCALE = 1000
@@ -228,8 +228,8 @@ class _Engine:
         fractional matching is rounded (``round_to_pairs``). The pairs, who is left, and the candidate
         pairs."""
         # Imported here: pairing_dual and pairing_scan import this module.
-        from scheduler.pairing_dual import price_by_columns, round_to_pairs
-        from scheduler.pairing_scan import PairScanner
+        from scheduler.pairing.lp import price_by_columns, round_to_pairs
+        from scheduler.pairing.scan import PairScanner
 
         scanner = PairScanner([self.order[i] for i in members], self.program, self.history, self.today,
                               self.free_time)
@@ -376,7 +376,7 @@ class _Engine:
     def _scanner(self, relax: str | None) -> PairScanner:
         """The vectorised scorer of everyone under the relaxation ``relax``, built on first use."""
         # Imported here: pairing_scan imports this module.
-        from scheduler.pairing_scan import PairScanner
+        from scheduler.pairing.scan import PairScanner
 
         scanner = self.scanners.get(relax)
         if scanner is None:
@@ -388,7 +388,7 @@ class _Engine:
         """``_candidate_edges`` by scoring every pair of ``members`` at once (``pairing_scan``): each
         person's SCAN_CANDIDATES best partners exactly, by the same integer weights (score and jitter)."""
         # Imported here: pairing_scan imports this module.
-        from scheduler.pairing_scan import CHUNK_CELLS
+        from scheduler.pairing.scan import CHUNK_CELLS
 
         scanner = self._scanner(relax)
         cols = np.array(members, dtype=np.int64)

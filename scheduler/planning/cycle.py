@@ -3,7 +3,7 @@
 ``plan_cycle`` is pure apart from asking the calendar provider; ``save_plan`` writes the whole plan (cycle,
 meetings, history, who was left out, and every email or provider event to perform as an outbox effect) in the
 caller's unit of work, so a plan is either stored whole or not at all. ``plan_meeting_change`` plans what a
-cancelled or rescheduled meeting needs. Delivery happens later, in ``scheduler.outbox``.
+cancelled or rescheduled meeting needs. Delivery happens later, in ``scheduler.delivery.outbox``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from scheduler import emails
-from scheduler.availability import fetch_busy_isolated
-from scheduler.matches import ANNOUNCEMENT_ACTIONS, FEEDBACK_ACTIONS, UNSCHEDULED_ACTIONS, MatchLinks
+from scheduler.availability.calendars import fetch_busy_isolated
+from scheduler.availability.slots import FreeTimeIndex, SlotRules, lunch_hours
+from scheduler.delivery import emails
 from scheduler.model import (
     CADENCE_DAYS,
     Attendee,
@@ -34,9 +34,9 @@ from scheduler.model import (
     Unmatched,
     merge_intervals,
 )
-from scheduler.pairing import PairHistory, meeting_modes, pair_people
+from scheduler.pairing.engine import PairHistory, meeting_modes, pair_people
+from scheduler.planning.links import ANNOUNCEMENT_ACTIONS, FEEDBACK_ACTIONS, UNSCHEDULED_ACTIONS, MatchLinks
 from scheduler.ports import CalendarProvider, UnitOfWork
-from scheduler.slots import FreeTimeIndex, SlotRules, lunch_hours
 
 Progress = Callable[[str, int, int], None]
 # People per calendar request from the cycle: a multiple of Google's 50 and Graph's 20 calendars per call,

@@ -1,82 +1,51 @@
 """The match page's use cases: see a match, accept or decline it, ask for another time, say whether it happened.
 
-Pure of Flask: the web views (``web/matches.py``) parse, call one function here and render.
+Pure of Flask: the web views (``web/matches.py``) parse, call one function here and render. The emailed buttons
+are signed links (``scheduler.planning.links``); without a site key (``[web] secret_key_env`` unset) no links
+are signed and emails point at the plain ``/matches/<id>`` page, which needs a sign-in.
 
-- **Signed links.** Emails carry one link per action (``accept``, ``decline``, ``reschedule`` in the
-  announcement; ``met`` and ``not-met`` in the "did you meet?" request), each a token signed with the site's
-  secret key (itsdangerous, HMAC-SHA256) under a salt of its own, so a token made for one action is refused for
-  any other. Inside: the meeting id, the recipient's address and when the link expires (a week after the
-  meeting ends; for a meeting without a time, a while after the email was planned). The token holds no random
-  nonce and no issue time, so a link is the same for a given key and meeting: emails built at plan time stay
-  reproducible (and their snapshots stable). A link only opens a page; the page's button (a POST with a CSRF
-  token) does the action, because mail scanners follow links.
-- **Without a key** (``[web] secret_key_env`` unset) no links are signed: emails point at the plain
-  ``/matches/<id>`` page, which needs a sign-in.
 - **Answers.** Accepting or declining is stored per member and meeting (``uow.matches``); a decline that leaves
-  fewer than two members who have not declined cancels the meeting (``services.cancel_meeting``), so the others
+  fewer than two members who have not declined cancels the meeting (``meetings.cancel_meeting``), so the others
   are told. "Did we meet?" goes to ``uow.feedback`` with an optional 1–5 rating and a comment.
 - **Another time.** The next common slot of every member after now (the program's notice, working hours, lunch
   hours and buffers, the engine's ``FreeTimeIndex``) over their calendars read now and Coffee Chat's own other
-  meetings; the meeting then moves (``services.reschedule_meeting``), which sends the updated invites.
+  meetings; the meeting then moves (``meetings.reschedule_meeting``), which sends the updated invites.
 """
+
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
-
-from itsdangerous import BadSignature, URLSafeSerializer
+from typing import TYPE_CHECKING
 
 from scheduler.errors import CalendarError, InputError, NotFoundError, ProviderUnavailable
-from scheduler.model import Busy, FeedbackAnswer, Interval, Meeting, Person, Program, Rsvp, merge_intervals, require_utc
+from scheduler.model import (
+    RSVP_ANSWERS,
+    Busy,
+    FeedbackAnswer,
+    Interval,
+    Meeting,
+    Person,
+    Program,
+    Rsvp,
+    merge_intervals,
+    require_utc,
+)
+from scheduler.ports import UowFactory
 
 if TYPE_CHECKING:
-    from scheduler.cycle import PlanSettings
+    from scheduler.planning.cycle import PlanSettings
+    from scheduler.planning.meetings import MeetingChange
     from scheduler.ports import CalendarProvider, Clock, UnitOfWork
-    from scheduler.services import MeetingChange
 
-ACCEPT = "accept"
-DECLINE = "decline"
-RESCHEDULE = "reschedule"
-MET = "met"
-NOT_MET = "not-met"
-ACTIONS = (ACCEPT, DECLINE, RESCHEDULE, MET, NOT_MET)
-ANNOUNCEMENT_ACTIONS = (ACCEPT, DECLINE, RESCHEDULE)
-# A meeting without a time has nothing to accept yet: its announcement offers to find a time, or to decline.
-UNSCHEDULED_ACTIONS = (RESCHEDULE, DECLINE)
-FEEDBACK_ACTIONS = (MET, NOT_MET)
-ANSWERS = ("accepted", "declined")
-# A link works until a week after its meeting ends: long enough to answer "did you meet?" after a holiday.
-LINK_GRACE = timedelta(days=7)
-# A meeting without a time: its links work this long after the email was planned (about a cycle), plus grace.
-UNSCHEDULED_LIFETIME = timedelta(days=14)
 # How far ahead "ask for another time" looks when the program's own window is shorter.
 MIN_SEARCH_DAYS = 7
 MAX_COMMENT = 1000
 SEARCH_STEP = timedelta(minutes=15)
 
-UowFactory = Callable[[], "UnitOfWork"]
-
-
-class MatchLinkError(InputError):
-    """A match link that cannot be used: ``reason`` is ``invalid`` (tampered, cut short, made for another
-    action), ``expired``, ``other-meeting`` (made for another match) or ``unavailable`` (the match or the
-    person is gone). The message is fit to show to the person who clicked it."""
-
-    MESSAGES: ClassVar[dict[str, str]] = {
-        "invalid": "This link is not valid. Copy the whole link from the email, or sign in to see your match.",
-        "expired": "This link has expired. Sign in to see your matches.",
-        "other-meeting": "This link belongs to another match. Open the link from the email again, or sign in.",
-        "unavailable": "This match is no longer available to you.",
-    }
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(self.MESSAGES[reason], where="link")
 
 
 class CalendarsUnreadable(CalendarError):
@@ -90,70 +59,6 @@ class CalendarsUnreadable(CalendarError):
 
 class NoCommonSlot(InputError):
     """The members share no free time in the days searched."""
-
-
-class MatchLinks:
-    """Makes and reads the signed links of match emails, one salt per action.
-
-    ``url`` is deterministic: the same key, meeting, recipient and action always give the same link.
-    """
-
-    def __init__(self, secret_key: str | bytes) -> None:
-        if not secret_key:
-            raise ValueError("match links need a secret key")
-        self._serializers = {
-            action: URLSafeSerializer(secret_key, salt=f"coffeechat.match.{action}",
-                                      signer_kwargs={"digest_method": hashlib.sha256})
-            for action in ACTIONS
-        }
-
-    @staticmethod
-    def expiry(meeting: Meeting, issued_at: datetime) -> datetime:
-        """When links for ``meeting`` made at ``issued_at`` stop working: a week after its end (or, without a
-        time, ``UNSCHEDULED_LIFETIME`` plus that week after ``issued_at``)."""
-        end = meeting.slot.end if meeting.slot is not None else require_utc(issued_at) + UNSCHEDULED_LIFETIME
-        return end + LINK_GRACE
-
-    def token(self, meeting: Meeting, email: str, action: str, issued_at: datetime) -> str:
-        """The signed token for ``email`` to do ``action`` on ``meeting``; ``ValueError`` for an unknown action or
-        a meeting that is not stored."""
-        if action not in self._serializers:
-            raise ValueError(f"{action!r} is not a match action ({', '.join(ACTIONS)})")
-        if meeting.id is None:
-            raise ValueError("links are made only for stored meetings")
-        expires = int(self.expiry(meeting, issued_at).timestamp())
-        token: str = self._serializers[action].dumps({"m": meeting.id, "e": email, "x": expires})
-        return token
-
-    def url(self, base_url: str, meeting: Meeting, email: str, action: str, issued_at: datetime) -> str:
-        """``<base_url>/matches/<id>/<action>/<token>``: the page that asks to confirm ``action``."""
-        token = self.token(meeting, email, action, issued_at)
-        return f"{base_url.rstrip('/')}/matches/{meeting.id}/{action}/{token}"
-
-    def urls(self, base_url: str, meeting: Meeting, email: str, actions: Sequence[str],
-             issued_at: datetime) -> dict[str, str]:
-        """``{action: url}`` for each of ``actions``."""
-        return {action: self.url(base_url, meeting, email, action, issued_at) for action in actions}
-
-    def load(self, action: str, token: str, meeting_id: int, now: datetime) -> str:
-        """The address a valid ``token`` for ``action`` on meeting ``meeting_id`` was made for; ``MatchLinkError``
-        ``invalid``, ``other-meeting`` or ``expired`` otherwise."""
-        if action not in self._serializers or len(token) > 1024:
-            raise MatchLinkError("invalid")
-        try:
-            payload: Any = self._serializers[action].loads(token)
-        except BadSignature:
-            raise MatchLinkError("invalid") from None
-        if not isinstance(payload, dict):
-            raise MatchLinkError("invalid")
-        meeting, email, expires = payload.get("m"), payload.get("e"), payload.get("x")
-        if not (isinstance(meeting, int) and isinstance(email, str) and isinstance(expires, int)):
-            raise MatchLinkError("invalid")
-        if meeting != meeting_id:
-            raise MatchLinkError("other-meeting")
-        if require_utc(now).timestamp() >= expires:
-            raise MatchLinkError("expired")
-        return email
 
 
 @dataclass(frozen=True)
@@ -257,9 +162,9 @@ def respond(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, meeti
     the cancellation (and the ``METHOD:CANCEL`` invite); with more left it stands. Raises ``NotFoundError`` as
     ``load_match`` does, and ``InputError`` for an unknown answer, a cancelled meeting or one that has begun.
     """
-    if answer not in ANSWERS:
-        raise InputError(f"{answer!r} is not an answer ({', '.join(ANSWERS)})", where="answer")
-    from scheduler.services import cancel_meeting
+    if answer not in RSVP_ANSWERS:
+        raise InputError(f"{answer!r} is not an answer ({', '.join(RSVP_ANSWERS)})", where="answer")
+    from scheduler.planning.meetings import cancel_meeting
 
     now = require_utc(clock.now())
     with uow_factory() as uow:
@@ -300,7 +205,7 @@ def find_next_slot(provider: CalendarProvider, members: Sequence[Person], progra
     move a meeting onto someone's appointments), ``NoCommonSlot`` when there is no common time within the days
     searched.
     """
-    from scheduler.slots import FreeTimeIndex, SlotRules
+    from scheduler.availability.slots import FreeTimeIndex, SlotRules
 
     start = _floor_step(require_utc(now))
     days = max(program.window_days, MIN_SEARCH_DAYS)
@@ -341,8 +246,8 @@ def ask_for_another_time(uow_factory: UowFactory, provider: CalendarProvider, cl
     Raises ``NotFoundError`` as ``load_match`` does; ``InputError`` for a cancelled or begun meeting or one whose
     program is gone; ``CalendarsUnreadable`` or ``NoCommonSlot`` when no time can be found now.
     """
-    from scheduler.cycle import booked_intervals
-    from scheduler.services import reschedule_meeting
+    from scheduler.planning.cycle import booked_intervals
+    from scheduler.planning.meetings import reschedule_meeting
 
     now = require_utc(clock.now())
     with uow_factory() as uow:

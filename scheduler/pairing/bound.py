@@ -91,8 +91,9 @@ from datetime import date
 import numpy as np
 import rustworkx
 
+from scheduler.availability.slots import FreeTimeIndex
 from scheduler.model import Person, Program
-from scheduler.pairing import (
+from scheduler.pairing.engine import (
     BASE_SCORE,
     RELAXABLE,
     PairHistory,
@@ -104,9 +105,8 @@ from scheduler.pairing import (
     _wish_reason,
     group_sizes,
 )
-from scheduler.pairing_dual import price_by_columns
-from scheduler.pairing_scan import CHUNK_CELLS, PairScanner
-from scheduler.slots import FreeTimeIndex
+from scheduler.pairing.lp import price_by_columns
+from scheduler.pairing.scan import CHUNK_CELLS, PairScanner
 
 # Up to this many people every pair is scored (about 2 million pairs: seconds in Python).
 EXACT_LIMIT = 2000

@@ -11,9 +11,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from scheduler.errors import CalendarError, CoffeeChatError, InputError, ProviderUnavailable
-from scheduler.model import Busy, CalendarSource, Interval, Person, as_local, zone_named
-from scheduler.ports import CalendarProvider
+from scheduler.errors import CalendarError, CoffeeChatError, InputError, NotFoundError, ProviderUnavailable
+from scheduler.model import (
+    Busy,
+    CalendarSource,
+    Interval,
+    Person,
+    as_local,
+    zone_named,
+)
+from scheduler.ports import CalendarProvider, UowFactory
 
 logger = logging.getLogger(__name__)
 
@@ -228,3 +235,19 @@ def _local_span(interval: Interval, zone: str) -> str:
     if start.date() == end.date():
         return f"{start:%a %Y-%m-%d %H:%M}–{end:%H:%M}"
     return f"{start:%a %Y-%m-%d %H:%M} – {end:%a %Y-%m-%d %H:%M}"
+
+
+
+
+def stored_person_busy(uow_factory: UowFactory, provider: CalendarProvider, email: str, window: Interval) -> Busy:
+    """A stored person's busy and tentative time over ``window``, read through their own calendar source just
+    as a cycle reads it ("why was I marked busy?").
+
+    Raises ``NotFoundError`` when nobody with ``email`` is stored, ``CalendarError`` when their calendar cannot
+    be read (see ``availability.read_person_busy``).
+    """
+    with uow_factory() as uow:
+        person = uow.people.get(email)
+    if person is None:
+        raise NotFoundError(f"nobody with email {email.strip().lower()!r} is stored (see `coffeechat import-people`)")
+    return read_person_busy(provider, person, window)

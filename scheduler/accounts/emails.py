@@ -1,7 +1,7 @@
 """The emails of the web accounts: sign-up confirmation, sign-in link, and the two answers to a sign-in request
 that cannot sign anyone in (no account, disabled account).
 
-Like ``scheduler.emails``, this only builds ``model.EmailMessage`` values from Jinja templates in
+Like ``scheduler.delivery.emails``, this only builds ``model.EmailMessage`` values from Jinja templates in
 ``scheduler/templates/email/`` (``account_*.html`` autoescaped, ``account_*.txt`` plain); sending is the mail
 adapter's. Subjects are fixed sentences with the organisation's name squeezed onto one line, and recipients are
 rebuilt from a checked address and a one-line name, so nothing a person types can start a header.
@@ -17,13 +17,13 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from scheduler.emails import STANDARD_HEADERS, format_recipient, make_message_id, sender_domain
+from scheduler.delivery.emails import STANDARD_HEADERS, format_recipient, make_message_id, sender_domain
 from scheduler.model import EmailMessage, Person
 
 
 @functools.cache
 def _environment() -> Environment:
-    """The Jinja environment of the account emails: the same settings as ``scheduler.emails`` (HTML escaped,
+    """The Jinja environment of the account emails: the same settings as ``scheduler.delivery.emails`` (HTML escaped,
     text not, a misspelt variable an error), built on first use."""
     return Environment(
         loader=PackageLoader("scheduler", "templates/email"),

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from scheduler.admin.people_csv import format_people_csv
 from scheduler.model import CalendarSource, Person, WorkingHours
-from scheduler.people_csv import format_people_csv
 
 OFFICES = {"London": "Europe/London", "Berlin": "Europe/Berlin", "New York": "America/New_York"}
 # Whose public holidays each office keeps (ISO 3166-1 country, ISO 3166-2 subdivision): the demo's config lists

@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from scheduler.cycle import CyclePlan
 from scheduler.model import Group, Person, as_local
+from scheduler.planning.cycle import CyclePlan
 
 
 @dataclass(frozen=True)

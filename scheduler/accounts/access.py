@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from scheduler import account_emails
+from scheduler.accounts import emails as account_emails
 from scheduler.errors import InputError, NotFoundError
 from scheduler.model import EmailMessage, Person, SessionRecord, normalize_email, require_utc
+from scheduler.ports import UowFactory
 
 if TYPE_CHECKING:
     from scheduler.config import Config
@@ -269,7 +270,6 @@ class LinkSigner:
 
 
 MailerFactory = Callable[[], "Mailer"]
-UowFactory = Callable[[], "UnitOfWork"]
 
 
 def _send(mailer_factory: MailerFactory, message: EmailMessage) -> None:

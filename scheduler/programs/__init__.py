@@ -1,0 +1,1 @@
+"""Programs: the configuration file's programs with the changes admins made on the site (``settings``)."""
