@@ -31,8 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from scheduler.accounts.access import has_control_characters
 from scheduler.availability.addresses import PUBLIC_ONLY, AddressPolicy, refusal_reason
-from scheduler.availability.calendars import CalendarRouter
-from scheduler.availability.calendars import stored_person_busy
+from scheduler.availability.calendars import CalendarRouter, stored_person_busy
 from scheduler.errors import CalendarError, InputError, NotFoundError
 from scheduler.model import Busy, CalendarSource, Cycle, Interval, Meeting, Person, Rsvp, WorkingHours, as_local
 from scheduler.planning.meetings import cancel_meeting

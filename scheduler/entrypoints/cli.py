@@ -444,8 +444,8 @@ def busy_command(ctx: Context, ics: str | None, email: str | None, start: str | 
         describe_busy,
         parse_window,
         read_calendar_busy,
+        stored_person_busy,
     )
-    from scheduler.availability.calendars import stored_person_busy
     from scheduler.entrypoints.bootstrap import build_ics_calendar
     from scheduler.planning.cycle import next_window
 
