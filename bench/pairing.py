@@ -40,7 +40,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: the project is i
 
 from scheduler.model import Person  # noqa: E402
 from scheduler.pairing.bound import certified_bound  # noqa: E402
-from scheduler.pairing.engine import _hard_rule, _score  # noqa: E402
+from scheduler.pairing.rules import hard_rule  # noqa: E402
+from scheduler.pairing.score import score_pair  # noqa: E402
 from scheduler.planning.instance import PairingInstance, free_time_index, load_instance, solve_instance  # noqa: E402
 
 NETWORKX_LIMIT = 1000
@@ -168,10 +169,11 @@ def _score_pairs(instance: PairingInstance, free_time: Any, pairs: list[tuple[Pe
     """(pairs that break a hard rule, total engine score of the valid ones)."""
     invalid, total = 0, 0.0
     for a, b in pairs:
-        if _hard_rule(a, b, instance.program, instance.history, free_time) is not None:
+        if hard_rule(a, b, instance.program, instance.history, free_time) is not None:
             invalid += 1
         else:
-            total += _score(a, b, instance.program, instance.history, instance.today, free_time, explain=False).score
+            total += score_pair(a, b, instance.program, instance.history, instance.today, free_time,
+                                explain=False).score
     return invalid, total
 
 
@@ -235,8 +237,8 @@ def run_networkx(path: str, _options: dict[str, Any]) -> dict[str, Any]:
     graph = networkx.Graph()
     for i, a in enumerate(people):
         for b in people[i + 1:]:
-            if _hard_rule(a, b, instance.program, instance.history, free_time) is None:
-                score = _score(a, b, instance.program, instance.history, instance.today, free_time,
+            if hard_rule(a, b, instance.program, instance.history, free_time) is None:
+                score = score_pair(a, b, instance.program, instance.history, instance.today, free_time,
                                explain=False).score
                 graph.add_edge(a.email, b.email, weight=score)
     matching = networkx.max_weight_matching(graph)

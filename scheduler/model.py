@@ -7,7 +7,7 @@ in UTC unless a field says otherwise; local times are produced at the edges with
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -79,23 +79,6 @@ def merge_intervals(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
         else:
             merged.append(interval)
     return tuple(merged)
-
-
-def subtract_intervals(window: Interval, busy: Sequence[Interval]) -> tuple[Interval, ...]:
-    """The free parts of ``window`` once the (merged, sorted) ``busy`` intervals are taken out."""
-    free: list[Interval] = []
-    cursor = window.start
-    for interval in busy:
-        if interval.end <= cursor:
-            continue
-        if interval.start >= window.end:
-            break
-        if interval.start > cursor:
-            free.append(Interval(cursor, min(interval.start, window.end)))
-        cursor = max(cursor, interval.end)
-    if cursor < window.end:
-        free.append(Interval(cursor, window.end))
-    return tuple(free)
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,38 @@ class Mailer(Protocol):
         ...
 
 
+class SiteUrls(Protocol):
+    """The absolute addresses of the web site's pages that emails link to.
+
+    The core names no route: the site that owns the routes implements this (``web.urls.WebUrls``) and its
+    callers pass it in, through ``bootstrap``. Tokens are passed as they are, already URL-safe.
+    """
+
+    def match_page(self, meeting_id: int) -> str:
+        """The page of meeting ``meeting_id`` (it needs a sign-in)."""
+        ...
+
+    def match_action(self, meeting_id: int, action: str, token: str) -> str:
+        """The page that asks to confirm ``action`` on meeting ``meeting_id``, opened by the signed ``token``."""
+        ...
+
+    def account_settings(self) -> str:
+        """The signed-in person's account page, where they change their settings."""
+        ...
+
+    def sign_up(self) -> str:
+        """The sign-up page."""
+        ...
+
+    def confirm_sign_up(self, token: str) -> str:
+        """The page that confirms a sign-up with the signed ``token``."""
+        ...
+
+    def sign_in(self, token: str) -> str:
+        """The page that signs in with the signed ``token``."""
+        ...
+
+
 class PeopleRepository(Protocol):
     """People, identified by their (normalised) email."""
 

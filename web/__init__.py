@@ -19,6 +19,9 @@ from flask_wtf.csrf import CSRFProtect
 from scheduler.config import Config, find_config_path, load_config
 from scheduler.config import secret as read_secret
 from scheduler.entrypoints.bootstrap import Services, bootstrap
+from web import account, admin, auth, errors, matches, public, security
+from web.services import install, services_of
+from web.urls import WebUrls
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -26,7 +29,8 @@ csrf = CSRFProtect()
 
 def create_app(config: Config | None = None, test_config: dict[str, Any] | None = None,
                services: Services | None = None) -> Flask:
-    """Build the app from ``config`` (default: the file named by $COFFEECHAT_CONFIG or ./coffeechat.toml)."""
+    """Build the app from ``config`` (default: the file named by $COFFEECHAT_CONFIG or ./coffeechat.toml), with
+    ``services`` when given (tests pass their own), else those ``config`` wires, linking to this site's pages."""
     if config is None:
         config = load_config(find_config_path(None))
     app = Flask(__name__)
@@ -40,10 +44,7 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
     if test_config:
         app.config.update(test_config)
     csrf.init_app(app)
-    app.extensions["coffeechat"] = services or bootstrap(config)
-
-    from web import account, admin, auth, errors, matches, public, security
-
+    install(app, services or bootstrap(config, site=WebUrls.from_config(config)))
     security.init_app(app, config, services_of(app))
     auth.init_app(app, app.config["SECRET_KEY"])
     app.register_blueprint(public.blueprint)
@@ -54,8 +55,3 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
     errors.init_app(app)
     return app
 
-
-def services_of(app: Flask) -> Services:
-    """The services wired for this app."""
-    services: Services = app.extensions["coffeechat"]
-    return services

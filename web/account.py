@@ -16,11 +16,11 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
+from wtforms import Field
 
 from scheduler.accounts import profile
 from scheduler.errors import InputError
 from scheduler.model import as_local
-from web import services_of
 from web.account_forms import (
     CalendarForm,
     CheckCalendarForm,
@@ -33,6 +33,7 @@ from web.account_forms import (
 from web.auth import COOKIE, current_viewer, sign_in_required
 from web.forms import zone_options
 from web.security import LIMITER_KEY, RateLimiter, cookies_secure, rate_limited
+from web.services import services_of
 
 blueprint = Blueprint("account", __name__)
 # "Check my calendar" makes the server fetch an address the person chose: a few times an hour is plenty, and a
@@ -59,7 +60,10 @@ def _refused(form: FlaskForm, error: InputError, aliases: dict[str, str] | None 
     message = str(error).removeprefix(f"{error.where}: ") if error.where else str(error)
     message = message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
     where = error.where or ""
-    field = form._fields.get((aliases or {}).get(where, where))
+    try:
+        field: Field | None = form[(aliases or {}).get(where, where)]
+    except KeyError:
+        field = None
     if field is not None and field.name != "csrf_token":
         field.errors = [*field.errors, message]
     else:

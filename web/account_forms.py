@@ -16,13 +16,13 @@ from scheduler.model import CalendarSource, Person, WorkingHours, normalize_emai
 from web.forms import (
     CheckboxesField,
     MeetingPreferenceChecks,
-    _choices,
-    _list_of_addresses,
-    _list_of_names,
-    _strip,
-    _text,
+    choice_list,
+    list_of_addresses,
+    list_of_names,
     plain_text,
     split_list,
+    strip_text,
+    text_field,
     zone_choices,
     zone_names,
 )
@@ -39,7 +39,7 @@ def _clock_time(text: str | None) -> time | None:
 
 
 def _time_field(label: str, description: str = "") -> StringField:
-    field = _text(label, description=description)
+    field = text_field(label, description=description)
     field.kwargs["render_kw"] = {"type": "time", "class": "short"}
     return field
 
@@ -47,27 +47,27 @@ def _time_field(label: str, description: str = "") -> StringField:
 class ProfileForm(MeetingPreferenceChecks, FlaskForm):
     """Profile and preferences."""
 
-    name = _text("Your name", required="Enter your name.")
-    team = _text("Team", required="Enter your team: you are never paired with your own team.")
-    department = _text("Department (optional)")
-    office = _text("Office (optional)", description="Needed to meet in person: people meet in their own office.")
+    name = text_field("Your name", required="Enter your name.")
+    team = text_field("Team", required="Enter your team: you are never paired with your own team.")
+    department = text_field("Department (optional)")
+    office = text_field("Office (optional)", description="Needed to meet in person: people meet in their own office.")
     timezone = SelectField("Time zone", default="UTC", validate_choice=False,
                            description="Meeting times are found in your working hours in this zone.")
     work_days = CheckboxesField("Working days", default=["0", "1", "2", "3", "4"], validate_choice=False,
-                                choices=_choices(*DAY_CHOICES))
+                                choices=choice_list(*DAY_CHOICES))
     work_start = _time_field("Working hours start", "Like 09:00, in your time zone.")
     work_end = _time_field("Working hours end", "Like 17:00.")
     lunch_start = _time_field("Lunch starts (optional)", "Leave both lunch times empty for your office's hours.")
     lunch_end = _time_field("Lunch ends (optional)")
     kinds = CheckboxesField("I would like to meet for", default=["coffee"], validate_choice=False,
-                            choices=_choices(("coffee", "Coffee"), ("lunch", "Lunch")))
+                            choices=choice_list(("coffee", "Coffee"), ("lunch", "Lunch")))
     mode = RadioField("Meet", default="either", validate_choice=False,
-                      choices=_choices(("either", "In person or online"), ("in_person", "In person only"),
+                      choices=choice_list(("either", "In person or online"), ("in_person", "In person only"),
                                        ("virtual", "Online only")))
     cadence = RadioField("How often", default="weekly", validate_choice=False,
-                         choices=_choices(("weekly", "Every week"), ("fortnightly", "Every two weeks"),
+                         choices=choice_list(("weekly", "Every week"), ("fortnightly", "Every two weeks"),
                                           ("monthly", "Every four weeks")))
-    interests = _text("Interests (optional)", description="Separated by commas, like: climbing, jazz, chess.")
+    interests = text_field("Interests (optional)", description="Separated by commas, like: climbing, jazz, chess.")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -128,7 +128,7 @@ class ProfileForm(MeetingPreferenceChecks, FlaskForm):
         if start is not None and end <= start:
             raise ValidationError("Lunch must end after it starts.")
 
-    validate_interests = _list_of_names
+    validate_interests = list_of_names
 
     def to_change(self) -> ProfileChange:
         """The validated form as the profile service takes it."""
@@ -149,11 +149,11 @@ class ProfileForm(MeetingPreferenceChecks, FlaskForm):
 class WishesForm(FlaskForm):
     """Whom I would like to meet, and whom never."""
 
-    meet_people = _text("People you would like to meet", description="Their work email addresses, separated by "
+    meet_people = text_field("People you would like to meet", description="Their work email addresses, separated by "
                         "commas.")
-    meet_teams = _text("Teams you would like to meet", description="Separated by commas.")
-    meet_departments = _text("Departments you would like to meet", description="Separated by commas.")
-    blocked = _text("People you never want to be paired with", description="Their work email addresses, "
+    meet_teams = text_field("Teams you would like to meet", description="Separated by commas.")
+    meet_departments = text_field("Departments you would like to meet", description="Separated by commas.")
+    blocked = text_field("People you never want to be paired with", description="Their work email addresses, "
                     "separated by commas. They are not told.")
 
     @classmethod
@@ -166,10 +166,10 @@ class WishesForm(FlaskForm):
         return cls(data={"meet_people": ", ".join(people), "meet_teams": named("team:"),
                          "meet_departments": named("department:"), "blocked": ", ".join(sorted(person.blocked))})
 
-    validate_meet_people = _list_of_addresses
-    validate_meet_teams = _list_of_names
-    validate_meet_departments = _list_of_names
-    validate_blocked = _list_of_addresses
+    validate_meet_people = list_of_addresses
+    validate_meet_teams = list_of_names
+    validate_meet_departments = list_of_names
+    validate_blocked = list_of_addresses
 
     def wishlist(self) -> frozenset[str]:
         """The wishlist as stored: addresses, ``team:NAME``, ``department:NAME``."""
@@ -186,7 +186,7 @@ class WishesForm(FlaskForm):
 class PauseForm(FlaskForm):
     """Pause until a date, or end the pause."""
 
-    until = _text("Pause until", description="No cycle starting before this day pairs you.")
+    until = text_field("Pause until", description="No cycle starting before this day pairs you.")
     action = HiddenField(default="pause")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -226,11 +226,11 @@ class ParticipationForm(FlaskForm):
 class CalendarForm(FlaskForm):
     """Where my free/busy comes from."""
 
-    kind = RadioField("My calendar", default="none", validate_choice=False, choices=_choices(
+    kind = RadioField("My calendar", default="none", validate_choice=False, choices=choice_list(
         ("none", "The organisation's calendar (or none: you are planned on your working hours)"),
         ("ics", "A calendar feed (ICS) at a web address"),
         ("caldav", "A CalDAV calendar collection")))
-    url = StringField("Calendar address", filters=[_strip], validators=[
+    url = StringField("Calendar address", filters=[strip_text], validators=[
         Length(max=MAX_URL_LENGTH, message=f"Keep it under {MAX_URL_LENGTH} characters."), plain_text],
         description="An http:// or https:// address, for a feed or a CalDAV collection. Only the times you are "
                     "busy are read, never titles or guests.")
@@ -258,7 +258,7 @@ class CheckCalendarForm(FlaskForm):
 class DeleteForm(FlaskForm):
     """Delete my account, confirmed by typing my address."""
 
-    confirm = _text("Type your email address to confirm", required="Type your email address to confirm.")
+    confirm = text_field("Type your email address to confirm", required="Type your email address to confirm.")
 
     def __init__(self, *args: Any, email: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -44,11 +44,11 @@ from scheduler.programs.settings import (
     program_weights,
     reset_program,
 )
-from web import services_of
 from web.auth import current_viewer, sign_in_required
 from web.charts import ACCENT, Series, bar_chart_svg, heatmap_svg
 from web.forms import plain_text
 from web.program_form import WEIGHT_PREFIX, ProgramForm
+from web.services import services_of
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 

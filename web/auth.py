@@ -22,9 +22,9 @@ from werkzeug.wrappers import Response
 from scheduler.accounts import access as accounts
 from scheduler.accounts.access import AccountSettings, LinkError, LinkSigner, Viewer
 from scheduler.errors import DeliveryError, InputError, StorageError
-from web import services_of
 from web.forms import ConfirmForm, SignInForm, SignOutForm, SignUpForm, zone_options
 from web.security import cookies_secure, rate_limited, safe_next
+from web.services import services_of
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("auth", __name__)
@@ -50,8 +50,9 @@ class AccountContext:
 
 def init_app(app: Flask, secret_key: str) -> None:
     """Give the app its account settings and link signer, and templates their ``viewer`` and sign-out form."""
-    config = services_of(app).config
-    app.extensions[ACCOUNTS_KEY] = AccountContext(AccountSettings.from_config(config), LinkSigner(secret_key))
+    services = services_of(app)
+    app.extensions[ACCOUNTS_KEY] = AccountContext(AccountSettings.from_config(services.config, services.site),
+                                                  LinkSigner(secret_key))
 
     @app.context_processor
     def inject_viewer() -> dict[str, Any]:

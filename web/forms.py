@@ -22,7 +22,8 @@ MAX_LIST_ITEMS = 20
 MAX_ITEM = 60
 
 
-def _strip(value: Any) -> Any:
+def strip_text(value: Any) -> Any:
+    """A field filter: ``value`` without surrounding white space when it is text, else as it is."""
     return value.strip() if isinstance(value, str) else value
 
 
@@ -37,7 +38,7 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _list_of_names(form: FlaskForm, field: Field) -> None:
+def list_of_names(form: FlaskForm, field: Field) -> None:
     """A comma-separated list of short names: not too many, none too long, no ``;`` (the CSV list separator)."""
     entries = split_list(field.data or "")
     if len(entries) > MAX_LIST_ITEMS:
@@ -49,7 +50,8 @@ def _list_of_names(form: FlaskForm, field: Field) -> None:
             raise ValidationError("Separate them with commas, not semicolons.")
 
 
-def _list_of_addresses(form: FlaskForm, field: Field) -> None:
+def list_of_addresses(form: FlaskForm, field: Field) -> None:
+    """A comma-separated list of email addresses: not too many, each a plain address."""
     entries = split_list(field.data or "")
     if len(entries) > MAX_LIST_ITEMS:
         raise ValidationError(f"Give at most {MAX_LIST_ITEMS} addresses, separated by commas.")
@@ -90,7 +92,8 @@ def zone_options(selected: str | None) -> Markup:
     return Markup(options)  # noqa: S704 - every value and label above went through escape()
 
 
-def _choices(*pairs: tuple[str, str]) -> list[SelectChoice]:
+def choice_list(*pairs: tuple[str, str]) -> list[SelectChoice]:
+    """The options of a choice field, from ``(value, label)`` pairs."""
     return [SelectChoice(value, label) for value, label in pairs]
 
 
@@ -101,10 +104,12 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _text(label: str, *, required: str | None = None, description: str = "") -> StringField:
+def text_field(label: str, *, required: str | None = None, description: str = "") -> StringField:
+    """A one-line text field, stripped, under ``MAX_TEXT`` characters and free of control characters; with
+    ``required``, the message shown when it is left empty."""
     validators: list[Any] = [InputRequired(required)] if required else []
     validators += [Length(max=MAX_TEXT, message=f"Keep it under {MAX_TEXT} characters."), plain_text]
-    return StringField(label, validators=validators, filters=[_strip], description=description)
+    return StringField(label, validators=validators, filters=[strip_text], description=description)
 
 
 class MeetingPreferenceChecks:
@@ -135,27 +140,27 @@ class MeetingPreferenceChecks:
 class SignUpForm(MeetingPreferenceChecks, FlaskForm):
     """Join Coffee Chat."""
 
-    name = _text("Your name", required="Enter your name.")
-    email = EmailField("Work email", filters=[_strip], validators=[
+    name = text_field("Your name", required="Enter your name.")
+    email = EmailField("Work email", filters=[strip_text], validators=[
         InputRequired("Enter your work email address."), plain_text])
-    team = _text("Team", required="Enter your team: you are never paired with your own team.")
-    department = _text("Department (optional)")
-    office = _text("Office (optional)", description="Needed to meet in person: people meet in their own office.")
+    team = text_field("Team", required="Enter your team: you are never paired with your own team.")
+    department = text_field("Department (optional)")
+    office = text_field("Office (optional)", description="Needed to meet in person: people meet in their own office.")
     timezone = SelectField("Time zone", default="UTC", validate_choice=False,
                            description="Meeting times are found in your working hours in this zone.")
     kinds = CheckboxesField("I would like to meet for", default=["coffee"], validate_choice=False,
-                            choices=_choices(("coffee", "Coffee"), ("lunch", "Lunch")))
+                            choices=choice_list(("coffee", "Coffee"), ("lunch", "Lunch")))
     mode = RadioField("Meet", default="either", validate_choice=False,
-                      choices=_choices(("either", "In person or online"), ("in_person", "In person only"),
+                      choices=choice_list(("either", "In person or online"), ("in_person", "In person only"),
                                        ("virtual", "Online only")))
     cadence = RadioField("How often", default="weekly", validate_choice=False,
-                         choices=_choices(("weekly", "Every week"), ("fortnightly", "Every two weeks"),
+                         choices=choice_list(("weekly", "Every week"), ("fortnightly", "Every two weeks"),
                                           ("monthly", "Every four weeks")))
-    interests = _text("Interests (optional)", description="Separated by commas, like: climbing, jazz, chess.")
-    meet_people = _text("People you would like to meet (optional)",
+    interests = text_field("Interests (optional)", description="Separated by commas, like: climbing, jazz, chess.")
+    meet_people = text_field("People you would like to meet (optional)",
                         description="Their work email addresses, separated by commas.")
-    meet_teams = _text("Teams you would like to meet (optional)", description="Separated by commas.")
-    meet_departments = _text("Departments you would like to meet (optional)", description="Separated by commas.")
+    meet_teams = text_field("Teams you would like to meet (optional)", description="Separated by commas.")
+    meet_departments = text_field("Departments you would like to meet (optional)", description="Separated by commas.")
 
     def __init__(self, *args: Any, allowed_domains: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -177,10 +182,10 @@ class SignUpForm(MeetingPreferenceChecks, FlaskForm):
             raise ValidationError("Choose a time zone from the list.")
 
 
-    validate_interests = _list_of_names
-    validate_meet_teams = _list_of_names
-    validate_meet_departments = _list_of_names
-    validate_meet_people = _list_of_addresses
+    validate_interests = list_of_names
+    validate_meet_teams = list_of_names
+    validate_meet_departments = list_of_names
+    validate_meet_people = list_of_addresses
 
     def to_request(self) -> SignUpRequest:
         """The validated form as the sign-up service takes it."""
@@ -205,9 +210,9 @@ class SignUpForm(MeetingPreferenceChecks, FlaskForm):
 class SignInForm(FlaskForm):
     """Ask for a sign-in link."""
 
-    email = EmailField("Work email", filters=[_strip], validators=[
+    email = EmailField("Work email", filters=[strip_text], validators=[
         InputRequired("Enter your work email address."), plain_text])
-    next = HiddenField(filters=[_strip])
+    next = HiddenField(filters=[strip_text])
 
     def __init__(self, *args: Any, allowed_domains: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

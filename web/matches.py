@@ -27,9 +27,9 @@ from scheduler.errors import CalendarError, InputError, NotFoundError
 from scheduler.planning import matches
 from scheduler.planning.links import ACTIONS, FEEDBACK_ACTIONS, MET, MatchLinkError
 from scheduler.planning.matches import MatchPage
-from web import services_of
 from web.auth import current_viewer, sign_in_required
 from web.security import rate_limited
+from web.services import services_of
 
 blueprint = Blueprint("matches", __name__)
 

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from scheduler.planning.run import program_overview
-from web import services_of
+from web.services import services_of
 
 blueprint = Blueprint("public", __name__)
 

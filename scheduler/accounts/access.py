@@ -38,7 +38,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from scheduler.accounts import emails as account_emails
 from scheduler.errors import InputError, NotFoundError
 from scheduler.model import EmailMessage, Person, SessionRecord, normalize_email, require_utc
-from scheduler.ports import UowFactory
+from scheduler.ports import SiteUrls, UowFactory
 
 if TYPE_CHECKING:
     from scheduler.config import Config
@@ -65,9 +65,10 @@ _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 @dataclass(frozen=True)
 class AccountSettings:
-    """What the account services need from the configuration."""
+    """What the account services need from the configuration, and ``site``: the addresses of the web site's
+    pages that account emails link to (``web.urls.WebUrls``)."""
 
-    base_url: str
+    site: SiteUrls
     sender: str
     organisation: str
     organizer_email: str
@@ -78,10 +79,10 @@ class AccountSettings:
     confirm_link_lifetime: timedelta = timedelta(hours=48)
 
     @classmethod
-    def from_config(cls, config: Config) -> AccountSettings:
-        """The settings of ``config``'s ``[organisation]``, ``[mail]`` and ``[web]`` sections."""
+    def from_config(cls, config: Config, site: SiteUrls) -> AccountSettings:
+        """The settings of ``config``'s ``[organisation]``, ``[mail]`` and ``[web]`` sections, linking to ``site``."""
         web = config.web
-        return cls(base_url=config.organisation.base_url.rstrip("/"), sender=config.mail.sender,
+        return cls(site=site, sender=config.mail.sender,
                    organisation=config.organisation.name, organizer_email=config.organisation.organizer_email,
                    allowed_domains=web.allowed_domains, admins=web.admins,
                    session_lifetime=timedelta(days=web.session_days),
@@ -283,8 +284,8 @@ def _send(mailer_factory: MailerFactory, message: EmailMessage) -> None:
 
 
 def _link(settings: AccountSettings, purpose: str, token: str) -> str:
-    path = "confirm" if purpose == CONFIRM else "sign-in"
-    return f"{settings.base_url}/{path}/{token}"
+    """The address of the page that uses ``token`` for ``purpose``."""
+    return settings.site.confirm_sign_up(token) if purpose == CONFIRM else settings.site.sign_in(token)
 
 
 def sign_up(uow_factory: UowFactory, mailer_factory: MailerFactory, clock: Clock, signer: LinkSigner,
@@ -342,7 +343,7 @@ def request_sign_in(uow_factory: UowFactory, mailer_factory: MailerFactory, cloc
     if person is None:
         key = f"account:unknown:{secrets.token_hex(16)}"
         _send(mailer_factory, account_emails.no_account_notice(
-            email, f"{settings.base_url}/sign-up", organisation=settings.organisation, sender=settings.sender,
+            email, settings.site.sign_up(), organisation=settings.organisation, sender=settings.sender,
             key=key))
         return "unknown"
     if account is not None and account.disabled:

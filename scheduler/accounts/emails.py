@@ -9,34 +9,23 @@ rebuilt from a checked address and a one-line name, so nothing a person types ca
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from datetime import timedelta
 from email.headerregistry import Address
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
-from scheduler.delivery.emails import STANDARD_HEADERS, format_recipient, make_message_id, sender_domain
+from scheduler.delivery.emails import (
+    STANDARD_HEADERS,
+    format_recipient,
+    make_message_id,
+    sender_domain,
+    template_environment,
+)
 from scheduler.model import EmailMessage, Person
 
 
-@functools.cache
-def _environment() -> Environment:
-    """The Jinja environment of the account emails: the same settings as ``scheduler.delivery.emails`` (HTML escaped,
-    text not, a misspelt variable an error), built on first use."""
-    return Environment(
-        loader=PackageLoader("scheduler", "templates/email"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
 def _render(name: str, context: Mapping[str, Any]) -> str:
-    return _environment().get_template(name).render(context)
+    return template_environment().get_template(name).render(context)
 
 
 def one_line(text: str) -> str:

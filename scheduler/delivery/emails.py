@@ -33,6 +33,7 @@ from scheduler.model import (
     as_local,
     require_utc,
 )
+from scheduler.ports import SiteUrls
 
 PAYLOAD_VERSION = 1
 KIND_LABELS = {"coffee": "Coffee chat", "lunch": "Lunch"}
@@ -64,8 +65,9 @@ _MONTH_NAMES = (
 
 
 @functools.cache
-def _environment() -> Environment:
-    """The one Jinja environment of the email templates, built on first use rather than at import."""
+def template_environment() -> Environment:
+    """The one Jinja environment of the email templates (``scheduler/templates/email/``), shared by the account
+    emails: HTML autoescaped, text not, a misspelt variable an error. Built on first use rather than at import."""
     return Environment(
         loader=PackageLoader("scheduler", "templates/email"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
@@ -77,7 +79,7 @@ def _environment() -> Environment:
 
 
 def _render(name: str, context: Mapping[str, Any]) -> str:
-    return _environment().get_template(name).render(context)
+    return template_environment().get_template(name).render(context)
 
 
 def format_day(moment: datetime) -> str:
@@ -157,14 +159,14 @@ def _place(meeting: Meeting, program: Program) -> str:
     return meeting.location or MODE_PLACES.get(program.meeting_mode, MODE_PLACES["either"])
 
 
-def match_url(base_url: str, meeting: Meeting) -> str:
-    """The address of the meeting's match page, ``<base_url>/matches/<id>`` (it needs a sign-in): the one place
-    every email (and the invite description) builds it. The signed one-click links of an email come from
-    ``scheduler.matches.MatchLinks`` through ``PlanSettings.links``. ``ValueError`` for a meeting that is not
-    stored."""
+def match_url(site: SiteUrls, meeting: Meeting) -> str:
+    """The address of the meeting's match page on ``site`` (it needs a sign-in): the one place every email (and
+    the invite description) asks for it. The signed one-click links of an email come from
+    ``scheduler.planning.links.MatchLinks`` through ``PlanSettings.links``. ``ValueError`` for a meeting that is
+    not stored."""
     if meeting.id is None:
         raise ValueError("a meeting has a page only once it is stored")
-    return f"{base_url.rstrip('/')}/matches/{meeting.id}"
+    return site.match_page(meeting.id)
 
 
 def _ordered_members(meeting: Meeting, members: Sequence[Person]) -> tuple[Person, ...]:
@@ -233,14 +235,14 @@ def match_announcement(
     *,
     sender: str,
     stamp: datetime,
-    base_url: str,
+    site: SiteUrls,
     key: str,
     attach_invite: bool = True,
     actions: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """The email telling ``recipient`` whom they meet, why, when (in their own and each other's time zone)
     and where, with a link to the match page, and one link per answer in ``actions`` (``accept``, ``decline``,
-    ``reschedule`` → signed URL; see ``scheduler.matches.MatchLinks``) when given.
+    ``reschedule`` → signed URL; see ``scheduler.planning.links.MatchLinks``) when given.
 
     A scheduled meeting carries its invite (the mail adapter adds the calendar part), unless ``attach_invite``
     is False: then the calendar provider sends the invitation itself and the email says so. A meeting without a
@@ -251,7 +253,7 @@ def match_announcement(
     if recipient.email not in meeting.group.members:
         raise ValueError(f"{recipient.email} is not in meeting {meeting.id}")
     others = [person for person in people if person.email != recipient.email]
-    page = match_url(base_url, meeting)
+    page = match_url(site, meeting)
     label = _kind_label(program)
     other_names = _join_names([_one_line(person.name) for person in others])
     slot = meeting.slot
@@ -303,7 +305,7 @@ def meeting_reminder(
     program: Program,
     *,
     sender: str,
-    base_url: str,
+    site: SiteUrls,
     key: str,
 ) -> EmailMessage:
     """A short reminder, sent the day before, of whom ``recipient`` meets, when (in their own time zone) and
@@ -324,7 +326,7 @@ def meeting_reminder(
         "other_names": other_names,
         "when": format_slot(meeting.slot, recipient.timezone),
         "place": _place(meeting, program),
-        "match_url": match_url(base_url, meeting),
+        "match_url": match_url(site, meeting),
     }
     subject = f"Reminder: {label.lower()} with {other_names}, {format_day(local_start)} {local_start:%H:%M}"
     return _compose("meeting_reminder", recipient, subject, context, sender=sender, key=key)
@@ -347,7 +349,7 @@ def feedback_request(
     program: Program,
     *,
     sender: str,
-    base_url: str,
+    site: SiteUrls,
     key: str,
     actions: Mapping[str, str] | None = None,
 ) -> EmailMessage:
@@ -364,7 +366,7 @@ def feedback_request(
         "recipient_name": recipient.name,
         "other_names": other_names,
         "when": format_slot(meeting.slot, recipient.timezone),
-        "match_url": match_url(base_url, meeting),
+        "match_url": match_url(site, meeting),
         "actions": dict(actions or {}),
     }
     if actions and not {"met", "not-met"} <= set(actions):
@@ -381,7 +383,7 @@ def meeting_cancellation(
     *,
     sender: str,
     stamp: datetime,
-    base_url: str,
+    site: SiteUrls,
     key: str,
     reason: str = "",
     attach_invite: bool = True,
@@ -402,12 +404,12 @@ def meeting_cancellation(
         "when": format_slot(slot, recipient.timezone) if slot is not None else None,
         "reason": reason,
         "invite_attached": attach_invite and slot is not None,
-        "match_url": match_url(base_url, meeting),
+        "match_url": match_url(site, meeting),
     }
     invite = None
     if slot is not None and attach_invite:
         invite = build_invite(meeting, people, program, organizer, stamp=stamp,
-                              match_url=match_url(base_url, meeting), method="CANCEL")
+                              match_url=match_url(site, meeting), method="CANCEL")
     subject = f"Cancelled: {label.lower()} with {other_names}"
     return _compose("meeting_cancelled", recipient, subject, context, sender=sender, key=key, invite=invite)
 
@@ -421,7 +423,7 @@ def meeting_rescheduled(
     *,
     sender: str,
     stamp: datetime,
-    base_url: str,
+    site: SiteUrls,
     key: str,
     previous: Interval | None,
     attach_invite: bool = True,
@@ -437,7 +439,7 @@ def meeting_rescheduled(
         raise ValueError(f"meeting {meeting.id} has no new time")
     label = _kind_label(program)
     local_start = as_local(meeting.slot.start, recipient.timezone)
-    page = match_url(base_url, meeting)
+    page = match_url(site, meeting)
     context = {
         "label": label,
         "recipient_name": recipient.name,
@@ -461,7 +463,7 @@ def unmatched_notice(
     program: Program,
     *,
     sender: str,
-    base_url: str,
+    site: SiteUrls,
     key: str,
     window_start: datetime,
 ) -> EmailMessage:
@@ -477,7 +479,7 @@ def unmatched_notice(
         "reason": reason,
         "window_day": format_day(window_start),
         "next_day": format_day(next_start),
-        "settings_url": f"{base_url.rstrip('/')}/account",
+        "settings_url": site.account_settings(),
     }
     subject = f"No {label.lower()} match this time: you stay in for the next round"
     return _compose("unmatched_notice", person, subject, context, sender=sender, key=key)

@@ -21,19 +21,21 @@ from scheduler.delivery.outbox import Performer, RetryPolicy
 from scheduler.model import Attendee, Busy, Interval, Invite, Person, Program
 from scheduler.planning.cycle import PlanSettings
 from scheduler.planning.links import MatchLinks
-from scheduler.ports import CalendarProvider, Clock, EventCalendar, Mailer, UnitOfWork
+from scheduler.ports import CalendarProvider, Clock, EventCalendar, Mailer, SiteUrls, UnitOfWork
 from scheduler.programs.settings import effective_programs, find_program
 
 
 @dataclass
 class Services:
-    """Everything a command or a web request needs, wired from one config."""
+    """Everything a command or a web request needs, wired from one config. ``site`` gives the addresses of the
+    web site's pages that emails link to; its caller passes it in, as nothing below the web knows its routes."""
 
     config: Config
     uow_factory: Callable[[], UnitOfWork]
     calendar: CalendarProvider
     clock: Clock
     mailer_factory: Callable[[], Mailer]
+    site: SiteUrls
     dispose: Callable[[], None] = field(default=lambda: None)
     # Providers that create meeting events themselves, by name ("google", "microsoft"): a program whose
     # invites come from one of them sends no iMIP email of its own.
@@ -48,7 +50,7 @@ class Services:
         org = self.config.organisation
         key = secret(self.config.web.secret_key_env)
         return PlanSettings(organizer=Attendee(org.organizer_email, org.organizer_name),
-                            sender=self.config.mail.sender, base_url=org.base_url.rstrip("/"),
+                            sender=self.config.mail.sender, site=self.site,
                             offices=self.config.office_rules(), links=MatchLinks(key) if key else None)
 
     @property
@@ -78,10 +80,12 @@ class Services:
         return standard_performers(mailer, self.event_calendars)
 
 
-def bootstrap(config: Config, *, clock: Clock | None = None, calendar: CalendarProvider | None = None,
-              mailer_factory: Callable[[], Mailer] | None = None,
+def bootstrap(config: Config, *, site: SiteUrls, clock: Clock | None = None,
+              calendar: CalendarProvider | None = None, mailer_factory: Callable[[], Mailer] | None = None,
               event_calendars: Mapping[str, EventCalendar] | None = None) -> Services:
-    """Wire the adapters ``config`` asks for; any of them can be replaced (tests pass fakes)."""
+    """Wire the adapters ``config`` asks for; any of them can be replaced (tests pass fakes). ``site`` is where
+    emails link to: the web site's addresses (``web.urls.WebUrls.from_config(config)``), given by the caller
+    because the web sits above this module."""
     from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for, make_session_factory
 
     engine = create_engine_for(config.database_url)
@@ -106,6 +110,7 @@ def bootstrap(config: Config, *, clock: Clock | None = None, calendar: CalendarP
         calendar=calendar,
         clock=clock or SystemClock(),
         mailer_factory=mailer_factory or (lambda: build_mailer(config)),
+        site=site,
         dispose=dispose,
         event_calendars=event_calendars if event_calendars is not None else organisation,
     )

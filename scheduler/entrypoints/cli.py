@@ -65,11 +65,20 @@ class Context:
             from scheduler.storage.migrate import check_schema as check
 
             check(self.config.database_url)
-        services = bootstrap(self.config)
+        services = wire(self.config)
         try:
             yield services
         finally:
             services.dispose()
+
+
+def wire(config: Config) -> Services:
+    """The services of ``config``, with the web site's addresses, so the emails a command plans link to its
+    pages. The web is imported here rather than at the top, so commands that wire nothing (``busy``,
+    ``config check``) never load Flask."""
+    from web.urls import WebUrls
+
+    return bootstrap(config, site=WebUrls.from_config(config))
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -484,7 +493,7 @@ def demo(directory: Path, size: int) -> None:
 
     config, people_csv = prepare_demo(directory, size=size, now=SystemClock().now())
     console.print(f"demo folder: {directory}/ (config, people.csv, calendars/, coffeechat.db, outbox/)")
-    services = bootstrap(config)
+    services = wire(config)
     try:
         report = import_people(services.uow_factory, people_csv.read_text(encoding="utf-8"),
                                source=str(people_csv), clock=services.clock)

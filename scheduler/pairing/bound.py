@@ -29,10 +29,10 @@ out contribute nothing, which y ≥ 0 covers. Three covers are used, and the sma
    the one that counts when a team holds more than half of everyone (a bound of halves would promise them
    partners who do not exist).
 
-best_v is exact for up to ``EXACT_LIMIT`` people (every pair scored with the engine's own ``_hard_rule`` and
-``_score``). Above that it is bounded from structure, without touching the n² pairs: each term of the
-score is maximised on its own over the people v could meet at all (by meeting mode and office), so the sum
-of those maxima is at least the score of v's best real partner.
+best_v is exact for up to ``BoundLimits.exact_scan_limit`` people (every pair scored with the engine's own
+``rules.hard_rule`` and ``score.score_pair``). Above that it is bounded from structure, without touching the n²
+pairs: each term of the score is maximised on its own over the people v could meet at all (by meeting mode and
+office), so the sum of those maxima is at least the score of v's best real partner.
 
 **Groups of 3 or 4 (exact scan).** A group G scores Σ_{pairs in G} w = ½ Σ_{v ∈ G} Σ_{u ∈ G∖v} w(u, v): every
 pair is counted once from each end. Member v's inner sum has |G| - 1 terms, each the score of one of v's
@@ -41,9 +41,10 @@ allowed partners, so it is at most top_{|G|-1}(v), the sum of v's |G| - 1 larges
 count, so a grouping with T groups of g + 1 scores at most ½ Σ_v top_{g-1}(v) + ½ × the sum of the (g + 1)·T
 largest g-th best scores (a member of a bigger group adds one partner more). Smaller groups (g - 1, the
 engine's remainders) and people left out only lower the left side. This needs every person's g best
-scores, so it is used up to ``EXACT_LIMIT`` people; above that the cover bounds (g - 1) Σ y hold for any g.
+scores, so it is used up to ``BoundLimits.exact_scan_limit`` people; above that the cover bounds (g - 1) Σ y
+hold for any g.
 
-**The LP dual on the full graph (pairs, above ``MATCHING_LIMIT`` people).** Any grouping into
+**The LP dual on the full graph (pairs, above ``BoundLimits.matching_limit`` people).** Any grouping into
 pairs plus T trios scores at most M, the best matching of every allowed pair, plus twice the T largest best_v
 (as below). To bound M, build a square assignment problem: bidders L_v (each person) and F_u (a filler per
 person); objects R_u (each person again) and A_v ("alone", one per person); L_v values R_u at w(u, v) for
@@ -56,23 +57,23 @@ p (on R) and q (on A),
           + Σ_u max(-p_u, -q_u) + Σ_u p_u + Σ_v q_v,
 
 each bidder taking at most what its best object is worth at those prices. Good prices come from an auction
-(ε-scaling, Bertsekas) on each person's ``LP_CANDIDATES`` best partners; the first maximum is then taken over
-**every** allowed pair by the exact vectorised scan (``pairing_scan``, the engine's own arithmetic), so the
+(ε-scaling, Bertsekas) on each person's ``BoundLimits.lp_candidates`` best partners; the first maximum is then
+taken over **every** allowed pair by the exact vectorised scan (``scan``, the engine's own arithmetic), so the
 certificate covers the full graph whatever the prices. The partners worth most at the prices join the
 candidates and the auction goes on (column generation) until the bound settles. The value is the fractional
 matching LP's at best, which on these organisations lies within a few hundredths of a percent of the
 optimum (at 1,000 people: 0.02%).
 
-That scan of every pair is n² work: it is used up to ``SCAN_LIMIT`` people. At any size, the same dual is
+That scan of every pair is n² work: it is used up to ``BoundLimits.scan_limit`` people. At any size, the same dual is
 certified without it (``structural_lp_bound``): each person's best option at the prices,
-max over u of (w(u, v) - p_u), is bounded from above by structure (``pairing_dual``: the score's terms by
+max over u of (w(u, v) - p_u), is bounded from above by structure (``lp``: the score's terms by
 classes of people, the pair-specific ones by their largest value or listed exactly), which keeps every
 inequality above. The prices are the exact optimum of the assignment problem on a candidate graph grown by
 column generation (each round adds everyone's best-looking partners at the current prices), solved by
 OR-Tools' sparse assignment and priced by longest paths. At 10,000 people it settled 0.01% above the
 candidate graph's own fractional optimum, itself a lower bound of the LP's.
 
-**The optimum itself.** Up to ``MATCHING_LIMIT`` people and for pairs (group_size 2), every allowed pair is
+**The optimum itself.** Up to ``BoundLimits.matching_limit`` people and for pairs (group_size 2), every allowed pair is
 scored anyway, so the bound is the true optimum: a maximum-weight matching (rustworkx, on weights rounded
 *up* to integers, so rounding can only raise it) plus, for T trios, twice the T largest best_v. A trio's
 heaviest edge together with the pairs is a matching (≤ the optimum); its two other edges both touch the
@@ -84,7 +85,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -93,42 +94,22 @@ import rustworkx
 
 from scheduler.availability.slots import FreeTimeIndex
 from scheduler.model import Person, Program
-from scheduler.pairing.engine import (
-    BASE_SCORE,
+from scheduler.pairing.lp import price_by_columns
+from scheduler.pairing.rules import (
     RELAXABLE,
     PairHistory,
-    _accepted,
-    _hard_rule,
-    _level,
-    _may_relax,
-    _score,
-    _wish_reason,
+    accepted_modes,
     group_sizes,
+    hard_rule,
+    last_relaxation,
+    may_relax,
 )
-from scheduler.pairing.lp import price_by_columns
 from scheduler.pairing.scan import CHUNK_CELLS, PairScanner
+from scheduler.pairing.score import BASE_SCORE, WISHLIST, Reach, score_pair, seniority_level, weighted_terms, wished
+from scheduler.pairing.tuning import BoundLimits, ColumnGeneration
 
-# Up to this many people every pair is scored (about 2 million pairs: seconds in Python).
-EXACT_LIMIT = 2000
-# Up to this many people the bound is the optimum (a matching on every allowed pair: about 5 s at 1,000).
-MATCHING_LIMIT = 1000
-# Pairs from MATCHING_LIMIT up to this many people: also the LP dual checked on every pair by the vectorised
-# scan (minutes at 10,000 on a busy 2-core machine, where the structural LP dual takes seconds and is as tight).
-SCAN_LIMIT = 3000
-# The auction sets prices on each person's this many best partners; its last round's ε, as a share of the
-# heaviest score, and how fast ε shrinks between rounds.
-LP_CANDIDATES = 24
-AUCTION_FINAL_EPSILON = 1e-4
-AUCTION_SCALING = 5
-LP_ROUNDS = 10
-LP_COLUMNS = 6
-LP_SETTLED = 2e-5
 # Scores become integers for rustworkx at this scale, rounded up.
 SCALE = 1000
-# The shared-interest weight counts at most this many shared interests, and the seniority-mix weight a
-# level difference of at most this much (as the engine does).
-MAX_SHARED_INTERESTS = 3
-MAX_LEVEL_GAP = 3
 
 
 @dataclass(frozen=True)
@@ -137,25 +118,6 @@ class Bound:
 
     value: float
     method: str
-
-
-def upper_bound(
-    people: Sequence[Person],
-    program: Program,
-    history: PairHistory,
-    today: date,
-    free_time: FreeTimeIndex | None = None,
-    *,
-    trios: int | None = None,
-) -> float:
-    """A certified upper bound on the total score of any grouping of ``people`` for one cycle of ``program``.
-
-    ``people`` are the eligible people (as given to ``pair_people``); ``free_time``, as given to the engine,
-    adds its hard rule and weights. ``trios`` is how many groups may have one member more than the program's
-    group size: by default as many as ``pairing.group_sizes`` plans (1 for an odd count of pairs); pass the
-    number of such groups of a result to bound groupings of that result's shape. See the module docstring.
-    """
-    return certified_bound(people, program, history, today, free_time, trios=trios).value
 
 
 def certified_bound(
@@ -168,10 +130,19 @@ def certified_bound(
     trios: int | None = None,
     lp_limit: int | None = None,
     plan: Sequence[tuple[int, int]] = (),
+    limits: BoundLimits | None = None,
 ) -> Bound:
-    """``upper_bound`` with the name of the argument that gave the smallest value. ``lp_limit`` (default: no
+    """A certified upper bound on the total score of any grouping of ``people`` for one cycle of ``program``,
+    with the name of the argument that gave the smallest value (see the module docstring).
+
+    ``people`` are the eligible people (as given to ``pair_people``); ``free_time``, as given to the engine,
+    adds its hard rule and weights. ``trios`` is how many groups may have one member more than the program's
+    group size: by default as many as ``rules.group_sizes`` plans (1 for an odd count of pairs); pass the
+    number of such groups of a result to bound groupings of that result's shape. ``lp_limit`` (default: no
     limit) caps the count of people for the LP duals (seconds at 10,000 people, minutes at 100,000);
-    ``plan``, pairs of positions in ``people`` (such as the engine's), gives the structural one a start."""
+    ``plan``, pairs of positions in ``people`` (such as the engine's), gives the structural one a start.
+    ``limits`` (default ``BoundLimits()``) choose the arguments by the count of people."""
+    limits = limits or BoundLimits()
     size = program.group_size
     if trios is None:
         trios = sum(1 for part in group_sizes(len(people), size) if part > size)
@@ -179,11 +150,12 @@ def certified_bound(
         return Bound(0.0, "nobody to group")
     wish_weight = max(0.0, program.weights.wishlist)
     wishers = [bool(person.wishlist) for person in people]
-    lp_allowed = size == 2 and MATCHING_LIMIT < len(people) <= (math.inf if lp_limit is None else lp_limit)
-    use_lp = lp_allowed and len(people) <= SCAN_LIMIT
-    if len(people) <= EXACT_LIMIT and not use_lp:
-        scan = _scan(people, program, history, today, free_time, keep_edges=len(people) <= MATCHING_LIMIT and size == 2,
-                     keep_top=size if size > 2 else 0)
+    lp_allowed = size == 2 and limits.matching_limit < len(people) <= (math.inf if lp_limit is None else lp_limit)
+    use_lp = lp_allowed and len(people) <= limits.scan_limit
+    if len(people) <= limits.exact_scan_limit and not use_lp:
+        scan = score_every_pair(people, program, history, today, free_time,
+                                keep_edges=len(people) <= limits.matching_limit and size == 2,
+                                keep_top=size if size > 2 else 0)
         best, best_without_wish = scan.best, scan.best_without_wish
         where = "every allowed pair scored"
     else:
@@ -202,17 +174,17 @@ def certified_bound(
                                          for person, b in zip(people, best, strict=True)], size, trios),
                             f"dual vertex cover, biggest team at zero ({where})"))
     if use_lp:
-        relax = RELAXABLE[program.relax][-1] if program.relax in RELAXABLE else None
+        relax = last_relaxation(program)
         scanner = PairScanner(people, program, history, today, free_time, relax=relax)
-        matching, best_scores = lp_matching_bound(scanner)
+        matching, best_scores = lp_matching_bound(scanner, limits=limits)
         thirds = sorted((max(0.0, b) for b in best_scores), reverse=True)[:trios]
         bounds.append(Bound(matching + 2 * math.fsum(thirds),
                             "LP dual of the full allowed graph (auction prices, every pair checked)"))
     if lp_allowed:
-        relax = RELAXABLE[program.relax][-1] if program.relax in RELAXABLE else None
+        relax = last_relaxation(program)
         scanner = PairScanner(people, program, history, today, free_time, relax=relax)
         thirds = sorted((max(0.0, b) for b in best), reverse=True)[:trios]
-        bounds.append(Bound(structural_lp_bound(scanner, plan) + 2 * math.fsum(thirds),
+        bounds.append(Bound(structural_lp_bound(scanner, plan, limits.columns) + 2 * math.fsum(thirds),
                             "LP dual of the full allowed graph (column generation, options bounded from structure)"))
     if scan is not None and scan.edges is not None and size == 2:
         thirds = sorted((max(0.0, b) for b in best), reverse=True)[:trios]
@@ -224,15 +196,18 @@ def certified_bound(
     return min(bounds, key=lambda bound: bound.value)
 
 
-def lp_matching_bound(scanner: PairScanner, candidates: int | None = None) -> tuple[float, list[float]]:
+def lp_matching_bound(scanner: PairScanner, candidates: int | None = None,
+                      limits: BoundLimits | None = None) -> tuple[float, list[float]]:
     """An upper bound on the best matching of every allowed pair of ``scanner``'s people, by the LP dual of
     the module docstring, and each person's exact best partner score (-inf for nobody).
 
     Column generation: the auction prices the candidate graph; a scan of every pair then finds, for each
     person, the partner worth most at those prices; those not yet candidates join, and the auction goes on
-    from the same prices, until the scan finds nothing new (or LP_ROUNDS rounds). The bound is the dual of
-    a scan, which covers every pair whatever the prices."""
-    k = LP_CANDIDATES if candidates is None else candidates
+    from the same prices, until the scan finds nothing new (or ``limits.lp_rounds`` rounds). The bound is the
+    dual of a scan, which covers every pair whatever the prices. ``candidates`` defaults to
+    ``limits.lp_candidates`` (``limits``: default ``BoundLimits()``)."""
+    limits = limits or BoundLimits()
+    k = limits.lp_candidates if candidates is None else candidates
     top = scanner.top_partners(k)
     n = scanner.size
     neighbours: list[dict[int, float]] = [{} for _ in range(n)]
@@ -251,12 +226,12 @@ def lp_matching_bound(scanner: PairScanner, candidates: int | None = None) -> tu
     prices = [0.0] * (2 * n)
     bound = math.inf
     chunk = max(1, CHUNK_CELLS // max(n, 1))
-    for _ in range(LP_ROUNDS):
+    for _ in range(limits.lp_rounds):
         # Bidders: left copies v (any candidate u's right copy, or their own "alone" object n + v, worth 0),
         # then one filler per person u taking u's right copy or u's "alone" object, both worth 0.
         bidders = [[*row.items(), (n + v, 0.0)] for v, row in enumerate(neighbours)]
         bidders += [[(u, 0.0), (n + u, 0.0)] for u in range(n)]
-        prices = _auction(bidders, top_weight, prices)
+        prices = _auction(bidders, top_weight, prices, limits)
         right = np.array(prices[:n])
         alone = np.array(prices[n:])
         profit = np.zeros(n)
@@ -265,8 +240,8 @@ def lp_matching_bound(scanner: PairScanner, candidates: int | None = None) -> tu
             rows = np.arange(start, min(n, start + chunk))
             worth = scanner.scores(rows) - right[None, :]
             profit[start:start + len(rows)] = np.maximum(worth.max(axis=1), -alone[rows])
-            # The partners worth most at these prices join the candidates (LP_COLUMNS per person and round).
-            take = min(LP_COLUMNS, n - 1)
+            # The partners worth most at these prices join the candidates (lp_columns per person and round).
+            take = min(limits.lp_columns, n - 1)
             columns = np.argpartition(-worth, take, axis=1)[:, :take]
             for x, row in enumerate(rows.tolist()):
                 for u in columns[x].tolist():
@@ -277,27 +252,28 @@ def lp_matching_bound(scanner: PairScanner, candidates: int | None = None) -> tu
         dual = math.fsum(profit.tolist()) + math.fsum(fillers.tolist()) + math.fsum(prices)
         # A hair of slack for the different order of float additions.
         previous, bound = bound, min(bound, dual / 2 * (1 + 1e-12))
-        if not added or bound > previous * (1 - LP_SETTLED):
+        if not added or bound > previous * (1 - limits.lp_settled):
             break  # nothing new, or the bound has settled
     return bound, top.score[:, 0].tolist()
 
 
-def structural_lp_bound(scanner: PairScanner, plan: Sequence[tuple[int, int]] = ()) -> float:
+def structural_lp_bound(scanner: PairScanner, plan: Sequence[tuple[int, int]] = (),
+                        columns: ColumnGeneration | None = None) -> float:
     """An upper bound on the best matching of every allowed pair of ``scanner``'s people without scoring
     every pair: the LP dual of the module docstring at the optimal prices of a candidate graph grown by
     column generation from ``plan`` (any matching, by positions), each person's best option over the *full*
-    graph bounded from structure (``pairing_dual``)."""
-    return price_by_columns(scanner, plan).bound
+    graph bounded from structure (``lp``)."""
+    return price_by_columns(scanner, plan, columns=columns).bound
 
 
 def _auction(bidders: Sequence[Sequence[tuple[int, float]]], top_weight: float,
-             start: Sequence[float]) -> list[float]:
+             start: Sequence[float], limits: BoundLimits) -> list[float]:
     """Object prices of a square assignment problem (every bidder gets exactly one object), by the forward
     auction with ε-scaling (Bertsekas) from the prices ``start``. ``bidders[i]`` lists (object, value)."""
     prices = list(start)
     count = len(prices)
     epsilon = max(top_weight, 1e-9) / (4 if not any(start) else 100)
-    final = max(top_weight, 1e-9) * AUCTION_FINAL_EPSILON
+    final = max(top_weight, 1e-9) * limits.auction_final_epsilon
     while True:
         owner = [-1] * count
         queue = list(range(len(bidders) - 1, -1, -1))
@@ -320,7 +296,7 @@ def _auction(bidders: Sequence[Sequence[tuple[int, float]]], top_weight: float,
                 queue.append(previous)
         if epsilon <= final:
             return prices
-        epsilon = max(final, epsilon / AUCTION_SCALING)
+        epsilon = max(final, epsilon / limits.auction_scaling)
 
 
 def top_scores_bound(top: Sequence[Sequence[float]], group_size: int, bigger: int) -> float:
@@ -337,45 +313,31 @@ def top_scores_bound(top: Sequence[Sequence[float]], group_size: int, bigger: in
     return (math.fsum(base) + math.fsum(largest)) / 2
 
 
-def halves_bound(best: Iterable[float], group_size: int = 2, trios: int = 0) -> float:
-    """The grouping bound for the cover y_v = max(0, best_v) / 2 (``best`` as from ``best_partner_scores``)."""
-    return cover_bound([max(0.0, value) / 2 for value in best], group_size, trios)
-
-
 def cover_bound(cover: Sequence[float], group_size: int, trios: int) -> float:
     """(g - 1) Σ y + the (g + 1)·T largest y: the bound of any grouping by a vertex cover ``cover`` ≥ 0."""
     largest = sorted(cover, reverse=True)[: (group_size + 1) * trios]
     return (group_size - 1) * math.fsum(cover) + math.fsum(largest)
 
 
-def best_partner_scores(
-    people: Sequence[Person],
-    program: Program,
-    history: PairHistory,
-    today: date,
-    free_time: FreeTimeIndex | None = None,
-) -> list[float]:
-    """For each person (in order), an upper bound on the score of their best allowed partner; ``-inf`` for
-    someone nobody may meet. Exact (every pair scored) up to ``EXACT_LIMIT`` people, else from structure."""
-    if len(people) <= EXACT_LIMIT:
-        return _scan(people, program, history, today, free_time, keep_edges=False).best
-    return structural_best_scores(people, program, free_time)[0]
-
-
 @dataclass
-class _Scan:
+class EveryPair:
+    """What scoring every allowed pair found (``score_every_pair``): each person's best score, with and without
+    the wishlist bonus (-inf: nobody), and when asked for the pairs (i, j, score) and everyone's best scores,
+    largest first."""
+
     best: list[float]
     best_without_wish: list[float]
     edges: list[tuple[int, int, float]] | None
     top: list[list[float]] | None = None
 
 
-def _scan(people: Sequence[Person], program: Program, history: PairHistory, today: date,
-          free_time: FreeTimeIndex | None, *, keep_edges: bool, keep_top: int = 0) -> _Scan:
-    """Score every allowed pair with the engine's functions: each person's best, with and without the
+def score_every_pair(people: Sequence[Person], program: Program, history: PairHistory, today: date,
+                     free_time: FreeTimeIndex | None, *, keep_edges: bool, keep_top: int = 0) -> EveryPair:
+    """Score every allowed pair with the engine's own functions (``rules.hard_rule``, ``score.score_pair``):
+    each person's best, with and without the
     wishlist bonus, (``keep_edges``) the pairs themselves and (``keep_top``) everyone's that many best
     scores, largest first."""
-    relax = RELAXABLE[program.relax][-1] if program.relax in RELAXABLE else None
+    relax = last_relaxation(program)
     wish_weight = program.weights.wishlist
     best = [-math.inf] * len(people)
     without_wish = [-math.inf] * len(people)
@@ -384,12 +346,11 @@ def _scan(people: Sequence[Person], program: Program, history: PairHistory, toda
     for i, a in enumerate(people):
         for j in range(i + 1, len(people)):
             b = people[j]
-            refusal = _hard_rule(a, b, program, history, free_time)
-            if refusal is not None and not _may_relax(refusal, relax):
+            refusal = hard_rule(a, b, program, history, free_time)
+            if refusal is not None and not may_relax(refusal, relax):
                 continue
-            score = _score(a, b, program, history, today, free_time, explain=False).score
-            wished = (a.wishlist or b.wishlist) and (_wish_reason(a, b) or _wish_reason(b, a))
-            plain = score - wish_weight if wished else score
+            score = score_pair(a, b, program, history, today, free_time, explain=False).score
+            plain = score - wish_weight if wished(a, b) else score
             best[i], best[j] = max(best[i], score), max(best[j], score)
             without_wish[i], without_wish[j] = max(without_wish[i], plain), max(without_wish[j], plain)
             if edges is not None:
@@ -401,7 +362,7 @@ def _scan(people: Sequence[Person], program: Program, history: PairHistory, toda
                     elif score > heap[0]:
                         heapq.heapreplace(heap, score)
     top = None if heaps is None else [sorted(heap, reverse=True) for heap in heaps]
-    return _Scan(best, without_wish, edges, top)
+    return EveryPair(best, without_wish, edges, top)
 
 
 def _max_matching(size: int, edges: list[tuple[int, int, float]]) -> float:
@@ -437,7 +398,7 @@ class _Pool:
             self.offices[person.office] += 1
         self.interests.update(person.interests)
         self.zones[zone] += 1
-        level = _level(person)
+        level = seniority_level(person)
         if level is not None:
             self.levels[level] += 1
 
@@ -450,15 +411,16 @@ def structural_best_scores(
     """Each person's best partner score bounded from above without scoring pairs, with and without the
     wishlist bonus.
 
-    Every term of the engine's score (``pairing._score``) is maximised separately over the people this
-    person could meet at all: the virtual pool (anyone who may meet virtually, when this person may) and the
-    in-person pool of their own office. Hard rules that depend on the pair (team, history, blocks, common
-    time) are ignored, and never met earns its full weight: both can only raise the bound.
+    Every term of the score's table (``score.TERMS``, each term's ``largest``) is maximised separately over
+    the people this person could meet at all (their ``Reach``): the virtual pool (anyone who may meet
+    virtually, when this person may) and the in-person pool of their own office. Hard rules that depend on the
+    pair (team, history, blocks, common time) are ignored, and never met earns its full weight: both can only
+    raise the bound.
     """
-    weights = program.weights
-    program_modes = _accepted(program.meeting_mode)
+    terms = weighted_terms(program.weights, calendars=free_time is not None)
+    program_modes = accepted_modes(program.meeting_mode)
     zone_of, zone_people = _zone_classes(people)
-    modes_of = [program_modes & _accepted(person.mode) for person in people]
+    modes_of = [program_modes & accepted_modes(person.mode) for person in people]
 
     virtual = _Pool()
     in_person: dict[str, _Pool] = {}
@@ -503,29 +465,31 @@ def structural_best_scores(
             best.append(-math.inf)
             without_wish.append(-math.inf)
             continue
-        score = BASE_SCORE + max(0.0, weights.never_met) + max(0.0, weights.no_shared_manager)
-        if person.department and any(_has_other(pool.departments, person.department) for pool in pools):
-            score += max(0.0, weights.different_department)
-        if "virtual" in modes and person.office and _has_other(virtual.offices, person.office):
-            score += max(0.0, weights.different_office)
-        shared = sum(1 for interest in person.interests if any(pool.interests[interest] > 1 for pool in pools))
-        score += max(0.0, weights.shared_interest * min(MAX_SHARED_INTERESTS, shared))
-        level = _level(person)
-        if weights.seniority_mix and level is not None:
-            gap = max((abs(level - other) for pool in pools for other in pool.levels), default=0)
-            score += max(0.0, weights.seniority_mix * min(MAX_LEVEL_GAP, gap))
-        if free_time is not None:
-            hours = free_time.common_hours((person.email,))  # a pair's common time is at most one's own
-            score += max(0.0, weights.common_slots * min(1.0, hours / 5))
-            others = {zone for pool in pools for zone in pool.zones
-                      if zone_people[zone].timezone != person.timezone}
-            if others:
-                best_overlap = max(overlap(free_time, zone_of[i], zone) for zone in others)
-                score += max(0.0, weights.timezone_overlap * best_overlap)
-        without_wish.append(score)
-        wished = (person.email in wished_emails or person.team in wished_teams
-                  or person.department in wished_departments)
-        best.append(score + max(0.0, weights.wishlist) if person.wishlist or wished else score)
+        level = seniority_level(person)
+        others = {zone for pool in pools for zone in pool.zones if zone_people[zone].timezone != person.timezone}
+        reach = Reach(
+            other_department=bool(person.department)
+            and any(_has_other(pool.departments, person.department) for pool in pools),
+            other_office="virtual" in modes and bool(person.office) and _has_other(virtual.offices, person.office),
+            shareable_interests=sum(1 for interest in person.interests
+                                    if any(pool.interests[interest] > 1 for pool in pools)),
+            level_gap=0 if level is None else max((abs(level - other) for pool in pools for other in pool.levels),
+                                                  default=0),
+            # A pair's common time is at most one's own.
+            own_hours=free_time.common_hours((person.email,)) if free_time is not None else 0.0,
+            zone_overlap=max((overlap(free_time, zone_of[i], zone) for zone in others), default=0.0)
+            if free_time is not None else 0.0,
+            wished=bool(person.wishlist) or person.email in wished_emails or person.team in wished_teams
+            or person.department in wished_departments,
+        )
+        score = score_without_wish = BASE_SCORE
+        for term, weight in terms:
+            largest = max(0.0, weight * term.largest(reach))
+            score += largest
+            if term is not WISHLIST:  # the second cover carries the wishlist bonus apart
+                score_without_wish += largest
+        without_wish.append(score_without_wish)
+        best.append(score)
     return best, without_wish
 
 

@@ -3,37 +3,38 @@
 1. Hard rules remove pairs that must never be proposed: same team, met within the cooldown, on a block list,
    in person across offices or with someone virtual-only, no common free slot.
 2. Soft rules weight the rest, and every weight that applies leaves a human reason behind.
-3. Candidates never come from all n² pairs of a large organisation. Up to LP_FROM people, every pair is
-   scored (pair by pair in Python for tiny groups, at once with numpy above SCAN_FROM: ``pairing_scan``, the
-   same arithmetic as ``_score``), each person keeps their best partners, and a maximum-cardinality,
-   maximum-weight matching (rustworkx) chooses the pairs.
-4. From LP_FROM people on, the LP chooses them (``pairing_dual``): it starts from everyone's best partners
+3. Candidates never come from all n² pairs of a large organisation. Up to ``tuning.lp_from`` people, every pair
+   is scored (pair by pair in Python for tiny groups, at once with numpy above ``tuning.scan_from``: ``scan``,
+   the score's table of terms like ``score.score_pair``), each person keeps their best partners, and a
+   maximum-cardinality, maximum-weight matching (rustworkx) chooses the pairs.
+4. From ``tuning.lp_from`` people on, the LP chooses them (``lp``): it starts from everyone's best partners
    inside small random blocks, then column generation adds everyone's best partners at the LP's prices,
    found exactly inside fresh random blocks and from classes of alike people over the whole organisation,
    until a round gains little; an exact sparse assignment (OR-Tools) solves each round, and the best
-   fractional matching is rounded to pairs. Above 1.5 × LP_BLOCK people it runs on random blocks of
-   LP_BLOCK, side by side in WORKERS forked processes. People left over (an odd cycle of the LP leaves one
-   out) get a second chance among themselves, then by re-matching the pairs around them.
+   fractional matching is rounded to pairs. Above 1.5 × ``tuning.lp_block`` people it runs on random blocks of
+   ``tuning.lp_block``, side by side in ``tuning.workers`` forked processes. People left over (an odd cycle of
+   the LP leaves one out) get a second chance among themselves, then by re-matching the pairs around them.
+   Which of these runs is ``tuning.choose_strategy``'s choice, by the count of people.
 5. With an odd count, the odd person is chosen first (not someone who was left over last cycle, when that
    can be avoided) and joins the trio where they fit best. Whoever still has nobody is paired under relaxed
    rules when the program allows it (cooldown first, then team), and otherwise told why.
 6. Programs of groups of 3 or 4 (lunch groups) are grouped greedily and improved by member swaps instead of
-   matched: see ``_Engine._run_groups``. A group scores the sum of its pairs' scores.
+   matched: see ``PairingEngine._run_groups``. A group scores the sum of its pairs' scores.
 
-Deterministic for a seed: the seed orders people, draws blocks and samples, and breaks ties.
+Deterministic for a seed and a tuning (``tuning.PairingTuning``, passed in): the seed orders people, draws blocks
+and samples, and breaks ties.
 """
 
 from __future__ import annotations
 
 import itertools
 import multiprocessing
-import os
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -41,84 +42,26 @@ import rustworkx
 
 from scheduler.availability.slots import FreeTimeIndex
 from scheduler.model import Group, Person, Program, Unmatched
+from scheduler.pairing.lp import price_by_columns, round_to_pairs
+from scheduler.pairing.rules import (
+    RELAXABLE,
+    PairHistory,
+    core_group_sizes,
+    group_sizes,
+    hard_rule,
+    may_relax,
+    meeting_modes,
+)
+from scheduler.pairing.scan import CHUNK_CELLS, PairScanner
+from scheduler.pairing.score import PairEdge, first_name, score_pair
+from scheduler.pairing.tuning import PairingTuning, Strategy, choose_strategy
 
-if TYPE_CHECKING:
-    from scheduler.pairing.scan import PairScanner
-
-# rustworkx needs integer weights: scores are scaled by this and rounded.
-SCORE_SCALE = 1000
-# The seeded jitter that breaks ties is far below any real difference in score (one weight is >= 0.1).
-TIE_JITTER = 20
-BASE_SCORE = 1.0
-# Each person keeps this many best candidates in the matching graph (matching-facts.md: k >= 10 kept a
-# perfect matching and 99.9% of the optimum).
-CANDIDATES_PER_PERSON = 40
-# How many allowed partners a person samples before the matching, trying at most MAX_TRIES_PER_PERSON (the
-# rest are refused by hard rules: teams, zones without common time, modes), and how many of the best
-# buckets' people sharing each of their interests are tried first.
-SAMPLES_PER_PERSON = 32
-MAX_TRIES_PER_PERSON = 120
-SAMPLES_PER_INTEREST = 16
-# Sampling takes this many partners from the best buckets for each one drawn from anyone at all.
-PREFERRED_PER_RANDOM = 1
-# Blocks of more people than this find candidates by scoring every pair of the block at once with numpy
-# (pairing_scan): exact, where sampling would guess.
-SCAN_FROM = 64
-# From LP_FROM people on, the LP chooses the pairs (``_match_by_lp``); below, one matching of every pair's
-# candidates is as good (300 and 700 people: the same share of the optimum) and needs no LP. Measured with
-# bench/pairing.py on a 2-core machine, 10,000 people: the LP 99.87-99.91% of the certified bound in 2.3-2.4 s,
-# against 98.9% in 8-13 s for rounds of rustworkx blocks; 1,000 people: 99.96% of the optimum in 0.17 s,
-# against 99.44% in 0.21 s for one rustworkx matching.
-LP_FROM = 300
-# Above 1.5 × LP_BLOCK people the LP runs block by block, two blocks side by side: its rounds grow faster
-# than the organisation (100,000 people at once took 65 s, 99.60% of the bound; in blocks of 25,000 24 s,
-# 99.62%).
-LP_BLOCK = 25_000
-# LP blocks are solved in this many forked processes side by side (1: one after another, in this process).
-WORKERS = min(2, os.cpu_count() or 1)
-# Each person's this many best partners (exact, where sampling needed 40 guesses) plus this many random
-# allowed ones. At 1,000 people: 10 best partners reached 98.3% of the optimum, 20 99.2%, 30 99.4%, 40 99.7%,
-# the matching slowing down with every one.
-SCAN_CANDIDATES = 30
-SCAN_RANDOM_PARTNERS = 3
-# The matching of scanned blocks weighs scores in steps of 1/MATCH_SCALE: blossom matching slows down with
-# many distinct weights (three times slower at 1/1000 with jitter than at 1/50, for 0.01% more score).
-MATCH_SCALE = 50
-# Up to this many people, every pair is scored: exact, and cheap enough.
-EXACT_LIMIT = 700
-# Groups of 3 or 4 are formed in blocks of about this size (every block still holds a share of every
-# department and office).
-BLOCK_SIZE = 1000
-# Wishlist pairs are kept in one block; a cap stops one popular person from pulling in a whole company.
-WISHLIST_GROUP_CAP = 24
-# A leftover person is tried in at least this many groups when looking for the best trio.
-TRIO_OPTIONS = 200
-# Looking for a swap that gives a trio two hosts who were not left over last cycle: this many groups.
-SWAP_SEARCH = 60
-# Groups of 3 or 4: passes of member swaps between groups, each trying this many of a member's best
-# candidates.
-SWAP_PASSES = 3
-SWAP_NEIGHBOURS = 6
-# Explaining why someone is unmatched looks at up to this many others.
-EXPLAIN_SAMPLE = 3000
+# Kept importable from here, where callers have always found them.
+__all__ = ["RELAXABLE", "PairHistory", "PairingResult", "core_group_sizes", "group_sizes", "meeting_modes",
+           "pair_people"]
 
 # What a forked worker hands back: pairs, people left over, and the candidate pairs it found.
 _Outcome = tuple[list[list[int]], list[int], list[tuple[int, int]]]
-
-RELAXABLE = {"cooldown": ("met recently",), "cooldown_then_team": ("met recently", "same team")}
-
-
-@dataclass(frozen=True)
-class PairHistory:
-    """What the engine remembers: pairs inside the cooldown, when each pair last met, and who was in a trio
-    or left unmatched in the previous cycle (so it does not happen to them twice running)."""
-
-    recent: frozenset[frozenset[str]] = frozenset()
-    last_met: Mapping[frozenset[str], date] = field(default_factory=dict)
-    left_over: frozenset[str] = frozenset()
-    # Who had the early or late end of the day in a cross-zone meeting last cycle (slot choice rotates it).
-    edge_of_day: frozenset[str] = frozenset()
-
 
 @dataclass(frozen=True)
 class PairingResult:
@@ -127,12 +70,8 @@ class PairingResult:
     groups: tuple[Group, ...]
     unmatched: tuple[Unmatched, ...]
     notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Edge:
-    score: float
-    reasons: tuple[str, ...]
+    # The tuning the plan was made with (with the seed, what replays it); not part of what the plan is.
+    tuning: PairingTuning = field(default_factory=PairingTuning, compare=False)
 
 
 def pair_people(
@@ -143,22 +82,28 @@ def pair_people(
     today: date,
     seed: int,
     free_time: FreeTimeIndex | None = None,
+    tuning: PairingTuning | None = None,
 ) -> PairingResult:
     """Group eligible ``people`` for one cycle of ``program``.
 
     ``free_time``, when given, applies the "no common slot" hard rule and the common-time and time-zone
-    weights; people must all be in it. Raises nothing for awkward inputs (nobody, one person, one team):
-    they come back as ``unmatched`` with a reason, and ``notes`` say which rules had to give way.
+    weights; people must all be in it. ``tuning`` steers the strategy (default: ``PairingTuning()``, the
+    measured defaults). Raises nothing for awkward inputs (nobody, one person, one team): they come back as
+    ``unmatched`` with a reason, and ``notes`` say which rules had to give way.
     """
-    engine = _Engine(people, program, history, today, seed, free_time)
+    engine = PairingEngine(people, program, history, today, seed, free_time, tuning or PairingTuning())
     return engine.run()
 
 
-class _Engine:
-    """One run of the engine: the people in seeded order, their candidates, and the groups being built."""
+class PairingEngine:
+    """One run of the engine: the people in seeded order, their candidates, and the groups being built.
+
+    ``pair_people`` is the way in; the class is public so that tests can drive one step on a state they set up
+    (``rematch_around``)."""
 
     def __init__(self, people: Sequence[Person], program: Program, history: PairHistory, today: date,
-                 seed: int, free_time: FreeTimeIndex | None) -> None:
+                 seed: int, free_time: FreeTimeIndex | None, tuning: PairingTuning | None = None) -> None:
+        self.tuning = tuning or PairingTuning()
         self.rng = random.Random(seed)  # noqa: S311 - replayable choices, not cryptography
         self.order = sorted(people, key=lambda p: p.email)
         self.rng.shuffle(self.order)
@@ -177,21 +122,23 @@ class _Engine:
     # -- the run --------------------------------------------------------------------------------------
 
     def run(self) -> PairingResult:
+        """The plan: pairs (one trio for an odd count) or groups of the program's size."""
         if self.program.group_size > 2:
             return self._run_groups()
         everyone = list(range(len(self.order)))
         odd_one = self._choose_odd_one(everyone) if len(everyone) % 2 else None
         to_match = [i for i in everyone if i != odd_one]
 
-        if len(to_match) >= LP_FROM:
-            groups, leftovers = self._match_by_lp(to_match)
+        strategy = choose_strategy(len(to_match), self.tuning)
+        if strategy in (Strategy.LP, Strategy.LP_BLOCKS):
+            groups, leftovers = self._match_by_lp(to_match, blocks=strategy is Strategy.LP_BLOCKS)
         else:
             groups, leftovers = self._match(to_match)
         if len(leftovers) > 1:  # a second chance among themselves, then by re-matching the pairs around them
             pairs, leftovers = self._match(leftovers)
             groups.extend(pairs)
         if len(leftovers) > 1:
-            groups, leftovers = self._rematch_around(groups, leftovers)
+            groups, leftovers = self.rematch_around(groups, leftovers)
         if odd_one is not None:
             leftovers.append(odd_one)
 
@@ -219,21 +166,18 @@ class _Engine:
             groups=tuple(sorted(result_groups, key=lambda g: g.members)),
             unmatched=tuple(sorted(unmatched, key=lambda u: u.email)),
             notes=tuple(notes),
+            tuning=self.tuning,
         )
 
     def _lp_outcome(self, members: list[int],
                     seed: int) -> tuple[list[list[int]], list[int], list[tuple[int, int]]]:
-        """The LP on ``members`` (``pairing_dual.price_by_columns``, its random blocks drawn from ``seed``):
+        """The LP on ``members`` (``lp.price_by_columns``, its random blocks drawn from ``seed``):
         everyone's best partners at the LP's prices join the candidates until the LP is settled, and the best
         fractional matching is rounded (``round_to_pairs``). The pairs, who is left, and the candidate
         pairs."""
-        # Imported here: pairing_dual and pairing_scan import this module.
-        from scheduler.pairing.lp import price_by_columns, round_to_pairs
-        from scheduler.pairing.scan import PairScanner
-
         scanner = PairScanner([self.order[i] for i in members], self.program, self.history, self.today,
                               self.free_time)
-        priced = price_by_columns(scanner, certify=False, seed=seed)
+        priced = price_by_columns(scanner, certify=False, seed=seed, columns=self.tuning.columns)
         kept = [(members[a], members[b]) for a, b in zip(priced.first.tolist(), priced.second.tolist(), strict=True)]
         chosen = [[members[a], members[b]] for a, b in round_to_pairs(priced)]
         matched = {person for pair in chosen for person in pair}
@@ -241,15 +185,12 @@ class _Engine:
 
     def _in_forked_workers(self, worker: Callable[..., _Outcome], arguments: list[tuple[Any, ...]],
                            jobs: int) -> list[_Outcome]:
-        """``worker(*args)`` for each of ``arguments`` in up to WORKERS processes forked from this one, which
-        find this engine (its people, history and calendars) in ``_FORKED_ENGINE`` without pickling it."""
-        global _FORKED_ENGINE
-        _FORKED_ENGINE = self
-        try:
-            with multiprocessing.get_context("fork").Pool(min(WORKERS, jobs)) as pool:
-                return pool.starmap(worker, arguments)
-        finally:
-            _FORKED_ENGINE = None
+        """``worker(*args)`` for each of ``arguments`` in up to ``tuning.workers`` processes forked from this one.
+        Each worker is handed this engine (its people, history and calendars) when it starts: a forked process
+        inherits it without pickling, and this process sets no global, so engines in two threads do not mix."""
+        context = multiprocessing.get_context("fork")
+        with context.Pool(min(self.tuning.workers, jobs), initializer=_adopt_engine, initargs=(self,)) as pool:
+            return pool.starmap(worker, arguments)
 
     def _remember_candidates(self, kept: Sequence[tuple[int, int]]) -> None:
         """Add pairs found elsewhere (a forked worker, the LP) to everyone's candidates, for trios and swaps."""
@@ -257,15 +198,15 @@ class _Engine:
             self.candidates[a].append(b)
             self.candidates[b].append(a)
 
-    def _match_by_lp(self, members: list[int]) -> tuple[list[list[int]], list[int]]:
+    def _match_by_lp(self, members: list[int], *, blocks: bool) -> tuple[list[list[int]], list[int]]:
         """The pairs of ``members`` chosen by the LP (``_lp_outcome``) and who is left without one; the LP's
-        candidates join everyone's. Above 1.5 × LP_BLOCK people, block by block: random blocks of about
-        LP_BLOCK people (each wishlist circle inside one), side by side in WORKERS forked processes (each
-        block's seed is drawn here: the same plan either way)."""
-        blocks = self._blocks(members, LP_BLOCK)
-        arguments = [(block, self.rng.randrange(2**63)) for block in blocks]
-        if WORKERS > 1 and len(blocks) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            outcomes = self._in_forked_workers(_lp_block_in_worker, arguments, len(blocks))
+        candidates join everyone's. With ``blocks`` (``Strategy.LP_BLOCKS``), block by block: random blocks of
+        about ``tuning.lp_block`` people (each wishlist circle inside one), side by side in ``tuning.workers``
+        forked processes (each block's seed is drawn here: the same plan either way)."""
+        parts = self._blocks(members, self.tuning.lp_block) if blocks else [members]
+        arguments = [(block, self.rng.randrange(2**63)) for block in parts]
+        if self.tuning.workers > 1 and len(parts) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            outcomes = self._in_forked_workers(_lp_block_in_worker, arguments, len(parts))
         else:
             outcomes = [self._lp_outcome(block, seed) for block, seed in arguments]
         chosen: list[list[int]] = []
@@ -276,7 +217,7 @@ class _Engine:
             self._remember_candidates(kept)
         return chosen, leftovers
 
-    def _rematch_around(self, pairs: list[list[int]], leftovers: list[int]) -> tuple[list[list[int]], list[int]]:
+    def rematch_around(self, pairs: list[list[int]], leftovers: list[int]) -> tuple[list[list[int]], list[int]]:
         """Partners for people still left over (an odd cycle of the LP leaves one out, a block's matching may
         strand someone): the pairs that hold any of their candidates are matched again together with them, by
         maximum cardinality then weight, those pairs staying candidates, so nobody placed loses a partner and
@@ -300,11 +241,14 @@ class _Engine:
                 return i
         return everyone[0]
 
-    def _blocks(self, members: list[int], block_size: int = BLOCK_SIZE) -> list[list[int]]:
-        """Random blocks of about ``block_size`` (whole groups), each wishlist circle kept inside one block."""
+    def _blocks(self, members: list[int], block_size: int | None = None) -> list[list[int]]:
+        """Random blocks of about ``block_size`` (default ``tuning.group_block``; whole groups), each wishlist
+        circle kept inside one block."""
+        if block_size is None:
+            block_size = self.tuning.group_block
         if len(members) <= block_size * 1.5:
             return [members]
-        circles = _wishlist_circles(members, self.order, self.index)
+        circles = _wishlist_circles(members, self.order, self.index, self.tuning.wishlist_group_cap)
         self.rng.shuffle(circles)
         flat = [i for circle in circles for i in circle]
         count = max(1, round(len(flat) / block_size))
@@ -321,12 +265,12 @@ class _Engine:
         if len(members) < 2:
             return [], list(members)
         kept = self._candidate_edges(members, relax, coarse=True)
-        coarse = len(members) > SCAN_FROM
+        coarse = choose_strategy(len(members), self.tuning, lp=False) is Strategy.SCANNED
         for a, b in required:
             edge = self._edge(a, b, relax)
             if edge is not None and (a, b) not in kept:
-                kept[(a, b)] = (round(edge.score * MATCH_SCALE) if coarse
-                                else round(edge.score * SCORE_SCALE) + self._jitter((a, b)))
+                kept[(a, b)] = (round(edge.score * self.tuning.match_scale) if coarse
+                                else round(edge.score * self.tuning.score_scale) + self._jitter((a, b)))
         position = {person: n for n, person in enumerate(members)}
         graph = rustworkx.PyGraph()
         graph.add_nodes_from(members)
@@ -345,14 +289,16 @@ class _Engine:
                          coarse: bool = False) -> dict[tuple[int, int], int]:
         """The candidate graph among ``members``: everyone's best allowed partners, as integer weights (score
         scaled, plus the seeded tie-breaking jitter). Everyone's kept partners are also remembered in
-        ``self.candidates``. Blocks of more than SCAN_FROM people are scored whole (``_scanned_edges``; with
-        ``coarse``, weights in steps of 1/MATCH_SCALE); smaller ones pair by pair."""
-        if len(members) > SCAN_FROM:
+        ``self.candidates``. As ``choose_strategy`` says: blocks of more than ``tuning.scan_from`` people are
+        scored whole (``_scanned_edges``; with ``coarse``, weights in steps of 1/``tuning.match_scale``); smaller
+        ones pair by pair, every pair or sampled."""
+        strategy = choose_strategy(len(members), self.tuning, lp=False)
+        if strategy is Strategy.SCANNED:
             return self._scanned_edges(members, relax, coarse)
         graph_edges: dict[tuple[int, int], int] = {}
         seen: set[tuple[int, int]] = set()
-        exact = len(members) <= EXACT_LIMIT
-        for i, others in self._candidate_streams(members):
+        exact = strategy is Strategy.EVERY_PAIR
+        for i, others in self._candidate_streams(members, exact=exact):
             valid = tried = 0
             for other in others:
                 key = _key(i, other)
@@ -362,12 +308,13 @@ class _Engine:
                 tried += 1
                 edge = self._edge(key[0], key[1], relax)
                 if edge is not None:
-                    graph_edges[key] = round(edge.score * SCORE_SCALE) + self._jitter(key)
+                    graph_edges[key] = round(edge.score * self.tuning.score_scale) + self._jitter(key)
                     valid += 1
                 # Sampling goes on past refused partners (other zones, modes, teams) until enough are allowed.
-                if not exact and (valid >= SAMPLES_PER_PERSON or tried >= MAX_TRIES_PER_PERSON):
+                if not exact and (valid >= self.tuning.samples_per_person
+                                  or tried >= self.tuning.max_tries_per_person):
                     break
-        kept = {key: graph_edges[key] for key in _keep_best(graph_edges, CANDIDATES_PER_PERSON)}
+        kept = {key: graph_edges[key] for key in _keep_best(graph_edges, self.tuning.candidates_per_person)}
         for a, b in sorted(kept):
             self.candidates[a].append(b)
             self.candidates[b].append(a)
@@ -375,9 +322,6 @@ class _Engine:
 
     def _scanner(self, relax: str | None) -> PairScanner:
         """The vectorised scorer of everyone under the relaxation ``relax``, built on first use."""
-        # Imported here: pairing_scan imports this module.
-        from scheduler.pairing.scan import PairScanner
-
         scanner = self.scanners.get(relax)
         if scanner is None:
             scanner = self.scanners[relax] = PairScanner(self.order, self.program, self.history, self.today,
@@ -385,14 +329,12 @@ class _Engine:
         return scanner
 
     def _scanned_edges(self, members: list[int], relax: str | None, coarse: bool) -> dict[tuple[int, int], int]:
-        """``_candidate_edges`` by scoring every pair of ``members`` at once (``pairing_scan``): each
-        person's SCAN_CANDIDATES best partners exactly, by the same integer weights (score and jitter)."""
-        # Imported here: pairing_scan imports this module.
-        from scheduler.pairing.scan import CHUNK_CELLS
-
+        """``_candidate_edges`` by scoring every pair of ``members`` at once (``scan``): each
+        person's ``tuning.scan_candidates`` best partners exactly, by the same integer weights (score and
+        jitter)."""
         scanner = self._scanner(relax)
         cols = np.array(members, dtype=np.int64)
-        keep = min(SCAN_CANDIDATES, len(members) - 1)
+        keep = min(self.tuning.scan_candidates, len(members) - 1)
         kept: dict[tuple[int, int], int] = {}
         random_columns = np.random.default_rng(self.rng.randrange(2**63))
         chunk = max(1, CHUNK_CELLS // len(members))
@@ -401,20 +343,22 @@ class _Engine:
             scores = scanner.scores(rows, cols)
             allowed = np.isfinite(scores)
             low, high = np.minimum(rows[:, None], cols[None, :]), np.maximum(rows[:, None], cols[None, :])
-            jitter = ((low * 2654435761) ^ (high * 40503) ^ self.salt) % TIE_JITTER
-            weights = np.where(allowed, np.round(np.where(allowed, scores, 0.0) * SCORE_SCALE), -np.inf) + jitter
+            jitter = ((low * 2654435761) ^ (high * 40503) ^ self.salt) % self.tuning.tie_jitter
+            weights = np.where(allowed, np.round(np.where(allowed, scores, 0.0) * self.tuning.score_scale),
+                               -np.inf) + jitter
             best = np.argpartition(-weights, keep - 1, axis=1)[:, :keep] if keep < len(members) else \
                 np.tile(np.arange(len(members)), (len(rows), 1))
             # A few random allowed partners too: when everyone's best partners are the same few people, a
             # graph of favourites alone has no room for everyone to get a partner.
-            draws = random_columns.integers(0, len(members), size=(len(rows), 2 * SCAN_RANDOM_PARTNERS))
+            random_partners = self.tuning.scan_random_partners
+            draws = random_columns.integers(0, len(members), size=(len(rows), 2 * random_partners))
             for x, row in enumerate(rows.tolist()):
-                extra = [j for j in draws[x].tolist() if weights[x, j] != -np.inf][:SCAN_RANDOM_PARTNERS]
+                extra = [j for j in draws[x].tolist() if weights[x, j] != -np.inf][:random_partners]
                 for j in best[x].tolist() + extra:
                     weight = weights[x, j]
                     if weight != -np.inf:
                         other = members[j]
-                        value = round(float(scores[x, j]) * MATCH_SCALE) if coarse else int(weight)
+                        value = round(float(scores[x, j]) * self.tuning.match_scale) if coarse else int(weight)
                         kept[(row, other) if row < other else (other, row)] = value
         for a, b in sorted(kept):
             self.candidates[a].append(b)
@@ -423,13 +367,14 @@ class _Engine:
 
     def _jitter(self, key: tuple[int, int]) -> int:
         """A seeded tie-breaker for one pair: the same in every pass, far below any real score difference."""
-        return ((key[0] * 2654435761) ^ (key[1] * 40503) ^ self.salt) % TIE_JITTER
+        return ((key[0] * 2654435761) ^ (key[1] * 40503) ^ self.salt) % self.tuning.tie_jitter
 
-    def _candidate_streams(self, members: list[int]) -> Iterator[tuple[int, Iterator[int]]]:
+    def _candidate_streams(self, members: list[int], *, exact: bool) -> Iterator[tuple[int, Iterator[int]]]:
         """For each person, the partners to try, best-looking first: everyone (once per pair) among few
         people; otherwise wished-for people, then people sharing an interest in the best buckets, then the
-        buckets (department, office, time zone) that suit them, best tier first, in random order."""
-        if len(members) <= EXACT_LIMIT:
+        buckets (department, office, time zone) that suit them, best tier first, in random order. ``exact``:
+        everyone (``Strategy.EVERY_PAIR``)."""
+        if exact:
             for x, a in enumerate(members):
                 yield a, iter(members[x + 1:])
             return
@@ -460,12 +405,12 @@ class _Engine:
                 yield wished
         # Shared interests are invisible at bucket level: look for them directly.
         for interest in sorted(person.interests):
-            yield from self._sample(i, interest_pools[interest], SAMPLES_PER_INTEREST)
+            yield from self._sample(i, interest_pools[interest], self.tuning.samples_per_interest)
         # Best buckets first, interleaved with anyone at all: if everyone's favourite buckets are the same few
         # people, a graph of favourites alone has no room for everyone to get a partner.
         preferred = (other for pool in tiers for other in self._sample(i, pool, len(pool)))
         anyone = self._sample(i, everyone, len(everyone))
-        for batch in itertools.zip_longest(*[preferred] * PREFERRED_PER_RANDOM, anyone):
+        for batch in itertools.zip_longest(*[preferred] * self.tuning.preferred_per_random, anyone):
             yield from (other for other in batch if other is not None)
 
     def _tiers(self, home: tuple[str, str, str],
@@ -498,17 +443,17 @@ class _Engine:
             if other != i:
                 yield other
 
-    def _edge(self, a: int, b: int, relax: str | None = None, *, explain: bool = False) -> _Edge | None:
+    def _edge(self, a: int, b: int, relax: str | None = None, *, explain: bool = False) -> PairEdge | None:
         """The scored edge between two people, or None when a hard rule (not relaxed) forbids it. Reasons
         are written only when ``explain`` is set: formatting them for every candidate would cost more than
         scoring."""
         first, second = self.order[a], self.order[b]
-        refusal = _hard_rule(first, second, self.program, self.history, self.free_time)
-        if refusal is not None and not _may_relax(refusal, relax):
+        refusal = hard_rule(first, second, self.program, self.history, self.free_time)
+        if refusal is not None and not may_relax(refusal, relax):
             return None
-        edge = _score(first, second, self.program, self.history, self.today, self.free_time, explain=explain)
+        edge = score_pair(first, second, self.program, self.history, self.today, self.free_time, explain=explain)
         if refusal is not None and explain:
-            edge = _Edge(edge.score, (*edge.reasons, f"{refusal}: paired anyway because nobody else was free"))
+            edge = PairEdge(edge.score, (*edge.reasons, f"{refusal}: paired anyway because nobody else was free"))
         return edge
 
     def _attach_to_trios(self, leftovers: list[int], groups: list[list[int]],
@@ -518,12 +463,12 @@ class _Engine:
         still_left = []
         for i in leftovers:
             options = {group_of[c] for c in self.candidates.get(i, ()) if c in group_of}
-            if len(groups) <= EXACT_LIMIT:
+            if len(groups) <= self.tuning.exhaustive_limit:
                 options = set(range(len(groups)))
-            elif len(options) < TRIO_OPTIONS:
+            elif len(options) < self.tuning.trio_options:
                 # Few known partners: look at a random handful of groups too, not at every group (that was
                 # quadratic when many people had no partner at all).
-                options |= set(self.rng.sample(range(len(groups)), TRIO_OPTIONS))
+                options |= set(self.rng.sample(range(len(groups)), self.tuning.trio_options))
             best: tuple[bool, float, int] | None = None
             for g in sorted(options):
                 members = groups[g]
@@ -537,7 +482,7 @@ class _Engine:
                     if best is None or option[:2] > best[:2]:
                         best = option
             needs_fresh_host = (best is None or not best[0]) and bool(self.history.left_over)
-            if needs_fresh_host and self._swap_for_fresh_host(i, groups, sorted(options)[:SWAP_SEARCH],
+            if needs_fresh_host and self._swap_for_fresh_host(i, groups, sorted(options)[:self.tuning.swap_search],
                                                               group_of, relax):
                 continue
             if best is None:
@@ -668,8 +613,8 @@ class _Engine:
                 if best is None and unassigned:
                     # Late in a block everyone's candidates may be taken: look at who is still free.
                     free = sorted(unassigned)
-                    if len(free) > TRIO_OPTIONS:
-                        free = sorted(self.rng.sample(free, TRIO_OPTIONS))
+                    if len(free) > self.tuning.trio_options:
+                        free = sorted(self.rng.sample(free, self.tuning.trio_options))
                     best = self._best_addition(group, free, relax)
                 if best is None:
                     break
@@ -693,7 +638,7 @@ class _Engine:
         if key in weights:
             return weights[key]
         edge = self._edge(key[0], key[1], relax)
-        weight = None if edge is None else round(edge.score * SCORE_SCALE) + self._jitter(key)
+        weight = None if edge is None else round(edge.score * self.tuning.score_scale) + self._jitter(key)
         weights[key] = weight
         return weight
 
@@ -731,19 +676,19 @@ class _Engine:
                         relax: str | None) -> None:
         """Swap members between groups while that raises the total: for each member u and each of u's best
         candidates c in another group, c takes the place of another member x of u's group and x takes c's.
-        Sizes never change. Passes repeat until one finds nothing (at most SWAP_PASSES)."""
+        Sizes never change. Passes repeat until one finds nothing (at most ``tuning.swap_passes``)."""
         group_of = {member: g for g, members in enumerate(groups) for member in members}
         # What each person adds to their group now; refreshed for the two groups of every swap.
         contribution: dict[int, int] = {}
         for members in groups:
             self._refresh_contributions(members, contribution, relax)
-        for _ in range(SWAP_PASSES):
+        for _ in range(self.tuning.swap_passes):
             improved = False
             for g in range(len(groups)):
                 for u in list(groups[g]):
                     if group_of.get(u) != g:
                         continue
-                    for c in neighbours.get(u, [])[:SWAP_NEIGHBOURS]:
+                    for c in neighbours.get(u, [])[:self.tuning.swap_neighbours]:
                         h = group_of.get(c)
                         if h is None or h == g:
                             continue
@@ -799,10 +744,10 @@ class _Engine:
         still_left = []
         for i in leftovers:
             options = {group_of[c] for c in self.candidates.get(i, ()) if c in group_of}
-            if len(groups) <= EXACT_LIMIT:
+            if len(groups) <= self.tuning.exhaustive_limit:
                 options = set(range(len(groups)))
-            elif len(options) < TRIO_OPTIONS:
-                options |= set(self.rng.sample(range(len(groups)), TRIO_OPTIONS))
+            elif len(options) < self.tuning.trio_options:
+                options |= set(self.rng.sample(range(len(groups)), self.tuning.trio_options))
             best: tuple[bool, int, int, int] | None = None
             for g in sorted(options):
                 if len(groups[g]) > k:
@@ -837,7 +782,7 @@ class _Engine:
                 continue
             rest = [m for m in groups[chosen] if m != member]
             best: tuple[int, int, int] | None = None
-            for g in options[:SWAP_SEARCH]:
+            for g in options[:self.tuning.swap_search]:
                 if g == chosen or len(groups[g]) != k:
                     continue
                 for other in groups[g]:
@@ -861,9 +806,9 @@ class _Engine:
         still_left = []
         for i in leftovers:
             options: Sequence[int] = range(len(groups))
-            if len(groups) > EXACT_LIMIT:  # the groups of i's candidates and a random handful
+            if len(groups) > self.tuning.exhaustive_limit:  # the groups of i's candidates and a random handful
                 known = {group_of[c] for c in self.candidates.get(i, ()) if c in group_of}
-                options = sorted(known | set(self.rng.sample(range(len(groups)), TRIO_OPTIONS)))
+                options = sorted(known | set(self.rng.sample(range(len(groups)), self.tuning.trio_options)))
             pulled: list[int] = []
             sources: set[int] = set()
             while len(pulled) + 1 < smallest:
@@ -901,7 +846,7 @@ class _Engine:
         for group in groups:
             for a, b in itertools.combinations(group, 2):
                 key = _key(a, b)
-                if key not in self.relaxed and _hard_rule(self.order[a], self.order[b], self.program,
+                if key not in self.relaxed and hard_rule(self.order[a], self.order[b], self.program,
                                                           self.history, self.free_time) is not None:
                     self.relaxed[key] = relax
 
@@ -918,7 +863,7 @@ class _Engine:
                 if edge is None:  # cannot happen: every grouped pair was allowed when it was grouped
                     raise RuntimeError(f"grouped a forbidden pair: {people[x].email}, {people[y].email}")
                 score += edge.score
-                prefix = "" if len(people) == 2 else f"{_first_name(people[x])} & {_first_name(people[y])}: "
+                prefix = "" if len(people) == 2 else f"{first_name(people[x])} & {first_name(people[y])}: "
                 reasons.extend(prefix + reason for reason in edge.reasons)
         return Group(tuple(p.email for p in people), round(score, 3), tuple(reasons))
 
@@ -927,10 +872,11 @@ class _Engine:
         others = [j for j in range(len(self.order)) if j != i]
         if not others:
             return "you were the only person taking part this cycle"
-        sample = others if len(others) <= EXPLAIN_SAMPLE else self.rng.sample(others, EXPLAIN_SAMPLE)
+        limit = self.tuning.explain_sample
+        sample = others if len(others) <= limit else self.rng.sample(others, limit)
         refusals: Counter[str] = Counter()
         for j in sample:
-            refusal = _hard_rule(self.order[i], self.order[j], self.program, self.history, self.free_time)
+            refusal = hard_rule(self.order[i], self.order[j], self.program, self.history, self.free_time)
             if refusal is not None:
                 refusals[refusal] += 1
         scale = len(others) / len(sample)
@@ -945,15 +891,22 @@ class _Engine:
         return f"nobody could be paired with you: of {len(others)} other people, " + "; ".join(parts)
 
 
-# The engine a forked worker runs the LP of blocks for (set only while a pool runs; see _Engine._match_by_lp).
-_FORKED_ENGINE: _Engine | None = None
+# In a forked worker process only: the engine it runs the LP of blocks for, handed over by ``_adopt_engine`` when
+# the worker starts (see PairingEngine._in_forked_workers). The process that forks never sets it.
+_WORKER_ENGINE: PairingEngine | None = None
+
+
+def _adopt_engine(engine: PairingEngine) -> None:
+    """In a forked worker, as it starts: remember the engine its jobs are for."""
+    global _WORKER_ENGINE
+    _WORKER_ENGINE = engine
 
 
 def _lp_block_in_worker(block: list[int], seed: int) -> tuple[list[list[int]], list[int], list[tuple[int, int]]]:
-    """In a forked worker: the LP of one block (see _Engine._match_by_lp)."""
-    engine = _FORKED_ENGINE
+    """In a forked worker: the LP of one block (see PairingEngine._match_by_lp)."""
+    engine = _WORKER_ENGINE
     if engine is None:
-        raise RuntimeError("no engine: LP blocks are matched in workers forked by _Engine._match_by_lp")
+        raise RuntimeError("no engine: LP blocks are matched in workers forked by PairingEngine._match_by_lp")
     return engine._lp_outcome(block, seed)
 
 
@@ -974,18 +927,6 @@ def _about(value: float, scale: float) -> str:
     return str(round(value)) if scale == 1 else f"about {round(value)}"
 
 
-def _first_name(person: Person) -> str:
-    return person.name.split()[0] if person.name.split() else person.email
-
-
-def _may_relax(refusal: str, relax: str | None) -> bool:
-    """Whether the hard rule named ``refusal`` gives way under the relaxation step ``relax``."""
-    if relax is None:
-        return False
-    steps = RELAXABLE["cooldown_then_team"]
-    return refusal in steps[: steps.index(relax) + 1]
-
-
 def _keep_best(weights: Mapping[tuple[int, int], int], k: int) -> set[tuple[int, int]]:
     """The union of everyone's ``k`` heaviest edges. The matching's cost grows fast with edges, and a top-k
     graph keeps near-optimal plans (see shared/reference/matching-facts.md)."""
@@ -1000,8 +941,9 @@ def _keep_best(weights: Mapping[tuple[int, int], int], k: int) -> set[tuple[int,
     return kept
 
 
-def _wishlist_circles(members: list[int], order: Sequence[Person], index: Mapping[str, int]) -> list[list[int]]:
-    """People joined by wishlist entries naming a person, in circles of at most WISHLIST_GROUP_CAP."""
+def _wishlist_circles(members: list[int], order: Sequence[Person], index: Mapping[str, int],
+                      cap: int) -> list[list[int]]:
+    """People joined by wishlist entries naming a person, in circles of at most ``cap``."""
     parent = {i: i for i in members}
     size = dict.fromkeys(members, 1)
 
@@ -1017,156 +959,13 @@ def _wishlist_circles(members: list[int], order: Sequence[Person], index: Mappin
             if j is None or j not in parent:
                 continue
             a, b = root(i), root(j)
-            if a != b and size[a] + size[b] <= WISHLIST_GROUP_CAP:
+            if a != b and size[a] + size[b] <= cap:
                 parent[b] = a
                 size[a] += size[b]
     circles: dict[int, list[int]] = defaultdict(list)
     for i in members:
         circles[root(i)].append(i)
     return list(circles.values())
-
-
-def group_sizes(count: int, size: int) -> list[int]:
-    """The sizes of the groups ``count`` people make in a program of groups of ``size``, biggest first.
-
-    Whole groups of ``size`` where the count divides; otherwise as few groups off the size as possible, one
-    bigger (size + 1) or one smaller (size - 1, never a group of one), smaller on a tie (a group of 3 finds a
-    common slot more easily than one of 5). Pairs: a trio for an odd count. Fewer people than ``size``
-    make one smaller group (two or more), nobody dropped: 7 by 4 → [4, 3]; 5 by 3 → [3, 2]; 2 by 4 → [2].
-    """
-    if count < 2:
-        return []
-    if count <= size:
-        return [count]
-    whole, rest = divmod(count, size)
-    if rest == 0:
-        return [size] * whole
-    options: list[tuple[int, int, list[int]]] = []
-    if whole >= rest:  # ``rest`` groups take one more
-        options.append((rest, 1, [size + 1] * rest + [size] * (whole - rest)))
-    short = size - rest
-    if size - 1 >= 2 and whole + 1 >= short:  # ``short`` groups have one fewer
-        options.append((short, 0, [size] * (whole + 1 - short) + [size - 1] * short))
-    return min(options)[2]
-
-
-def core_group_sizes(count: int, size: int) -> list[int]:
-    """``group_sizes`` without the groups that are one bigger: the sizes to form before extra people join."""
-    return [min(part, size) for part in group_sizes(count, size)] if count > size else group_sizes(count, size)
-
-
-def meeting_modes(members: Sequence[Person], program: Program) -> set[str]:
-    """The ways (``in_person``, ``virtual``) this group can meet: what the program and every member accept,
-    and in person only when everyone works in the same office."""
-    modes = _accepted(program.meeting_mode)
-    for person in members:
-        modes &= _accepted(person.mode)
-    if len({person.office for person in members}) > 1:
-        modes.discard("in_person")
-    return modes
-
-
-def _accepted(mode: str) -> set[str]:
-    return set(_ACCEPTED[mode])
-
-
-_ACCEPTED = {
-    "either": frozenset({"in_person", "virtual"}),
-    "in_person": frozenset({"in_person"}),
-    "virtual": frozenset({"virtual"}),
-}
-
-
-def _hard_rule(a: Person, b: Person, program: Program, history: PairHistory,
-               free_time: FreeTimeIndex | None) -> str | None:
-    """The name of the hard rule that forbids this pair, or None when they may meet."""
-    if b.email in a.blocked or a.email in b.blocked:
-        return "blocked"
-    modes = _ACCEPTED[program.meeting_mode] & _ACCEPTED[a.mode] & _ACCEPTED[b.mode]
-    if not modes:
-        return "in-person and virtual-only"
-    if "virtual" not in modes and a.office != b.office:
-        return "in person, different offices"
-    if free_time is not None and not free_time.common_starts((a.email, b.email)):
-        return "no common free time"
-    if a.team == b.team:
-        return "same team"
-    if frozenset((a.email, b.email)) in history.recent:
-        return "met recently"
-    return None
-
-
-def _score(a: Person, b: Person, program: Program, history: PairHistory, today: date,
-           free_time: FreeTimeIndex | None, *, explain: bool = True) -> _Edge:
-    """The soft-rule score of an allowed pair and, when ``explain``, the reasons behind it, most telling
-    first."""
-    weights = program.weights
-    score = BASE_SCORE
-    reasons: list[str] = []
-    if a.department and b.department and a.department != b.department:
-        score += weights.different_department
-        if explain:
-            reasons.append(f"different departments: {a.department} and {b.department}")
-    elif explain and a.team != b.team:
-        reasons.append(f"different teams: {a.team} and {b.team}")
-    if a.office and b.office and a.office != b.office:
-        score += weights.different_office
-        if explain:
-            reasons.append(f"different offices: {a.office} and {b.office}")
-    last = history.last_met.get(frozenset((a.email, b.email))) if history.last_met else None
-    if last is None:
-        score += weights.never_met
-        if explain:
-            reasons.append("never met")
-    else:
-        # Pairs who met long ago are nearly as welcome as new ones; the weight recovers over a year.
-        score += weights.never_met * min(1.0, (today - last).days / 365)
-        if explain:
-            reasons.append(f"last met on {last.isoformat()}")
-    wish = (a.wishlist or b.wishlist) and (_wish_reason(a, b) or _wish_reason(b, a))
-    if wish:
-        score += weights.wishlist
-        if explain:
-            reasons.append(wish)
-    shared = a.interests & b.interests if a.interests and b.interests else None
-    if shared:
-        score += weights.shared_interest * min(3, len(shared))
-        if explain:
-            reasons.append(f"both into {', '.join(sorted(shared))}")
-    if not (a.manager and a.manager == b.manager):
-        score += weights.no_shared_manager
-    level_a, level_b = (_level(a), _level(b)) if weights.seniority_mix else (None, None)
-    if level_a is not None and level_b is not None and level_a != level_b:
-        score += weights.seniority_mix * min(3, abs(level_a - level_b))
-        if explain:
-            reasons.append(f"seniority mix: levels {min(level_a, level_b)} and {max(level_a, level_b)}")
-    if free_time is not None:
-        hours = free_time.common_hours((a.email, b.email))
-        score += weights.common_slots * min(1.0, hours / 5)
-        if explain:
-            reasons.append(f"{hours:g} hours of common free time this cycle" if hours != 1
-                           else "one hour of common free time this cycle")
-        if a.timezone != b.timezone:
-            overlap = free_time.working_overlap(a.email, b.email)
-            score += weights.timezone_overlap * overlap
-            if explain:
-                reasons.append(f"working days overlap {round(overlap * 100)}% ({a.timezone} and {b.timezone})")
-    return _Edge(score, tuple(reasons))
-
-
-def _wish_reason(wisher: Person, other: Person) -> str | None:
-    """Why ``wisher``'s wishlist wants ``other``, in words, or None."""
-    if other.email in wisher.wishlist:
-        return f"{_first_name(wisher)} asked to meet {other.name}"
-    if other.team and f"team:{other.team}" in wisher.wishlist:
-        return f"{_first_name(wisher)} asked to meet someone in {other.team}"
-    if other.department and f"department:{other.department}" in wisher.wishlist:
-        return f"{_first_name(wisher)} asked to meet someone in {other.department}"
-    return None
-
-
-def _level(person: Person) -> int | None:
-    return int(person.seniority) if person.seniority.isdigit() else None
 
 
 _REFUSAL_WORDS = {

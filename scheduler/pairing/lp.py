@@ -1,11 +1,12 @@
 """Everyone's best option at given prices, over the full allowed graph, without scoring n² pairs.
 
-The LP dual bound of ``pairing_bound`` needs, for each person v and prices p, a number m_v no allowed partner
+The LP dual bound of ``bound`` needs, for each person v and prices p, a number m_v no allowed partner
 can beat: m_v ≥ max over every allowed u of (w(u, v) - p_u). Scanning every pair gives it exactly but costs
 n² (hours at 100,000 people); ``StructuralOptions.best`` gives an upper bound, which keeps the bound certified.
 
-The engine's score (``pairing._score``) is a sum of terms, and each term either depends only on a few
-attributes of the two people or can only be raised by forgetting the pair:
+The engine's score is a sum of terms (the table ``score.TERMS``), and each term either depends only on a few
+attributes of the two people or can only be raised by forgetting the pair; each term's ``bounded`` says which
+of these it is, and ``_base_scores`` and the interest sets read the table:
 
 - department, office, working-time class (time zone and hours: the time-zone overlap), meeting modes,
   office for in-person meetings, level (for the seniority mix): a person's *base class*; the terms between
@@ -38,40 +39,32 @@ from numpy.typing import NDArray
 from ortools.graph.python.linear_sum_assignment import SimpleLinearSumAssignment
 
 from scheduler.availability.slots import STEP
-from scheduler.pairing.engine import BASE_SCORE
-from scheduler.pairing.scan import _VIRTUAL, PairScanner
+from scheduler.pairing.rules import VIRTUAL_BIT
+from scheduler.pairing.scan import PairScanner
+from scheduler.pairing.score import (
+    BASE_SCORE,
+    TERMS,
+    WISHLIST,
+    Bounded,
+    PairArrays,
+    PeopleColumns,
+    Side,
+    weighted_terms,
+)
+from scheduler.pairing.tuning import ColumnGeneration
 
-# Column generation: at most this many rounds, how many of each person's best-looking partners by structure
-# join the candidates per round, and how close to the candidate graph's own optimum (which no bound can pass)
-# it stops.
-COLUMN_ROUNDS = 30
-COLUMNS_PER_ROUND = 3
-# And how many of each person's best partners at the prices inside random blocks of COLUMN_BLOCK people
-# (exact scores), in the first round and in each later one (10,000 people: blocks of 150 to 700 ended within
-# 0.1% of each other, smaller ones faster; 10 then 3 as good as 10 every round, in 20% less time).
-FIRST_BLOCK_COLUMNS = 10
-BLOCK_COLUMNS = 3
-COLUMN_BLOCK = 250
-# Candidate pairs that fall this far (in score) below what their people make at the prices are dropped (a
-# smaller graph solves faster; 10,000 people: 0.3 as good as 1.0 in 10% less time).
-PRUNE_BELOW = 0.3
-SETTLED_GAP = 1e-4
-# Without a bound to certify (the engine), the rounds stop once one gains less than this share (10,000
-# people: four rounds, the last adding 0.05%; stopping at 2e-4 took three rounds more for 0.03% more score).
-ENGINE_SETTLED = 2e-3
 # Scores become integers for the assignment solver in steps of 1/SCALE.
 SCALE = 1000
-# In each person's best class by structure, this many of the cheapest members are scored exactly.
-EXACT_MEMBERS = 4
 # Classes handled per numpy call when combining base classes and interest sets (memory: this × base classes).
 CLASS_CHUNK = 4096
+# Column generation's tuning is ``tuning.ColumnGeneration``.
 
 
 @dataclass(frozen=True)
 class Priced:
     """What column generation ends with: the candidate pairs (first[i], second[i]) and their scores, the
     certified bound, and the final assignment: ``takes[v]`` is the person whose right copy v's left copy
-    took in the doubled assignment problem of ``pairing_bound`` (-1: v's "alone" object)."""
+    took in the doubled assignment problem of ``bound`` (-1: v's "alone" object)."""
 
     first: NDArray[np.int64]
     second: NDArray[np.int64]
@@ -81,8 +74,8 @@ class Priced:
 
 
 def price_by_columns(scanner: PairScanner, start: Sequence[tuple[int, int]] = (), *, certify: bool = True,
-                     seed: int = 0) -> Priced:
-    """The LP dual of ``pairing_bound`` at the optimal prices of a candidate graph, certified over every
+                     seed: int = 0, columns: ColumnGeneration | None = None) -> Priced:
+    """The LP dual of ``bound`` at the optimal prices of a candidate graph, certified over every
     allowed pair of ``scanner`` by ``StructuralOptions``, and the candidate graph's best fractional matching.
 
     Column generation: the candidate graph starts with the pairs ``start`` (by positions, such as the
@@ -91,14 +84,16 @@ def price_by_columns(scanner: PairScanner, start: Sequence[tuple[int, int]] = ()
     organisation), and their best partners in random blocks, scored exactly (``block_columns``, blocks drawn
     from ``seed``: structure alone misses partners when classes mix the allowed with the forbidden, such as
     a class of many teammates or of people without common free time). The assignment problem is solved on it
-    exactly (``_assignment``); its prices are certified; until no partner is new, the bound is within
-    SETTLED_GAP of the candidate graph's own optimum (no bound can go below that), or COLUMN_ROUNDS rounds.
+    exactly (``assignment_prices``); its prices are certified; until no partner is new, the bound is within
+    ``columns.settled_gap`` of the candidate graph's own optimum (no bound can go below that), or
+    ``columns.rounds`` rounds (``columns``: default ``ColumnGeneration()``).
 
     Without ``certify`` (the engine, which wants the matching), no bound is computed (inf) and the
-    rounds stop once the candidate graph's optimum gains less than ENGINE_SETTLED in a round."""
+    rounds stop once the candidate graph's optimum gains less than ``columns.engine_settled`` in a round."""
+    tuning = columns or ColumnGeneration()
     n = scanner.size
-    options = StructuralOptions(scanner)
-    graph = _CandidateGraph(scanner)
+    options = StructuralOptions(scanner, tuning.exact_members)
+    graph = _CandidateGraph(scanner, tuning.prune_below)
     if len(start):
         pairs = np.asarray(start, dtype=np.int64).reshape(-1, 2)
         graph.add(pairs[:, 0], pairs[:, 1])
@@ -108,19 +103,20 @@ def price_by_columns(scanner: PairScanner, start: Sequence[tuple[int, int]] = ()
     matched = 0.0
     everyone = np.arange(n)
     rng = np.random.default_rng(seed)
-    for _ in range(COLUMN_ROUNDS):
-        picks = options.best_partners(right, COLUMNS_PER_ROUND)
+    for _ in range(tuning.rounds):
+        picks = options.best_partners(right, tuning.per_round)
         _, named = options.best(right)
-        in_blocks = block_columns(scanner, right, BLOCK_COLUMNS if matched else FIRST_BLOCK_COLUMNS, COLUMN_BLOCK, rng)
+        per_person = tuning.block_columns if matched else tuning.first_block_columns
+        in_blocks = block_columns(scanner, right, per_person, tuning.block, rng)
         added = graph.add(np.concatenate([np.repeat(everyone, picks.shape[1] + 1), in_blocks[:, 0]]),
                           np.concatenate([np.column_stack([picks, named]).ravel(), in_blocks[:, 1]]))
         if not added:
             break
         previous = matched
-        right, alone, takes, matched = _assignment(n, graph.first, graph.second, graph.weight)
+        right, alone, takes, matched = assignment_prices(n, graph.first, graph.second, graph.weight)
         graph.prune(right, alone)
         if not certify:
-            if matched <= previous * (1 + ENGINE_SETTLED):
+            if matched <= previous * (1 + tuning.engine_settled):
                 break
             continue
         value, _ = options.best(right)
@@ -128,7 +124,7 @@ def price_by_columns(scanner: PairScanner, start: Sequence[tuple[int, int]] = ()
                 + math.fsum(right.tolist()) + math.fsum(alone.tolist()))
         # A hair of slack for the different order of float additions.
         bound = min(bound, dual / 2 * (1 + 1e-12))
-        if bound <= matched * (1 + SETTLED_GAP):
+        if bound <= matched * (1 + tuning.settled_gap):
             break
     return Priced(graph.first, graph.second, graph.weight, bound, takes)
 
@@ -148,10 +144,12 @@ def block_columns(scanner: PairScanner, prices: NDArray[np.float64], per_person:
 
 
 class _CandidateGraph:
-    """The pairs column generation has found so far, each once as (low, high) with its exact score."""
+    """The pairs column generation has found so far, each once as (low, high) with its exact score; pairs that
+    fall more than ``prune_below`` short at the prices are dropped (``prune``)."""
 
-    def __init__(self, scanner: PairScanner) -> None:
+    def __init__(self, scanner: PairScanner, prune_below: float) -> None:
         self.scanner = scanner
+        self.prune_below = prune_below
         self.keys = np.zeros(0, dtype=np.int64)
         self.weight = np.zeros(0)
 
@@ -164,13 +162,13 @@ class _CandidateGraph:
         return self.keys % self.scanner.size
 
     def prune(self, right: NDArray[np.float64], alone: NDArray[np.float64]) -> None:
-        """Forget the pairs that fall short by more than PRUNE_BELOW of what both people make at the prices
+        """Forget the pairs that fall short by more than ``prune_below`` of what both people make at the prices
         ``right`` and ``alone`` (a bigger graph only slows the assignment; a pair worth it again comes back
         as a column). Pairs the optimal assignment uses fall short by nothing."""
         first, second = self.first, self.second
         profit = _profits(self.scanner.size, first, second, self.weight, right, alone)
         short = np.maximum(self.weight - right[second] - profit[first], self.weight - right[first] - profit[second])
-        keep = short >= -PRUNE_BELOW
+        keep = short >= -self.prune_below
         self.keys, self.weight = self.keys[keep], self.weight[keep]
 
     def add(self, first: NDArray[np.int64], second: NDArray[np.int64]) -> int:
@@ -197,10 +195,10 @@ def _profits(n: int, first: NDArray[np.int64], second: NDArray[np.int64], weight
     return profit
 
 
-def _assignment(n: int, first: NDArray[np.int64], second: NDArray[np.int64],
+def assignment_prices(n: int, first: NDArray[np.int64], second: NDArray[np.int64],
                 weight: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
                                                       float]:
-    """Optimal prices of the assignment problem of ``pairing_bound``'s docstring on the pairs (first,
+    """Optimal prices of the assignment problem of ``bound``'s docstring on the pairs (first,
     second): for the objects R (each person) and A ("alone"), and who each person's left copy takes (as
     ``Priced.takes``). Solved exactly on scores in steps of 1/SCALE (OR-Tools' cost-scaling assignment,
     four to eight times faster here than scipy's sparse Jonker-Volgenant), then priced by longest paths
@@ -240,6 +238,11 @@ def _assignment(n: int, first: NDArray[np.int64], second: NDArray[np.int64],
     return prices[:n] / SCALE, prices[n:] / SCALE, takes, float(assigned[:n].sum()) / SCALE / 2
 
 
+_NO_COLUMNS = PeopleColumns(department=np.zeros(0, dtype=np.int64), office=np.zeros(0, dtype=np.int64),
+                            level=np.zeros(0, dtype=np.int64), has_level=np.zeros(0, dtype=bool),
+                            zone=np.zeros(0, dtype=np.int64))
+
+
 @dataclass(frozen=True)
 class _Best:
     """For each class A: the best and second-best value over classes of a partner, and the best's class."""
@@ -262,12 +265,14 @@ class _Cheapest:
 
 
 class StructuralOptions:
-    """Everyone's best option at given prices, from base classes and interest sets (module docstring)."""
+    """Everyone's best option at given prices, from base classes and interest sets (module docstring); in each
+    person's best class the ``exact_members`` cheapest are scored exactly (``best``)."""
 
-    def __init__(self, scanner: PairScanner) -> None:
+    def __init__(self, scanner: PairScanner, exact_members: int = ColumnGeneration.exact_members) -> None:
         self.scanner = scanner
+        self.exact_members = exact_members
         weights = scanner.weights
-        self.wish_bonus = max(0.0, weights.wishlist)
+        self.wish_bonus = WISHLIST.upper_bound(weights)
         n = scanner.size
         level = scanner.level if weights.seniority_mix else np.zeros(n, dtype=np.int64)
         has_level = scanner.has_level if weights.seniority_mix else np.zeros(n, dtype=bool)
@@ -279,7 +284,13 @@ class StructuralOptions:
         interest_rows, self.interest_set = np.unique(scanner.interests, axis=0, return_inverse=True)
         self.interest_set = self.interest_set.ravel()
         shared = (interest_rows @ interest_rows.T).astype(np.int64)
-        self.interest_score = weights.shared_interest * np.minimum(3, shared) * (shared > 0)
+        # Terms bounded by interest set read only what the sets share, not the people's columns.
+        nobody = Side(_NO_COLUMNS, np.zeros(0, dtype=np.int64))
+        self.interest_score: NDArray[np.float64] = np.zeros(shared.shape, dtype=np.float64)
+        for term in TERMS:
+            if term.bounded is Bounded.BY_INTEREST_SET:
+                self.interest_score = self.interest_score + term.weight_in(weights) * term.vector_value(
+                    nobody, nobody, PairArrays(shared=shared))
         self.base_score = self._base_scores()
         # Classes: (base class, interest set) pairs that have members.
         keys = self.base * len(interest_rows) + self.interest_set
@@ -291,29 +302,46 @@ class StructuralOptions:
         self._wishes()
 
     def _base_scores(self) -> NDArray[np.float64]:
-        """Upper bounds on every term but interests and wishes, per pair of base classes (-inf: forbidden)."""
-        scanner, w = self.scanner, self.scanner.weights
+        """Upper bounds on every term but interests and wishes, per pair of base classes (-inf: forbidden):
+        each term of the score's table as its ``bounded`` says, added in the table's order."""
+        scanner = self.scanner
         rows = self.base_rows
         dept, office, office_raw, work, modes, level, has_level = (rows[:, c] for c in range(7))
         a, b = np.arange(len(rows))[:, None], np.arange(len(rows))[None, :]
-        score = np.full((len(rows), len(rows)), BASE_SCORE)
-        score += w.different_department * ((dept[a] >= 0) & (dept[b] >= 0) & (dept[a] != dept[b]))
-        score += w.different_office * ((office[a] >= 0) & (office[b] >= 0) & (office[a] != office[b]))
-        score += max(0.0, w.never_met) + max(0.0, w.no_shared_manager)
-        if w.seniority_mix:
-            gap = np.abs(level[a] - level[b])
-            score += w.seniority_mix * np.minimum(3, gap) * ((has_level[a] == 1) & (has_level[b] == 1) & (gap != 0))
         common = modes[a] & modes[b]
-        forbidden = (common == 0) | (((common & _VIRTUAL) == 0) & (office_raw[a] != office_raw[b]))
+        forbidden = (common == 0) | (((common & VIRTUAL_BIT) == 0) & (office_raw[a] != office_raw[b]))
+        hours = overlap = None
+        zone = np.zeros(len(rows), dtype=np.int64)
         if scanner.starts is not None:
             starts = np.zeros((len(rows), scanner.starts.shape[1]), dtype=np.uint64)
             np.bitwise_or.at(starts, self.base, scanner.starts)
             steps = np.bitwise_count(starts[:, None, :] & starts[None, :, :]).sum(axis=2)
             forbidden |= steps == 0
             hours = steps * STEP.total_seconds() / 3600
-            score += max(0.0, w.common_slots) * np.minimum(1.0, hours / 5)
             zone = scanner.zone[_representatives(self.base)]
-            score += w.timezone_overlap * scanner.overlap[work[a], work[b]] * (zone[a] != zone[b])
+            overlap = scanner.overlap[work[a], work[b]]
+        classes = PeopleColumns(department=dept, office=office, level=level, has_level=has_level == 1, zone=zone)
+        side_a, side_b = Side(classes, a), Side(classes, b)
+        pair = PairArrays(hours=hours, overlap=overlap)
+        terms = weighted_terms(scanner.weights, calendars=scanner.starts is not None)
+        # The terms bounded by their largest value are added together where the first of them comes, as one
+        # constant: that keeps the order of float additions this bound has always had.
+        largest = 0.0
+        for term, _ in terms:
+            if term.bounded is Bounded.BY_LARGEST:
+                largest += term.upper_bound(scanner.weights)
+        score = np.full((len(rows), len(rows)), BASE_SCORE)
+        added_largest = False
+        for term, weight in terms:
+            if term.bounded is Bounded.BY_CLASS:
+                score += weight * term.vector_value(side_a, side_b, pair)
+            elif term.bounded is Bounded.BY_COMMON_TIME:
+                score += max(0.0, weight) * term.vector_value(side_a, side_b, pair)
+            elif term.bounded is Bounded.BY_LARGEST and not added_largest:
+                score += largest
+                added_largest = True
+            elif term.bounded not in (Bounded.BY_LARGEST, Bounded.BY_INTEREST_SET, Bounded.LISTED):
+                raise ValueError(f"no class bound for the term {term.weight} ({term.bounded})")
         score[forbidden] = -np.inf
         return score
 
@@ -347,7 +375,7 @@ class StructuralOptions:
         v's partner ``mate[v]`` (-inf when there is nobody), and the u that reaches it as far as structure
         tells (-1 when it does not say).
 
-        In v's best class by structure, the EXACT_MEMBERS cheapest members are scored exactly (a teammate, a
+        In v's best class by structure, the ``exact_members`` cheapest members are scored exactly (a teammate, a
         recent partner or someone with no common free time is then seen for what they are) and the rest
         bounded by the next price; every other class counts by its structural value."""
         everyone = np.ones(self.scanner.size, dtype=bool)
@@ -360,11 +388,11 @@ class StructuralOptions:
         value = best.second[mine]  # every other class
         person = np.full(self.scanner.size, -1, dtype=np.int64)
         structural = best.first[mine] + cheapest.low[chosen]  # v's score bound with anyone of the class
-        for j in range(EXACT_MEMBERS + 1):
+        for j in range(self.exact_members + 1):
             has = np.isfinite(best.first[mine]) & (cheapest.count[chosen] > j)
             member = np.full(self.scanner.size, -1, dtype=np.int64)
             member[has] = cheapest.order[cheapest.first_of[chosen[has]] + j]
-            if j == EXACT_MEMBERS:  # the rest of the class, no cheaper than this one
+            if j == self.exact_members:  # the rest of the class, no cheaper than this one
                 offer = np.where(has, structural - prices[np.maximum(member, 0)], -np.inf)
                 _raise(value, person, people, offer, np.full(self.scanner.size, -1, dtype=np.int64))
                 break

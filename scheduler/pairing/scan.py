@@ -1,16 +1,15 @@
-"""Every pair's score at once: the engine's hard rules and soft-rule score (``pairing._hard_rule`` and
-``pairing._score``) evaluated for many pairs in one go with numpy.
+"""Every pair's score at once: the engine's hard rules (``rules.hard_rule``) and the score's table of terms
+(``score.TERMS``, each term's ``vector_value``) evaluated for many pairs in one go with numpy.
 
 Used where scoring pairs one by one in Python would be too slow: the candidate lists of medium-sized
 organisations (each person's best partners, found exactly rather than sampled) and the certified upper bound
-(``pairing_bound``), which needs, for every person, their best partners *and* a number no other partner can
-beat.
+(``bound``), which needs, for every person, their best partners *and* a number no other partner can beat.
 
-The arithmetic is the engine's, term by term and in the same order, so each score is the very float that
-``_score`` returns (``tests/unit/test_pairing_scan.py`` checks it on generated organisations): each soft rule
-that does not apply adds 0.0, which changes no float. Everything that depends on a pair rather than on its two
-people's attributes (history, block lists, named wishes) is a handful of entries per person, patched in per
-row after the vectorised part.
+The terms are added in the table's order, each as weight times value, so each score is the very float that
+``score.score_pair`` returns (``tests/unit/test_score_table.py`` and ``tests/unit/test_pairing_scan.py`` check
+it on generated organisations): a term that does not apply adds 0.0, which changes no float. Everything that
+depends on a pair rather than on its two people's attributes (history, block lists, named wishes) is a handful
+of entries per person, patched in per row after the vectorised part.
 """
 
 from __future__ import annotations
@@ -26,11 +25,9 @@ from numpy.typing import NDArray
 
 from scheduler.availability.slots import STEP, FreeTimeIndex
 from scheduler.model import Person, Program
-from scheduler.pairing.engine import _ACCEPTED, BASE_SCORE, PairHistory, _level
+from scheduler.pairing.rules import MODE_BITS, VIRTUAL_BIT, PairHistory
+from scheduler.pairing.score import BASE_SCORE, PairArrays, PeopleColumns, Side, seniority_level, weighted_terms
 
-_IN_PERSON, _VIRTUAL = 1, 2
-_MODE_BITS = {mode: sum(_IN_PERSON if m == "in_person" else _VIRTUAL for m in accepted)
-              for mode, accepted in _ACCEPTED.items()}
 # Rows scored per numpy call: large enough that per-call overhead vanishes, small enough that a chunk of rows
 # times everyone stays a few tens of megabytes.
 CHUNK_CELLS = 2_000_000
@@ -92,9 +89,9 @@ class PairScanner:
         self.office_raw = ids([p.office for p in self.people], blank_is_none=False)
         self.manager = ids([p.manager for p in self.people], blank_is_none=True)
         self.zone = ids([p.timezone for p in self.people], blank_is_none=False)
-        program_modes = _MODE_BITS[program.meeting_mode]
-        self.modes = np.array([program_modes & _MODE_BITS[p.mode] for p in self.people], dtype=np.int64)
-        levels = [_level(p) for p in self.people]
+        program_modes = MODE_BITS[program.meeting_mode]
+        self.modes = np.array([program_modes & MODE_BITS[p.mode] for p in self.people], dtype=np.int64)
+        levels = [seniority_level(p) for p in self.people]
         self.has_level = np.array([level is not None for level in levels])
         self.level = np.array([level or 0 for level in levels], dtype=np.int64)
 
@@ -159,6 +156,8 @@ class PairScanner:
             size = len(representatives)
             self.overlap = np.array([[free_time.working_overlap(representatives[a], representatives[b])
                                       for b in range(size)] for a in range(size)], dtype=np.float64)
+        self.columns = PeopleColumns(department=self.department, office=self.office_named, level=self.level,
+                                     has_level=self.has_level, zone=self.zone, manager=self.manager)
         self.size = n
         self.team_count = len(self.team_names)
         self.department_count = len(self.department_names)
@@ -179,61 +178,50 @@ class PairScanner:
         """The scores of ``rows`` (people's positions) against ``columns`` (default everyone): a
         len(rows) × len(columns) array, -inf where a hard rule forbids the pair or a person meets themself."""
         cols = np.arange(self.size) if columns is None else columns
-        w = self.weights
         r = rows[:, None]
-        score = np.full((len(rows), len(cols)), BASE_SCORE)
-        dept_r, dept_c = self.department[r], self.department[cols]
-        score += w.different_department * ((dept_r >= 0) & (dept_c >= 0) & (dept_r != dept_c))
-        office_r, office_c = self.office_named[r], self.office_named[cols]
-        score += w.different_office * ((office_r >= 0) & (office_c >= 0) & (office_r != office_c))
-        never_met = np.full(score.shape, w.never_met)
-        wished = np.zeros(score.shape, dtype=bool)
-        forbidden = np.zeros(score.shape, dtype=bool)
+        never_met = np.ones((len(rows), len(cols)))
+        wished = np.zeros(never_met.shape, dtype=bool)
+        forbidden = np.zeros(never_met.shape, dtype=bool)
         self._patch(rows, cols, never_met, wished, forbidden)
-        score += never_met
-        score += w.wishlist * wished
+        shared: NDArray[np.int64] | int = 0
         if self.interests.shape[1]:
             shared = (self.interests[rows] @ self.interests[cols].T).astype(np.int64)
-            score += w.shared_interest * np.minimum(3, shared) * (shared > 0)
-        manager_r, manager_c = self.manager[r], self.manager[cols]
-        score += w.no_shared_manager * ~((manager_r >= 0) & (manager_r == manager_c))
-        if w.seniority_mix:
-            both = self.has_level[r] & self.has_level[cols]
-            gap = np.abs(self.level[r] - self.level[cols])
-            score += w.seniority_mix * np.minimum(3, gap) * (both & (gap != 0))
         modes = self.modes[r] & self.modes[cols]
         forbidden |= modes == 0
-        forbidden |= ((modes & _VIRTUAL) == 0) & (self.office_raw[r] != self.office_raw[cols])
-        if self.starts is not None and self.free_time is not None:
+        forbidden |= ((modes & VIRTUAL_BIT) == 0) & (self.office_raw[r] != self.office_raw[cols])
+        hours = overlap = None
+        if self.starts is not None:
             common = (self._start_matrix(rows) @ self._start_matrix(cols).T).astype(np.int64)
             forbidden |= common == 0
             hours = common * STEP.total_seconds() / 3600
-            score += w.common_slots * np.minimum(1.0, hours / 5)
-            other_zone = self.zone[r] != self.zone[cols]
-            score += w.timezone_overlap * self.overlap[self.work_class[r], self.work_class[cols]] * other_zone
+            overlap = self.overlap[self.work_class[r], self.work_class[cols]]
+        score = self._add_terms(Side(self.columns, r), Side(self.columns, cols),
+                                PairArrays(never_met=never_met, wished=wished, shared=shared, hours=hours,
+                                           overlap=overlap), never_met.shape)
         if not self.relax_team:
             forbidden |= self.team[r] == self.team[cols]
         forbidden |= rows[:, None] == cols[None, :]
         score[forbidden] = -np.inf
         return score
 
+    def _add_terms(self, a: Side, b: Side, pair: PairArrays, shape: tuple[int, ...]) -> NDArray[np.float64]:
+        """BASE_SCORE plus every weighted term of the score's table, in its order, for the pairs of ``a`` and
+        ``b``."""
+        score = np.full(shape, BASE_SCORE)
+        for term, weight in weighted_terms(self.weights, calendars=self.starts is not None):
+            score += weight * term.vector_value(a, b, pair)
+        return score
+
     def pair_scores(self, first: NDArray[np.int64], second: NDArray[np.int64]) -> NDArray[np.float64]:
         """The scores of the pairs (first[i], second[i]), one each: ``scores`` term by term, pair by pair
-        rather than row by column (so each is the very float ``_score`` returns), -inf where a hard rule
+        rather than row by column (so each is the very float ``score.score_pair`` returns), -inf where a hard rule
         forbids the pair. Costs O(len(first)), whoever the people are: local search scores pairs that no
         candidate list holds."""
         a, b = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
-        w = self.weights
-        score = np.full(len(a), BASE_SCORE)
-        dept_a, dept_b = self.department[a], self.department[b]
-        score += w.different_department * ((dept_a >= 0) & (dept_b >= 0) & (dept_a != dept_b))
-        office_a, office_b = self.office_named[a], self.office_named[b]
-        score += w.different_office * ((office_a >= 0) & (office_b >= 0) & (office_a != office_b))
         facts = self._pair_facts()
         keys = a * self.size + b
         met = _lookup(facts.history_keys, keys)
         factor = _take(facts.history_factor, met, -1.0)
-        score += np.where(factor >= 0, w.never_met * factor, w.never_met)
         wished = _lookup(facts.wish_keys, keys) >= 0
         if len(facts.wish_group_keys):
             teams, departments = self.team_count, self.department_count
@@ -242,26 +230,21 @@ class PairScanner:
                 named = self.department[y] >= 0
                 wished |= named & (_lookup(facts.wish_group_keys,
                                            x * (teams + departments) + teams + self.department[y]) >= 0)
-        score += w.wishlist * wished
+        shared: NDArray[np.int64] | int = 0
         if self.interests.shape[1]:
             shared = np.einsum("ij,ij->i", self.interests[a], self.interests[b]).astype(np.int64)
-            score += w.shared_interest * np.minimum(3, shared) * (shared > 0)
-        manager_a, manager_b = self.manager[a], self.manager[b]
-        score += w.no_shared_manager * ~((manager_a >= 0) & (manager_a == manager_b))
-        if w.seniority_mix:
-            both = self.has_level[a] & self.has_level[b]
-            gap = np.abs(self.level[a] - self.level[b])
-            score += w.seniority_mix * np.minimum(3, gap) * (both & (gap != 0))
         modes = self.modes[a] & self.modes[b]
         forbidden = modes == 0
-        forbidden |= ((modes & _VIRTUAL) == 0) & (self.office_raw[a] != self.office_raw[b])
+        forbidden |= ((modes & VIRTUAL_BIT) == 0) & (self.office_raw[a] != self.office_raw[b])
+        hours = overlap = None
         if self.starts is not None:
             common = np.bitwise_count(self.starts[a] & self.starts[b]).sum(axis=1).astype(np.int64)
             forbidden |= common == 0
             hours = common * STEP.total_seconds() / 3600
-            score += w.common_slots * np.minimum(1.0, hours / 5)
-            other_zone = self.zone[a] != self.zone[b]
-            score += w.timezone_overlap * self.overlap[self.work_class[a], self.work_class[b]] * other_zone
+            overlap = self.overlap[self.work_class[a], self.work_class[b]]
+        pair = PairArrays(never_met=np.where(factor >= 0, factor, 1.0), wished=wished, shared=shared, hours=hours,
+                          overlap=overlap)
+        score = self._add_terms(Side(self.columns, a), Side(self.columns, b), pair, a.shape)
         if not self.relax_team:
             forbidden |= self.team[a] == self.team[b]
         if not self.relax_recent:
@@ -305,10 +288,11 @@ class PairScanner:
 
     def _patch(self, rows: NDArray[np.int64], cols: NDArray[np.int64], never_met: NDArray[np.float64],
                wished: NDArray[np.bool_], forbidden: NDArray[np.bool_]) -> None:
-        """History, blocks and wishes, which belong to pairs, into the ``rows`` × ``cols`` arrays: each fact
+        """History (as the never-met factor), blocks and wishes, which belong to pairs, into the ``rows`` ×
+        ``cols`` arrays: each fact
         found by binary search among the sorted keys of ``_pair_facts``, so the cost is the facts of these
         rows, not a Python loop per row (``cols`` are distinct)."""
-        n, facts, w = self.size, self._pair_facts(), self.weights
+        n, facts = self.size, self._pair_facts()
         by_person = np.argsort(cols, kind="stable")
         sorted_cols = cols[by_person]
 
@@ -323,7 +307,7 @@ class PairScanner:
         x, j, at = cells(facts.history_keys)
         factor = facts.history_factor[at]
         met = factor >= 0
-        never_met[x[met], j[met]] = w.never_met * factor[met]
+        never_met[x[met], j[met]] = factor[met]
         if not self.relax_recent:
             recent = facts.history_recent[at]
             forbidden[x[recent], j[recent]] = True

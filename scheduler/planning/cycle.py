@@ -35,8 +35,9 @@ from scheduler.model import (
     merge_intervals,
 )
 from scheduler.pairing.engine import PairHistory, meeting_modes, pair_people
+from scheduler.pairing.tuning import PairingTuning
 from scheduler.planning.links import ANNOUNCEMENT_ACTIONS, FEEDBACK_ACTIONS, UNSCHEDULED_ACTIONS, MatchLinks
-from scheduler.ports import CalendarProvider, UnitOfWork
+from scheduler.ports import CalendarProvider, SiteUrls, UnitOfWork
 
 Progress = Callable[[str, int, int], None]
 # People per calendar request from the cycle: a multiple of Google's 50 and Graph's 20 calendars per call,
@@ -57,14 +58,15 @@ class PlanSettings:
     """Organisation-wide settings of a plan: who the emails come from, where their links point, and each
     office's lunch hours and holidays.
 
-    ``links`` signs the one-click answer links of the emails (accept / decline / another time, we met / we
-    didn't meet). Without it (no secret key configured) emails link only to the plain match page, which needs a
-    sign-in.
+    ``site`` gives the addresses of the web site's pages (``web.urls.WebUrls``, passed in by the caller: the
+    core names no route). ``links`` signs the one-click answer links of the emails (accept / decline / another
+    time, we met / we didn't meet). Without it (no secret key configured) emails link only to the plain match
+    page, which needs a sign-in.
     """
 
     organizer: Attendee
     sender: str
-    base_url: str
+    site: SiteUrls
     offices: Mapping[str, OfficeRules] = field(default_factory=dict)
     links: MatchLinks | None = None
 
@@ -72,7 +74,7 @@ class PlanSettings:
         """``{action: signed URL}`` for ``email`` on ``meeting`` (empty without ``links``)."""
         if self.links is None:
             return {}
-        return self.links.urls(self.base_url, meeting, email, actions, now)
+        return self.links.urls(self.site, meeting, email, actions, now)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class CyclePlan:
     ineligible: Mapping[str, str] = field(default_factory=dict)
     calendar_problems: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # What steered the engine: with the seed, what replays the plan (kept in memory only: the cycles table has
+    # no column for it).
+    tuning: PairingTuning = field(default_factory=PairingTuning)
 
 
 def next_window(program: Program, now: datetime) -> Interval:
@@ -126,12 +131,14 @@ def plan_cycle(
     booked: Mapping[str, Sequence[Interval]] | None = None,
     offices: Mapping[str, OfficeRules] | None = None,
     progress: Progress | None = None,
+    tuning: PairingTuning | None = None,
 ) -> CyclePlan:
     """Decide one cycle: who is in, when each person is free, who meets whom, and when.
 
     ``booked`` holds meetings Coffee Chat already planned for people in this window (other programs), which
     count as busy even before they reach anyone's calendar. Tentative calendar events count as busy when
-    ``program.tentative_busy`` says so, and as free time otherwise.
+    ``program.tentative_busy`` says so, and as free time otherwise. ``tuning`` steers the pairing engine
+    (default ``PairingTuning()``); the plan carries the tuning it was made with.
     """
     ineligible: dict[str, str] = {}
     eligible: list[Person] = []
@@ -162,7 +169,8 @@ def plan_cycle(
         else:
             available.append(person)
 
-    result = pair_people(available, program, history=history, today=now.date(), seed=seed, free_time=index)
+    result = pair_people(available, program, history=history, today=now.date(), seed=seed, free_time=index,
+                         tuning=tuning)
     by_email = {person.email: person for person in eligible}
     meetings = choose_slots(result.groups, by_email, index, program, favour=history.edge_of_day)
     notes = list(result.notes)
@@ -180,6 +188,7 @@ def plan_cycle(
         ineligible=ineligible,
         calendar_problems=calendar_problems,
         notes=tuple(notes),
+        tuning=result.tuning,
     )
 
 
@@ -326,7 +335,7 @@ def plan_effects(cycle: Cycle, plan: CyclePlan, meetings: Sequence[Meeting],
         key = f"cycle-{cycle.id}/unmatched/{left_out.email}"
         message = emails.unmatched_notice(
             plan.people[left_out.email], left_out.reason, plan.program, sender=settings.sender,
-            base_url=settings.base_url, key=key, window_start=plan.window.start)
+            site=settings.site, key=key, window_start=plan.window.start)
         effects.append(Effect(key=key, kind="email", payload=emails.email_to_payload(message), cycle_id=cycle.id))
     return effects
 
@@ -347,7 +356,7 @@ def plan_meeting_change(meeting: Meeting, members: Sequence[Person], program: Pr
             key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "cancel", recipient.email)
             message = emails.meeting_cancellation(
                 meeting, members, recipient, program, settings.organizer, sender=settings.sender, stamp=now,
-                base_url=settings.base_url, key=key, reason=reason, attach_invite=attach)
+                site=settings.site, key=key, reason=reason, attach_invite=attach)
             effects.append(_email_effect(key, message, meeting))
         if not attach and meeting.slot is not None:
             effects.append(_event_effect(meeting, members, program, settings, now, "cancel"))
@@ -368,11 +377,11 @@ def _meeting_effects(meeting: Meeting, members: Sequence[Person], program: Progr
         if first == "announce":
             message = emails.match_announcement(
                 meeting, members, recipient, program, settings.organizer, sender=settings.sender, stamp=now,
-                base_url=settings.base_url, key=key, attach_invite=attach, actions=actions)
+                site=settings.site, key=key, attach_invite=attach, actions=actions)
         else:
             message = emails.meeting_rescheduled(
                 meeting, members, recipient, program, settings.organizer, sender=settings.sender, stamp=now,
-                base_url=settings.base_url, key=key, previous=previous, attach_invite=attach, actions=actions)
+                site=settings.site, key=key, previous=previous, attach_invite=attach, actions=actions)
         effects.append(_email_effect(key, message, meeting))
         if meeting.slot is None:
             continue
@@ -380,11 +389,11 @@ def _meeting_effects(meeting: Meeting, members: Sequence[Person], program: Progr
         if remind_at > now:
             key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "remind", recipient.email)
             reminder = emails.meeting_reminder(meeting, members, recipient, program, sender=settings.sender,
-                                               base_url=settings.base_url, key=key)
+                                               site=settings.site, key=key)
             effects.append(_email_effect(key, reminder, meeting, at=remind_at))
         key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "feedback", recipient.email)
         feedback = emails.feedback_request(
-            meeting, members, recipient, program, sender=settings.sender, base_url=settings.base_url, key=key,
+            meeting, members, recipient, program, sender=settings.sender, site=settings.site, key=key,
             actions=settings.answer_links(meeting, recipient.email, FEEDBACK_ACTIONS, now))
         effects.append(_email_effect(key, feedback, meeting, at=meeting.slot.end + FEEDBACK_DELAY))
     if not attach and meeting.slot is not None:
@@ -403,7 +412,7 @@ def _event_effect(meeting: Meeting, members: Sequence[Person], program: Program,
     """One ``calendar_event`` effect: the provider creates, moves or cancels the meeting's event (and sends the
     invitations itself). Keyed by the organizer, the one "person" the provider call acts as."""
     invite = emails.build_invite(meeting, members, program, settings.organizer, stamp=now,
-                                 match_url=emails.match_url(settings.base_url, meeting),
+                                 match_url=emails.match_url(settings.site, meeting),
                                  method="CANCEL" if action == "cancel" else "REQUEST")
     payload: dict[str, object] = {
         "version": EVENT_PAYLOAD_VERSION,

@@ -42,6 +42,7 @@ from scheduler.model import (
 )
 from scheduler.pairing.bound import certified_bound
 from scheduler.pairing.engine import PairHistory, pair_people
+from scheduler.pairing.tuning import BoundLimits, PairingTuning
 from scheduler.planning.cycle import choose_slots
 from scheduler.planning.report import count_mixed
 
@@ -51,10 +52,6 @@ INVALID_DOMAIN = "instance.invalid"
 # behind "=" (a character this pattern excludes), so two different ids can never share an address.
 _PLAIN_ID = re.compile(r"[a-z0-9][a-z0-9._+-]*")
 DEFAULT_SEED = 1
-# Up to this many eligible people the result's bound is the LP dual (3 s at 10,000 people, about a minute at
-# 100,000); above, unless asked for the tight bound, the structural covers (instant, a few percent looser), so
-# what-if planning stays quick.
-QUICK_LP_LIMIT = 20_000
 
 _TOP_KEYS = ("program", "window", "today", "seed", "people", "history")
 _PROGRAM_KEYS = ("name", "kind", "cadence", "group_size", "duration_minutes", "cooldown_cycles", "meeting_mode",
@@ -123,7 +120,8 @@ def load_instance(data: Any, *, source: str, now: datetime | None = None) -> Pai
                            window=window, busy=busy, seed=seed, email_of=email_of, id_of=id_of)
 
 
-def solve_instance(instance: PairingInstance, *, bound: bool = True, tight_bound: bool = False) -> dict[str, Any]:
+def solve_instance(instance: PairingInstance, *, bound: bool = True, tight_bound: bool = False,
+                   tuning: PairingTuning | None = None, limits: BoundLimits | None = None) -> dict[str, Any]:
     """Pair the instance's people and describe the result as JSON-ready data (see docs/pairing-instance.md).
 
     With a window, a free-time index is built (people without a busy list are planned on their working hours)
@@ -132,8 +130,11 @@ def solve_instance(instance: PairingInstance, *, bound: bool = True, tight_bound
     certified upper bound (``bound=False`` skips it) is timed apart in ``stats.bound_seconds``, as the issue
     allows at 100,000 people, and ``stats.bound_method`` says which
     argument gave it (for groups of 3 or 4 it bounds groupings of that size: see scheduler/pairing/bound.py).
-    The LP dual bound is used up to QUICK_LP_LIMIT people, or up to its own limit with ``tight_bound``.
+    The LP dual bound is used up to ``limits.quick_lp_limit`` people, or up to its own limit with
+    ``tight_bound``. ``tuning`` steers the engine and ``limits`` the bound (defaults: ``PairingTuning()``,
+    ``BoundLimits()``).
     """
+    limits = limits or BoundLimits()
     started = time.perf_counter()
     program = instance.program
     eligible: list[Person] = []
@@ -148,7 +149,7 @@ def solve_instance(instance: PairingInstance, *, bound: bool = True, tight_bound
     index = free_time_index(instance, eligible)
     pairing_started = time.perf_counter()
     result = pair_people(eligible, program, history=instance.history, today=instance.today, seed=instance.seed,
-                         free_time=index)
+                         free_time=index, tuning=tuning)
     pairing_seconds = time.perf_counter() - pairing_started
     by_email = {person.email: person for person in eligible}
     meetings: list[tuple[Group, Interval | None]]
@@ -169,7 +170,8 @@ def solve_instance(instance: PairingInstance, *, bound: bool = True, tight_bound
         position = {person.email: i for i, person in enumerate(eligible)}
         plan = [(position[group.members[0]], position[group.members[1]]) for group in result.groups]
         certificate = certified_bound(eligible, program, instance.history, instance.today, index, trios=bigger,
-                                      lp_limit=None if tight_bound else QUICK_LP_LIMIT, plan=plan)
+                                      lp_limit=None if tight_bound else limits.quick_lp_limit, plan=plan,
+                                      limits=limits)
         bound_value, bound_method = certificate.value, certificate.method
         bound_seconds = time.perf_counter() - started
 

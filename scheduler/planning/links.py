@@ -16,16 +16,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from scheduler.errors import InputError
 from scheduler.model import Meeting, require_utc
-
-if TYPE_CHECKING:
-    pass
-
+from scheduler.ports import SiteUrls
 
 ACCEPT = "accept"
 DECLINE = "decline"
@@ -93,15 +90,17 @@ class MatchLinks:
         token: str = self._serializers[action].dumps({"m": meeting.id, "e": email, "x": expires})
         return token
 
-    def url(self, base_url: str, meeting: Meeting, email: str, action: str, issued_at: datetime) -> str:
-        """``<base_url>/matches/<id>/<action>/<token>``: the page that asks to confirm ``action``."""
-        token = self.token(meeting, email, action, issued_at)
-        return f"{base_url.rstrip('/')}/matches/{meeting.id}/{action}/{token}"
+    def url(self, site: SiteUrls, meeting: Meeting, email: str, action: str, issued_at: datetime) -> str:
+        """The address on ``site`` of the page that asks ``email`` to confirm ``action`` on ``meeting``, with its
+        signed token (``SiteUrls.match_action``)."""
+        if meeting.id is None:
+            raise ValueError("links are made only for stored meetings")
+        return site.match_action(meeting.id, action, self.token(meeting, email, action, issued_at))
 
-    def urls(self, base_url: str, meeting: Meeting, email: str, actions: Sequence[str],
+    def urls(self, site: SiteUrls, meeting: Meeting, email: str, actions: Sequence[str],
              issued_at: datetime) -> dict[str, str]:
         """``{action: url}`` for each of ``actions``."""
-        return {action: self.url(base_url, meeting, email, action, issued_at) for action in actions}
+        return {action: self.url(site, meeting, email, action, issued_at) for action in actions}
 
     def load(self, action: str, token: str, meeting_id: int, now: datetime) -> str:
         """The address a valid ``token`` for ``action`` on meeting ``meeting_id`` was made for; ``MatchLinkError``

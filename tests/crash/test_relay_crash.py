@@ -31,10 +31,11 @@ from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
 from tests.conftest import SUNDAY_NOON
 from tests.fakes import FakeCalendarProvider, FakeClock
+from web.urls import WebUrls
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = PlanSettings(Attendee("coffee@example.com", "Coffee Chat"), "Coffee Chat <coffee@example.com>",
-                        "https://coffee.example.com")
+                        WebUrls("https://coffee.example.com"))
 LATER = SUNDAY_NOON + timedelta(minutes=6)  # after the driver's 5-minute lease: a crashed claim is due again
 NewUow = Callable[[], UnitOfWork]
 

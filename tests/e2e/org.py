@@ -19,6 +19,7 @@ from scheduler.config import load_config
 from scheduler.entrypoints.bootstrap import bootstrap
 from scheduler.model import Interval
 from scheduler.ports import UnitOfWork
+from web.urls import WebUrls
 
 LONDON = ZoneInfo("Europe/London")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -141,7 +142,8 @@ def person_row(email: str, name: str, team: str, department: str, *, timezone: s
 @contextmanager
 def open_store(config: Path) -> Iterator[UnitOfWork]:
     """A unit of work on the database of the config at ``config`` (read only: never committed)."""
-    services = bootstrap(load_config(config))
+    loaded = load_config(config)
+    services = bootstrap(loaded, site=WebUrls.from_config(loaded))
     try:
         with services.uow_factory() as uow:
             yield uow

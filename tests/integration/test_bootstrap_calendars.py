@@ -22,6 +22,7 @@ from scheduler.planning.run import run_cycle
 from scheduler.storage.migrate import upgrade_database
 from tests.fakes import FakeClock, FakeMailer
 from tests.fakes.google_server import GOOGLE_TOKEN_AUDIENCE, FakeGoogle
+from web.urls import WebUrls
 
 SUNDAY = datetime(2026, 11, 22, 12, tzinfo=UTC)
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -74,7 +75,7 @@ invites = "{invites}"
 def services(tmp_path: Path, google: FakeGoogle) -> Iterator[Services]:
     config = load_config(write_config(tmp_path, google))
     upgrade_database(config.database_url)
-    wired = bootstrap(config, clock=FakeClock(SUNDAY), mailer_factory=FakeMailer)
+    wired = bootstrap(config, site=WebUrls.from_config(config), clock=FakeClock(SUNDAY), mailer_factory=FakeMailer)
     yield wired
     wired.dispose()
 
@@ -122,7 +123,8 @@ def test_a_missing_key_fails_the_first_call_naming_the_variable(
         tmp_path: Path, google: FakeGoogle, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_VARIABLE)
     config = load_config(write_config(tmp_path, google))
-    wired = bootstrap(config, clock=FakeClock(SUNDAY), mailer_factory=FakeMailer)  # builds nothing yet
+    # builds nothing yet
+    wired = bootstrap(config, site=WebUrls.from_config(config), clock=FakeClock(SUNDAY), mailer_factory=FakeMailer)
     try:
         # The router's boundary keeps it to the people of that provider: each is told, the cycle goes on.
         answers = wired.calendar.fetch_busy([Person("a@g.example", "A", "t")], Interval(MONDAY, MONDAY + timedelta(1)))

@@ -31,12 +31,13 @@ from scheduler.planning.cycle import PlanSettings, next_window, plan_cycle
 from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
+from web.urls import WebUrls
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ics"
 HOSTILE = sorted((DATA / "hostile").glob("*"))
 COFFEE = Program("coffee")
 SETTINGS = PlanSettings(Attendee("coffee@example.com", "Coffee Chat"), "Coffee Chat <coffee@example.com>",
-                        "https://coffee.example.com")
+                        WebUrls("https://coffee.example.com"))
 POLICY = RetryPolicy(max_attempts=3, base=timedelta(minutes=1), lease=timedelta(minutes=5))
 BUG = AttributeError("'list' object has no attribute 'dt'")
 NewUow = Callable[[], UnitOfWork]

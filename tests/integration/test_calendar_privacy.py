@@ -28,13 +28,15 @@ from scheduler.ports import UnitOfWork
 from tests.fakes import FakeClock, FakeMailer
 from tests.fakes.google_server import GOOGLE_TOKEN_AUDIENCE, FakeGoogle
 from tests.fakes.graph_server import GraphFake, TlsFiles, make_tls_files
+from web.urls import WebUrls
 
 SUNDAY = datetime(2026, 11, 22, 12, tzinfo=UTC)
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 ORGANIZER = "coffee@example.com"
 GRAPH_SECRET = "privacy-test-client-secret"  # the fake's own; also must not leak
 SECRETS = ("Project Nightingale layoffs", "Room Everest 12", "Dr. Quentin Blackwood", "quentin.blackwood@partner")
-SETTINGS = PlanSettings(Attendee(ORGANIZER, "Coffee Chat"), f"Coffee Chat <{ORGANIZER}>", "https://coffee.example.com")
+SETTINGS = PlanSettings(Attendee(ORGANIZER, "Coffee Chat"), f"Coffee Chat <{ORGANIZER}>",
+                        WebUrls("https://coffee.example.com"))
 
 
 @pytest.fixture

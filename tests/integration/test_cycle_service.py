@@ -22,9 +22,10 @@ from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
 from tests.conftest import NEW_YORK
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
+from web.urls import WebUrls
 
 SETTINGS = PlanSettings(Attendee("coffee@example.com", "Coffee Chat"), "Coffee Chat <coffee@example.com>",
-                        "https://coffee.example.com")
+                        WebUrls("https://coffee.example.com"))
 COFFEE = Program("coffee")
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=3, base=timedelta(minutes=1), lease=timedelta(minutes=5))

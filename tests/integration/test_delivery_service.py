@@ -32,9 +32,10 @@ from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
 from tests.e2e.org import ANSI, COFFEE, HEADER, PEOPLE, Org, busy_calendar, person_row
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeEventCalendar, FakeMailer
+from web.urls import WebUrls
 
 SETTINGS = PlanSettings(Attendee("coffee@example.com", "Coffee Chat"), "Coffee Chat <coffee@example.com>",
-                        "https://coffee.example.com")
+                        WebUrls("https://coffee.example.com"))
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=4, base=timedelta(minutes=1), cap=timedelta(hours=1), lease=timedelta(minutes=5))
 NewUow = Callable[[], UnitOfWork]

@@ -34,9 +34,10 @@ from scheduler.storage.migrate import upgrade_database
 from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for, make_session_factory
 from tests.conftest import SUNDAY_NOON
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeEventCalendar, FakeMailer
+from web.urls import WebUrls
 
 SETTINGS = PlanSettings(Attendee("coffee@example.com", "Coffee Chat"), "Coffee Chat <coffee@example.com>",
-                        "https://coffee.example.com")
+                        WebUrls("https://coffee.example.com"))
 POLICY = RetryPolicy(max_attempts=50, base=timedelta(minutes=1), cap=timedelta(minutes=10),
                      lease=timedelta(minutes=5))
 _TEMPLATE: list[Path] = []

@@ -57,6 +57,7 @@ from tests.fakes.google_server import (
     slow,
     timeout_after_write,
 )
+from web.urls import WebUrls
 
 ORGANIZER = "coffee-bot@example.com"
 SERVICE_ACCOUNT = "coffeechat@example-project.iam.gserviceaccount.com"
@@ -740,7 +741,7 @@ def test_issue_13_the_outbox_delivers_a_quota_limited_event_once_the_limit_lifts
             uow.people.save(Person(f"p{n}@example.com", f"P{n}", f"team-{n}", verified_at=SUNDAY_NOON))
         uow.commit()
     settings = PlanSettings(Attendee(ORGANIZER, "Coffee Chat"), f"Coffee Chat <{ORGANIZER}>",
-                            "https://coffee.example.com")
+                            WebUrls("https://coffee.example.com"))
     run_cycle(new_uow, FakeCalendarProvider(), clock, Program("coffee", invites="google"), settings)
     performers = standard_performers(FakeMailer(), {"google": calendar})
     policy = RetryPolicy(max_attempts=4)

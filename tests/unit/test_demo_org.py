@@ -24,7 +24,8 @@ from scheduler.entrypoints.demo_org import (
     offices_config,
     write_organisation,
 )
-from scheduler.model import Busy, Interval, Person, merge_intervals, subtract_intervals
+from scheduler.model import Busy, Interval, Person, merge_intervals
+from tests.intervals import subtract_intervals
 
 LONDON = "Europe/London"
 BERLIN = "Europe/Berlin"

@@ -25,6 +25,7 @@ from icalendar import Calendar
 from integrations.invites import render_invite
 from scheduler.delivery import emails
 from scheduler.model import Attendee, EmailMessage, Group, Interval, Invite, Meeting, Person, Program
+from web.urls import WebUrls
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "data" / "snapshots"
 LONDON = "Europe/London"
@@ -34,6 +35,7 @@ TOKYO = "Asia/Tokyo"
 SENDER = "Coffee Chat <coffee@example.com>"
 ORGANIZER = Attendee("coffee@example.com", "Coffee Chat")
 BASE_URL = "https://coffee.example.com/"
+SITE = WebUrls(BASE_URL)
 STAMP = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
 SLOT = Interval(datetime(2026, 11, 24, 10, 30, tzinfo=UTC), datetime(2026, 11, 24, 11, 0, tzinfo=UTC))
 PROGRAM = Program("Engineering coffee")
@@ -103,7 +105,7 @@ def announce(meeting: Meeting, members: list[Person], recipient: Person, **overr
     arguments: dict[str, object] = {
         "sender": SENDER,
         "stamp": STAMP,
-        "base_url": BASE_URL,
+        "site": SITE,
         "key": f"cycle-7/meeting-{meeting.id}/seq-{meeting.sequence}/announce/{recipient.email}",
     }
     arguments.update(overrides)
@@ -143,7 +145,7 @@ def test_unmatched_notice_snapshots() -> None:
         "an odd number of people signed up, and everyone else already had a partner",
         PROGRAM,
         sender=SENDER,
-        base_url=BASE_URL,
+        site=SITE,
         key="cycle-7/unmatched/ana@example.com",
         window_start=datetime(2026, 11, 23, 0, 0, tzinfo=UTC),
     )
@@ -270,7 +272,7 @@ def test_without_a_location_the_place_follows_the_program_mode() -> None:
     meeting = create_meeting(location="")
 
     message = emails.match_announcement(
-        meeting, [ANA, BEN], ANA, in_person, ORGANIZER, sender=SENDER, stamp=STAMP, base_url=BASE_URL, key="k"
+        meeting, [ANA, BEN], ANA, in_person, ORGANIZER, sender=SENDER, stamp=STAMP, site=SITE, key="k"
     )
 
     assert "Where:  In person: pick a place together" in message.text
@@ -356,7 +358,7 @@ def test_unmatched_notice_is_kind_and_names_the_next_round_in_the_readers_zone()
         "no common free time with anyone this round",
         fortnightly,
         sender=SENDER,
-        base_url="https://coffee.example.com",
+        site=WebUrls("https://coffee.example.com"),
         key="k",
         # Sunday 22 November 23:00 UTC is already Monday morning in Tokyo.
         window_start=datetime(2026, 11, 22, 23, 0, tzinfo=UTC),
@@ -372,7 +374,7 @@ def test_unmatched_notice_is_kind_and_names_the_next_round_in_the_readers_zone()
 
 def test_unmatched_notice_escapes_the_reason_in_html() -> None:
     message = emails.unmatched_notice(
-        ANA, "<b>nobody</b> & co", PROGRAM, sender=SENDER, base_url=BASE_URL, key="k", window_start=STAMP
+        ANA, "<b>nobody</b> & co", PROGRAM, sender=SENDER, site=SITE, key="k", window_start=STAMP
     )
 
     assert "&lt;b&gt;nobody&lt;/b&gt; &amp; co" in message.html
@@ -411,9 +413,9 @@ def test_a_sender_without_a_domain_is_refused() -> None:
 
 
 def test_templates_refuse_undefined_variables() -> None:
-    environment = emails._environment()
+    environment = emails.template_environment()
 
-    assert environment is emails._environment()  # built once, on first use
+    assert environment is emails.template_environment()  # built once, on first use
     with pytest.raises(jinja2.UndefinedError):
         environment.get_template("unmatched_notice.txt").render({})
 
@@ -540,7 +542,7 @@ def test_any_message_round_trips_through_a_json_payload(message: EmailMessage) -
 
 def test_reminder_snapshots() -> None:
     meeting = create_meeting()
-    message = emails.meeting_reminder(meeting, [ANA, BEN], BEN, PROGRAM, sender=SENDER, base_url=BASE_URL,
+    message = emails.meeting_reminder(meeting, [ANA, BEN], BEN, PROGRAM, sender=SENDER, site=SITE,
                                       key="cycle-7/meeting-42/seq-0/remind/ben@example.com")
     assert message.invite is None
     assert message.to == ("Ben Okafor <ben@example.com>",)
@@ -552,7 +554,7 @@ def test_reminder_snapshots() -> None:
 def test_a_meeting_without_a_time_has_no_reminder() -> None:
     with pytest.raises(ValueError, match="no time to remind"):
         emails.meeting_reminder(create_meeting(slot=None), [ANA, BEN], ANA, PROGRAM, sender=SENDER,
-                                base_url=BASE_URL, key="k")
+                                site=SITE, key="k")
 
 
 # --- feedback, cancellation, reschedule ---------------------------------------------------------------------
@@ -569,13 +571,13 @@ def calendar_part_of(message: EmailMessage) -> str:
 
 
 def test_match_url_is_built_in_one_place() -> None:
-    assert emails.match_url("https://coffee.example.com/", create_meeting()) == "https://coffee.example.com/matches/42"
+    assert emails.match_url(SITE, create_meeting()) == "https://coffee.example.com/matches/42"
     with pytest.raises(ValueError, match="stored"):
-        emails.match_url(BASE_URL, create_meeting(id=None))
+        emails.match_url(SITE, create_meeting(id=None))
 
 
 def test_feedback_request_snapshots() -> None:
-    message = emails.feedback_request(create_meeting(), [ANA, BEN], ANA, PROGRAM, sender=SENDER, base_url=BASE_URL,
+    message = emails.feedback_request(create_meeting(), [ANA, BEN], ANA, PROGRAM, sender=SENDER, site=SITE,
                                       key="cycle-7/meeting-42/seq-0/feedback/ana@example.com")
     assert message.invite is None
     assert message.subject == "Did you meet Ben Okafor?"
@@ -585,14 +587,14 @@ def test_feedback_request_snapshots() -> None:
     assert_snapshot("feedback.html", message.html)
     with pytest.raises(ValueError, match="no time to ask"):
         emails.feedback_request(create_meeting(slot=None), [ANA, BEN], ANA, PROGRAM, sender=SENDER,
-                                base_url=BASE_URL, key="k")
+                                site=SITE, key="k")
 
 
 def test_cancellation_snapshots_with_a_cancel_invite() -> None:
     meeting = create_meeting(sequence=1, state="cancelled")
     message = emails.meeting_cancellation(
         meeting, [ANA, BEN], BEN, PROGRAM, ORGANIZER, sender=SENDER, stamp=STAMP + timedelta(days=1),
-        base_url=BASE_URL, key="cycle-7/meeting-42/seq-1/cancel/ben@example.com", reason="Ana is <ill> & away")
+        site=SITE, key="cycle-7/meeting-42/seq-1/cancel/ben@example.com", reason="Ana is <ill> & away")
     assert message.subject == "Cancelled: coffee chat with Ana López"
     assert message.invite is not None
     assert (message.invite.method, message.invite.sequence, message.invite.uid) == ("CANCEL", 1, meeting.uid)
@@ -610,12 +612,12 @@ def test_cancellation_snapshots_with_a_cancel_invite() -> None:
 def test_cancellation_without_invite_when_a_provider_sends_them() -> None:
     message = emails.meeting_cancellation(
         create_meeting(sequence=1), [ANA, BEN], ANA, PROGRAM, ORGANIZER, sender=SENDER, stamp=STAMP,
-        base_url=BASE_URL, key="k", attach_invite=False)
+        site=SITE, key="k", attach_invite=False)
     assert message.invite is None
     assert "receives the cancellation separately" in message.text
     assert "Why:" not in message.text
     no_slot = emails.meeting_cancellation(create_meeting(slot=None, sequence=1), [ANA, BEN], ANA, PROGRAM, ORGANIZER,
-                                          sender=SENDER, stamp=STAMP, base_url=BASE_URL, key="k")
+                                          sender=SENDER, stamp=STAMP, site=SITE, key="k")
     assert no_slot.invite is None
     assert "calendar" not in no_slot.text
 
@@ -625,7 +627,7 @@ def test_reschedule_snapshots_with_an_updated_request() -> None:
     meeting = create_meeting(slot=new_slot, sequence=2)
     message = emails.meeting_rescheduled(
         meeting, [ANA, BEN], ANA, PROGRAM, ORGANIZER, sender=SENDER, stamp=STAMP + timedelta(days=1),
-        base_url=BASE_URL, key="cycle-7/meeting-42/seq-2/reschedule/ana@example.com", previous=SLOT)
+        site=SITE, key="cycle-7/meeting-42/seq-2/reschedule/ana@example.com", previous=SLOT)
     assert message.subject == "New time: coffee chat with Ben Okafor, Wednesday 25 November 12:30"
     assert message.invite is not None
     assert (message.invite.method, message.invite.sequence) == ("REQUEST", 2)
@@ -639,7 +641,7 @@ def test_reschedule_snapshots_with_an_updated_request() -> None:
     assert (str(event["UID"]), event["SEQUENCE"], event.start) == (meeting.uid, 2, new_slot.start)
     with pytest.raises(ValueError, match="no new time"):
         emails.meeting_rescheduled(create_meeting(slot=None), [ANA, BEN], ANA, PROGRAM, ORGANIZER, sender=SENDER,
-                                   stamp=STAMP, base_url=BASE_URL, key="k", previous=SLOT)
+                                   stamp=STAMP, site=SITE, key="k", previous=SLOT)
 
 
 def test_announcement_without_invite_when_a_provider_sends_it_snapshots() -> None:
@@ -660,7 +662,7 @@ def test_announcement_calendar_part_snapshot() -> None:
 def test_new_emails_never_put_a_line_break_in_a_header(build: str) -> None:
     mallory = make_person(email="mal@example.com", name="Mal\r\nBcc: victim@example.com")
     meeting = create_meeting(ANA, mallory)
-    common: dict[str, Any] = {"sender": SENDER, "base_url": BASE_URL, "key": "k"}
+    common: dict[str, Any] = {"sender": SENDER, "site": SITE, "key": "k"}
     if build == "feedback":
         message = emails.feedback_request(meeting, [ANA, mallory], ANA, PROGRAM, **common)
     elif build == "cancel":
@@ -676,6 +678,6 @@ def test_new_emails_never_put_a_line_break_in_a_header(build: str) -> None:
 
 def test_cancel_and_reschedule_payloads_round_trip() -> None:
     cancel = emails.meeting_cancellation(create_meeting(sequence=1), [ANA, BEN], ANA, PROGRAM, ORGANIZER,
-                                         sender=SENDER, stamp=STAMP, base_url=BASE_URL, key="k")
+                                         sender=SENDER, stamp=STAMP, site=SITE, key="k")
     payload = json.loads(json.dumps(emails.email_to_payload(cancel)))
     assert emails.email_from_payload(payload) == cancel

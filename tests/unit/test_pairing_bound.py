@@ -12,15 +12,12 @@ from hypothesis import strategies as st
 
 from scheduler.availability.slots import FreeTimeIndex, SlotRules
 from scheduler.model import Busy, Interval, Person, Program, Weights
-from scheduler.pairing import bound as pairing_bound
-from scheduler.pairing.bound import (
-    best_partner_scores,
-    cover_bound,
-    halves_bound,
-    structural_best_scores,
-    upper_bound,
-)
-from scheduler.pairing.engine import RELAXABLE, PairHistory, _hard_rule, _may_relax, _score, pair_people
+from scheduler.pairing.bound import cover_bound, score_every_pair, structural_best_scores
+from scheduler.pairing.engine import pair_people
+from scheduler.pairing.rules import RELAXABLE, PairHistory, hard_rule, may_relax
+from scheduler.pairing.score import score_pair
+from scheduler.pairing.tuning import BoundLimits
+from tests.pairing_bounds import best_partner_scores, halves_bound, upper_bound
 
 TODAY = date(2026, 11, 22)
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -86,9 +83,9 @@ def allowed_scores(people: Sequence[Person], program: Program, history: PairHist
     scores = {}
     for i, a in enumerate(people):
         for j in range(i + 1, len(people)):
-            refusal = _hard_rule(a, people[j], program, history, free_time)
-            if refusal is None or _may_relax(refusal, relax):
-                scores[(i, j)] = _score(a, people[j], program, history, TODAY, free_time).score
+            refusal = hard_rule(a, people[j], program, history, free_time)
+            if refusal is None or may_relax(refusal, relax):
+                scores[(i, j)] = score_pair(a, people[j], program, history, TODAY, free_time).score
     return scores
 
 
@@ -139,9 +136,9 @@ def test_the_bound_is_never_below_the_best_grouping(instance: tuple, trios: int)
 def test_the_structural_bound_holds_too(instance: tuple, trios: int) -> None:
     people, program, history, free_time = instance
     optimum = best_grouping(len(people), allowed_scores(people, program, history, free_time), trios)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pairing_bound, "EXACT_LIMIT", 0)  # as for a large organisation: no pair is scored
-        bound = upper_bound(people, program, history, TODAY, free_time, trios=trios)
+    # As for a large organisation: no pair is scored.
+    bound = upper_bound(people, program, history, TODAY, free_time, trios=trios,
+                        limits=BoundLimits(exact_scan_limit=0))
     assert bound >= optimum - 1e-9
 
 
@@ -154,8 +151,8 @@ def test_structure_bounds_every_persons_best_partner_from_above(instance: tuple)
     for i in range(len(people)):
         assert exact[i] == max((s for pair, s in scores.items() if i in pair), default=-math.inf)
 
-    exact_without_wish = pairing_bound._scan(people, program, history, TODAY, free_time,
-                                             keep_edges=False).best_without_wish
+    exact_without_wish = score_every_pair(people, program, history, TODAY, free_time,
+                                          keep_edges=False).best_without_wish
 
     structural, without_wish = structural_best_scores(people, program, free_time)
 
@@ -218,7 +215,7 @@ def test_the_default_allows_one_trio_for_an_odd_count() -> None:
               for i in range(3)]
     program = Program("test")
     # Everyone scores the same with everyone: the trio's three pairs are the best grouping.
-    pair = _score(people[0], people[1], program, PairHistory(), TODAY, None).score
+    pair = score_pair(people[0], people[1], program, PairHistory(), TODAY, None).score
     assert upper_bound(people, program, PairHistory(), TODAY) >= 3 * pair
     assert upper_bound(people[:2], program, PairHistory(), TODAY) == pytest.approx(pair, abs=1e-3)
 
@@ -234,10 +231,8 @@ def test_a_team_of_more_than_half_bounds_by_the_others_alone() -> None:
     people = [Person(email=f"p{i}@example.com", name=f"P {i}", team="big" if i < 6 else f"t{i}",
                      department="Eng" if i % 2 else "Sales", verified_at=MONDAY) for i in range(10)]
     program = Program("test", relax="cooldown")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pairing_bound, "EXACT_LIMIT", 0)
-        best, _ = structural_best_scores(people, program)
-        bound = upper_bound(people, program, PairHistory(), TODAY, trios=0)
+    best, _ = structural_best_scores(people, program)
+    bound = upper_bound(people, program, PairHistory(), TODAY, trios=0, limits=BoundLimits(exact_scan_limit=0))
     # Only four pairs can exist (each needs someone from outside the big team): not five.
     assert bound == pytest.approx(sum(best[6:]))
     assert bound < halves_bound(best)

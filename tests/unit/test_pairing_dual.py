@@ -7,16 +7,16 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import scheduler.pairing.engine as pairing
 from scheduler.model import Person, Program, Weights
 from scheduler.pairing.bound import certified_bound, structural_lp_bound
-from scheduler.pairing.engine import RELAXABLE, PairHistory, _hard_rule, pair_people
-from scheduler.pairing.lp import Priced, StructuralOptions, _assignment, block_columns, round_to_pairs
+from scheduler.pairing.engine import PairingEngine, pair_people
+from scheduler.pairing.lp import Priced, StructuralOptions, assignment_prices, block_columns, round_to_pairs
+from scheduler.pairing.rules import RELAXABLE, PairHistory, hard_rule
 from scheduler.pairing.scan import PairScanner
+from scheduler.pairing.tuning import PairingTuning
 from tests.unit.test_pairing_scan import TODAY, optimum, organisation
 
 
@@ -89,7 +89,7 @@ def test_assignment_prices_value_the_best_fractional_matching() -> None:
     """A triangle of weight-2 edges: the best fractional matching takes half of each edge (3.0), a matching
     only one edge (2.0); the prices leave nobody a better option than what they got."""
     first, second = np.array([0, 1, 0]), np.array([1, 2, 2])
-    right, alone, _, value = _assignment(3, first, second, np.array([2.0, 2.0, 2.0]))
+    right, alone, _, value = assignment_prices(3, first, second, np.array([2.0, 2.0, 2.0]))
     assert value == 3.0
     for a, b in itertools.permutations(range(3), 2):
         assert 2.0 - right[b] <= max(2.0 - right[c] for c in range(3) if c != a) + 1e-9
@@ -123,10 +123,11 @@ def test_the_engine_by_lp_keeps_every_rule_and_places_everyone_it_can(seed: int,
                                                                       relax: str) -> None:
     people, history, index = organisation(seed, size, calendars=calendars)
     program = Program("coffee", relax=relax)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pairing, "LP_FROM", 2)
-        by_lp = pair_people(people, program, history=history, today=TODAY, seed=seed, free_time=index)
-        assert by_lp == pair_people(people, program, history=history, today=TODAY, seed=seed, free_time=index)
+    by_lp_from_two = PairingTuning(lp_from=2)
+    by_lp = pair_people(people, program, history=history, today=TODAY, seed=seed, free_time=index,
+                        tuning=by_lp_from_two)
+    assert by_lp == pair_people(people, program, history=history, today=TODAY, seed=seed, free_time=index,
+                                tuning=by_lp_from_two)
     by_blocks = pair_people(people, program, history=history, today=TODAY, seed=seed, free_time=index)
     placed = [email for group in by_lp.groups for email in group.members]
     assert sorted(placed + [u.email for u in by_lp.unmatched]) == sorted(p.email for p in people)
@@ -135,39 +136,38 @@ def test_the_engine_by_lp_keeps_every_rule_and_places_everyone_it_can(seed: int,
     for group in by_lp.groups:
         assert 2 <= len(group.members) <= 3
         for x, y in itertools.combinations(group.members, 2):
-            refusal = _hard_rule(by_email[x], by_email[y], program, history, index)
+            refusal = hard_rule(by_email[x], by_email[y], program, history, index)
             assert refusal is None or refusal in relaxed
     assert len(placed) >= sum(len(group.members) for group in by_blocks.groups) - 2
 
 
-def test_the_engine_by_lp_comes_within_one_percent_of_the_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_engine_by_lp_comes_within_one_percent_of_the_optimum() -> None:
     people, history, index = organisation(9, 600, calendars=True)
     program = Program("coffee")
-    monkeypatch.setattr(pairing, "LP_FROM", 100)
-    result = pair_people(people, program, history=history, today=TODAY, seed=2, free_time=index)
+    result = pair_people(people, program, history=history, today=TODAY, seed=2, free_time=index,
+                         tuning=PairingTuning(lp_from=100))
     trios = sum(1 for g in result.groups if len(g.members) > 2)
     optimum = certified_bound(people, program, history, TODAY, index, trios=trios)
     assert optimum.method.startswith("the optimum")
     assert sum(g.score for g in result.groups) >= 0.99 * optimum.value
 
 
-def test_the_lp_on_blocks_gives_the_same_plan_side_by_side_and_keeps_every_rule(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_lp_on_blocks_gives_the_same_plan_side_by_side_and_keeps_every_rule() -> None:
     people, history, index = organisation(6, 300, calendars=True)
     program = Program("coffee")
-    monkeypatch.setattr(pairing, "LP_FROM", 2)
-    monkeypatch.setattr(pairing, "LP_BLOCK", 80)
     plans = []
     for workers in (1, 2):
-        monkeypatch.setattr(pairing, "WORKERS", workers)
-        plans.append(pair_people(people, program, history=history, today=TODAY, seed=3, free_time=index))
+        tuning = PairingTuning(lp_from=2, lp_block=80, workers=workers)
+        plans.append(pair_people(people, program, history=history, today=TODAY, seed=3, free_time=index,
+                                 tuning=tuning))
     assert plans[0] == plans[1]
     by_email = {p.email: p for p in people}
     for group in plans[0].groups:
         for x, y in itertools.combinations(group.members, 2):
-            assert _hard_rule(by_email[x], by_email[y], program, history, index) in (None, "met recently")
-    monkeypatch.setattr(pairing, "LP_BLOCK", 10**9)  # the LP on everyone at once does at least as well
-    whole = pair_people(people, program, history=history, today=TODAY, seed=3, free_time=index)
+            assert hard_rule(by_email[x], by_email[y], program, history, index) in (None, "met recently")
+    # The LP on everyone at once does at least as well.
+    whole = pair_people(people, program, history=history, today=TODAY, seed=3, free_time=index,
+                        tuning=PairingTuning(lp_from=2, lp_block=10**9))
     assert sum(g.score for g in whole.groups) >= sum(g.score for g in plans[0].groups) * 0.97
 
 
@@ -176,12 +176,12 @@ def test_people_an_odd_cycle_left_out_are_matched_again_with_the_pairs_around_th
     """x and y share a team; the plan pairs a with b. Matching x, y, a and b again places everyone."""
     x, y = create_person(team="x"), create_person(team="x")
     a, b, c, d = (create_person() for _ in range(4))
-    engine = pairing._Engine([x, y, a, b, c, d], Program("coffee"), PairHistory(), TODAY, 1, None)
+    engine = PairingEngine([x, y, a, b, c, d], Program("coffee"), PairHistory(), TODAY, 1, None)
     at = engine.index
     engine.candidates[at[x.email]] = [at[a.email]]
     engine.candidates[at[y.email]] = [at[b.email]]
     plan = [sorted([at[a.email], at[b.email]]), sorted([at[c.email], at[d.email]])]
-    pairs, left = engine._rematch_around([list(pair) for pair in plan], [at[x.email], at[y.email]])
+    pairs, left = engine.rematch_around([list(pair) for pair in plan], [at[x.email], at[y.email]])
     assert left == []
     assert sorted(at[c.email] in pair and at[d.email] in pair for pair in pairs) == [False, False, True]
     placed = sorted(person for pair in pairs for person in pair)
@@ -190,7 +190,7 @@ def test_people_an_odd_cycle_left_out_are_matched_again_with_the_pairs_around_th
         assert {engine.order[i].team for i in pair} != {"x"}
     # Nobody around them to re-match: the plan stays as it was.
     engine.candidates.clear()
-    assert engine._rematch_around([list(pair) for pair in plan], [at[x.email], at[y.email]]) == (
+    assert engine.rematch_around([list(pair) for pair in plan], [at[x.email], at[y.email]]) == (
         plan, [at[x.email], at[y.email]])
 
 

@@ -13,10 +13,14 @@ from hypothesis import strategies as st
 
 from scheduler.availability.slots import FreeTimeIndex, SlotRules
 from scheduler.model import Attendee, Busy, Cycle, Interval, Person, Program
-from scheduler.pairing.bound import certified_bound, top_scores_bound, upper_bound
-from scheduler.pairing.engine import PairHistory, _hard_rule, _score, core_group_sizes, group_sizes, pair_people
+from scheduler.pairing.bound import certified_bound, top_scores_bound
+from scheduler.pairing.engine import pair_people
+from scheduler.pairing.rules import PairHistory, core_group_sizes, group_sizes, hard_rule
+from scheduler.pairing.score import score_pair
 from scheduler.planning.cycle import PlanSettings, plan_cycle, plan_effects, slot_reason
 from tests.fakes import FakeCalendarProvider
+from tests.pairing_bounds import upper_bound
+from web.urls import WebUrls
 
 TODAY = date(2026, 11, 22)
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -35,7 +39,7 @@ def group(people: list[Person], program: Program, history: PairHistory | None = 
 
 
 def pair_score(a: Person, b: Person, program: Program, history: PairHistory | None = None) -> float:
-    return _score(a, b, program, history or PairHistory(), TODAY, None, explain=False).score
+    return score_pair(a, b, program, history or PairHistory(), TODAY, None, explain=False).score
 
 
 # -- sizes ------------------------------------------------------------------------------------------------
@@ -95,7 +99,7 @@ def test_no_hard_rule_breaks_inside_any_group(specs: list[tuple[int, int, str, s
         assert 2 <= len(g.members) <= size + 1
         assert g.reasons
         for x, y in itertools.combinations(g.members, 2):
-            refusal = _hard_rule(by_email[x], by_email[y], program, history, None)
+            refusal = hard_rule(by_email[x], by_email[y], program, history, None)
             # Only the program's relaxation may let a recent pair meet, and the reasons then say so.
             assert refusal is None or (relax == "cooldown" and refusal == "met recently")
             if refusal is not None:
@@ -276,7 +280,7 @@ def test_the_bound_holds_for_every_grouping_of_a_small_organisation(
         for count in range(1, size + 1):
             for mates in itertools.combinations(others, count):
                 members = [first, *mates]
-                if any(_hard_rule(a, b, program, PairHistory(), None) for a, b in itertools.combinations(members, 2)):
+                if any(hard_rule(a, b, program, PairHistory(), None) for a, b in itertools.combinations(members, 2)):
                     continue
                 inside = sum(pair_score(a, b, program) for a, b in itertools.combinations(members, 2))
                 options.append(inside + best([p for p in others if p not in mates]))
@@ -316,7 +320,7 @@ def test_a_cycle_of_lunch_groups_books_a_common_slot_and_writes_to_every_member(
     cycle = Cycle(program=program.name, window=WINDOW, seed=5, id=1)
     meetings = [replace(m, id=n, cycle_id=1) for n, m in enumerate(plan.meetings)]
     settings_ = PlanSettings(organizer=Attendee("coffee@example.com", "Coffee Chat"), sender="coffee@example.com",
-                             base_url="https://coffee.example.com")
+                             site=WebUrls("https://coffee.example.com"))
     effects = plan_effects(cycle, plan, meetings, settings_)
     announced = [e.key.rsplit("/", 1)[1] for e in effects if "/announce/" in e.key]
     assert sorted(announced) == sorted(p.email for p in people)

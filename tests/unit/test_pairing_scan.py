@@ -12,12 +12,15 @@ import rustworkx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import scheduler.pairing.engine as pairing
 from scheduler.availability.slots import FreeTimeIndex, SlotRules
 from scheduler.model import Busy, Interval, Person, Program, Weights, WorkingHours
-from scheduler.pairing.bound import certified_bound, halves_bound, lp_matching_bound
-from scheduler.pairing.engine import RELAXABLE, PairHistory, _hard_rule, _may_relax, _score, pair_people
+from scheduler.pairing.bound import certified_bound, lp_matching_bound
+from scheduler.pairing.engine import pair_people
+from scheduler.pairing.rules import RELAXABLE, PairHistory, hard_rule, may_relax
 from scheduler.pairing.scan import PairScanner
+from scheduler.pairing.score import score_pair
+from scheduler.pairing.tuning import BoundLimits, PairingTuning
+from tests.pairing_bounds import halves_bound
 
 TODAY = date(2026, 11, 22)
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -72,11 +75,11 @@ def test_the_scan_gives_the_engines_score_and_rules_for_every_pair(
     scores = scanner.scores(np.arange(size))
     for i, j in itertools.product(range(size), repeat=2):
         a, b = people[i], people[j]
-        refusal = _hard_rule(a, b, program, history, index)
-        if i == j or (refusal is not None and not _may_relax(refusal, relax)):
+        refusal = hard_rule(a, b, program, history, index)
+        if i == j or (refusal is not None and not may_relax(refusal, relax)):
             assert scores[i, j] == -np.inf, (i, j, refusal)
         else:  # the very same float, not an approximation
-            assert scores[i, j] == _score(a, b, program, history, TODAY, index, explain=False).score, (i, j)
+            assert scores[i, j] == score_pair(a, b, program, history, TODAY, index, explain=False).score, (i, j)
 
 
 @settings(max_examples=60, deadline=None)
@@ -115,18 +118,19 @@ def test_best_partner_lists_hold_the_best_and_nothing_outside_beats_them(calenda
         assert list(within.score[x][np.isfinite(within.score[x])]) == list(row[:4])
 
 
-def test_the_engine_keeps_every_rule_with_scanned_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pairing, "SCAN_FROM", 0)
+def test_the_engine_keeps_every_rule_with_scanned_candidates() -> None:
+    scanned = PairingTuning(scan_from=0)
     for seed in range(6):
         people, history, index = organisation(seed, 41, calendars=seed % 2 == 0)
         program = Program("coffee", relax="never")
-        result = pair_people(people, program, history=history, today=TODAY, seed=seed, free_time=index)
+        result = pair_people(people, program, history=history, today=TODAY, seed=seed, free_time=index,
+                             tuning=scanned)
         placed = [e for g in result.groups for e in g.members]
         assert sorted(placed + [u.email for u in result.unmatched]) == sorted(p.email for p in people)
         by_email = {p.email: p for p in people}
         for g in result.groups:
             for x, y in itertools.combinations(g.members, 2):
-                assert _hard_rule(by_email[x], by_email[y], program, history, index) is None
+                assert hard_rule(by_email[x], by_email[y], program, history, index) is None
 
 
 def optimum(people: list[Person], program: Program, history: PairHistory, index: FreeTimeIndex | None) -> float:
@@ -168,15 +172,13 @@ def test_the_lp_bound_is_tight_on_a_mid_sized_organisation() -> None:
     assert bound < halves_bound(best)
 
 
-def test_above_a_thousand_people_the_bound_is_the_lp_dual(monkeypatch: pytest.MonkeyPatch) -> None:
-    import scheduler.pairing.bound as pairing_bound
-
-    monkeypatch.setattr(pairing_bound, "MATCHING_LIMIT", 50)
+def test_above_a_thousand_people_the_bound_is_the_lp_dual() -> None:
+    limits = BoundLimits(matching_limit=50)
     people, history, index = organisation(3, 120, calendars=False)
     program = Program("coffee")
-    certificate = certified_bound(people, program, history, TODAY, index)
+    certificate = certified_bound(people, program, history, TODAY, index, limits=limits)
     assert certificate.method.startswith("LP dual")
     result = pair_people(people, program, history=history, today=TODAY, seed=1, free_time=index)
     trios = sum(1 for g in result.groups if len(g.members) > 2)
     assert sum(g.score for g in result.groups) <= certified_bound(people, program, history, TODAY, index,
-                                                                  trios=trios).value
+                                                                  trios=trios, limits=limits).value

@@ -21,6 +21,7 @@ from scheduler.model import EmailMessage, Person
 from scheduler.storage.migrate import upgrade_database
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
 from web import create_app
+from web.urls import WebUrls
 
 SECRET = "a-test-key-that-is-long-enough-0123456789"
 BASE_URL = "https://coffee.example.com"
@@ -152,7 +153,8 @@ def build_site(folder: Path, clock: FakeClock, template: Path, *, database_url: 
     else:
         shutil.copyfile(template, config.resolve("coffeechat.db"))
     mail = mailer or FakeMailer()
-    services = bootstrap(config, clock=clock, calendar=FakeCalendarProvider(), mailer_factory=lambda: mail)
+    services = bootstrap(config, site=WebUrls.from_config(config), clock=clock, calendar=FakeCalendarProvider(),
+                         mailer_factory=lambda: mail)
     app = create_app(config, services=services)
     app.testing = True
     return Site(services=services, mailer=mail, app=app, client=app.test_client())

@@ -21,7 +21,7 @@ REQUEST = SignUpRequest(email="ana@example.com", name="Ana", team="Payments")
 
 
 def settings_of(site: Site, **changes: object) -> AccountSettings:
-    return replace(AccountSettings.from_config(site.services.config), **changes)
+    return replace(AccountSettings.from_config(site.services.config, site.services.site), **changes)
 
 
 def do_sign_up(site: Site, clock: FakeClock, request: SignUpRequest = REQUEST, **changes: object) -> str:

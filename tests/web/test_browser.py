@@ -29,6 +29,7 @@ from scheduler.config import load_config
 from scheduler.entrypoints.bootstrap import bootstrap
 from scheduler.storage.migrate import upgrade_database
 from web import create_app
+from web.urls import WebUrls
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(os.environ.get("COFFEECHAT_TEST_OUTPUT", "test-output")) / "browser"
@@ -79,7 +80,7 @@ def live_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveS
     path.write_text(CONFIG.format(base_url=url), encoding="utf-8")
     config = load_config(path)
     upgrade_database(config.database_url)
-    services = bootstrap(config)
+    services = bootstrap(config, site=WebUrls.from_config(config))
     late.app = create_app(config, services=services)
     thread = threading.Thread(target=server.serve_forever, name="site", daemon=True)
     thread.start()

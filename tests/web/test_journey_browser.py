@@ -30,6 +30,7 @@ from scheduler.storage.migrate import upgrade_database
 from tests.integration.test_mail_smtp import HOST, free_port
 from tests.web.test_browser import CHROMIUM, OUTPUT, LateApp, text_of
 from web import create_app
+from web.urls import WebUrls
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +104,7 @@ def journey(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Journey
     path.write_text(CONFIG.format(base_url=url, smtp_host=HOST, smtp_port=smtp.port, admin=ADMIN), encoding="utf-8")
     config = load_config(path)
     upgrade_database(config.database_url)
-    services = bootstrap(config)
+    services = bootstrap(config, site=WebUrls.from_config(config))
     confirmed = datetime(2026, 1, 1, tzinfo=UTC)
     with services.uow_factory() as uow:
         uow.people.save(Person(email=ADMIN, name="Ada Admin", team="Ops", verified_at=confirmed, opted_out=True))

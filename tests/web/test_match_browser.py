@@ -18,6 +18,7 @@ from scheduler.entrypoints.bootstrap import bootstrap
 from scheduler.model import Person
 from scheduler.planning.run import run_cycle
 from tests.web.test_browser import CHROMIUM, LiveSite, emails_in, live_site, shoot, text_of
+from web.urls import WebUrls
 
 __all__ = ["live_site"]  # the fixture, used by name
 pytestmark = pytest.mark.slow
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 def deliver(site: LiveSite) -> None:
     """Run the outbox relay with the site's own configuration (the file mailer)."""
-    services = bootstrap(load_config(site.outbox.parent / "coffeechat.toml"))
+    config = load_config(site.outbox.parent / "coffeechat.toml")
+    services = bootstrap(config, site=WebUrls.from_config(config))
     try:
         mailer = services.mailer_factory()
         deliver_due(services.uow_factory, services.performers(mailer), services.clock, services.retry_policy)
@@ -36,7 +38,8 @@ def deliver(site: LiveSite) -> None:
 
 def plan(site: LiveSite) -> None:
     """Two confirmed people from different teams, and a cycle that pairs them; deliver the announcements."""
-    services = bootstrap(load_config(site.outbox.parent / "coffeechat.toml"))
+    config = load_config(site.outbox.parent / "coffeechat.toml")
+    services = bootstrap(config, site=WebUrls.from_config(config))
     confirmed = datetime(2026, 1, 1, tzinfo=UTC)
     try:
         with services.uow_factory() as uow:

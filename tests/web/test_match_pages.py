@@ -23,6 +23,7 @@ from scheduler.planning.run import run_cycle
 from tests.fakes import FakeClock
 from tests.web.conftest import Site, csrf_from, submit, use
 from tests.web.test_sessions import sign_in
+from web.urls import WebUrls
 
 MATCH_LINK = re.compile(r"https://coffee\.example\.com(/matches/(\d+)/([a-z-]+)/([A-Za-z0-9._-]+))")
 
@@ -122,8 +123,8 @@ def test_announcement_carries_a_signed_link_per_answer(db_site: Site, match: Mat
     links = db_site.services.settings.links
     assert links is not None
     issued = db_site.services.clock.now()
-    assert links.url("https://x", match.meeting, "ana@example.com", "accept", issued) == \
-        links.url("https://x", match.meeting, "ana@example.com", "accept", issued)
+    assert links.url(WebUrls("https://x"), match.meeting, "ana@example.com", "accept", issued) == \
+        links.url(WebUrls("https://x"), match.meeting, "ana@example.com", "accept", issued)
 
 
 def test_opening_a_link_changes_nothing_and_its_button_accepts(db_site: Site, match: Match) -> None:

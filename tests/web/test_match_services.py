@@ -30,12 +30,13 @@ from scheduler.storage.uow import SqlAlchemyUnitOfWork, create_engine_for
 from tests.conftest import SUNDAY_NOON
 from tests.fakes import FakeCalendarProvider, FakeClock
 from tests.unit.test_emails import ANA, BEN, PROGRAM, SENDER, STAMP, announce, assert_snapshot, create_meeting
+from web.urls import WebUrls
 
 KEY = "a-fixed-key-for-snapshots-0123456789"
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 SLOT = Interval(datetime(2026, 11, 24, 10, 0, tzinfo=UTC), datetime(2026, 11, 24, 10, 30, tzinfo=UTC))
 SETTINGS = PlanSettings(organizer=Attendee("coffee@example.com", "Coffee Chat"), sender=SENDER,
-                        base_url="https://coffee.example.com", links=MatchLinks(KEY))
+                        site=WebUrls("https://coffee.example.com"), links=MatchLinks(KEY))
 UowFactory = Callable[[], SqlAlchemyUnitOfWork]
 
 
@@ -138,7 +139,7 @@ def test_feedback_request_with_links_snapshots() -> None:
     meeting = create_meeting()
     actions = SETTINGS.answer_links(meeting, BEN.email, FEEDBACK_ACTIONS, STAMP)
     message = emails.feedback_request(meeting, [ANA, BEN], BEN, PROGRAM, sender=SENDER,
-                                      base_url="https://coffee.example.com/", key="cycle-7/meeting-42/feedback",
+                                      site=WebUrls("https://coffee.example.com/"), key="cycle-7/meeting-42/feedback",
                                       actions=actions)
 
     assert actions["met"] in message.text
@@ -146,12 +147,12 @@ def test_feedback_request_with_links_snapshots() -> None:
     assert_snapshot("feedback_links.txt", message.text)
     assert_snapshot("feedback_links.html", message.html)
     with pytest.raises(ValueError, match="both"):
-        emails.feedback_request(meeting, [ANA, BEN], BEN, PROGRAM, sender=SENDER, base_url="https://x/", key="k",
+        emails.feedback_request(meeting, [ANA, BEN], BEN, PROGRAM, sender=SENDER, site=WebUrls("https://x/"), key="k",
                                 actions={"met": actions["met"]})
 
 
 def test_settings_without_links_make_no_links() -> None:
-    plain = PlanSettings(organizer=SETTINGS.organizer, sender=SENDER, base_url="https://coffee.example.com")
+    plain = PlanSettings(organizer=SETTINGS.organizer, sender=SENDER, site=SETTINGS.site)
     assert plain.answer_links(create_meeting(), ANA.email, FEEDBACK_ACTIONS, STAMP) == {}
 
 

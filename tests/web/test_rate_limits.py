@@ -114,9 +114,11 @@ def _serve_links(config_path: str, requests: int, start: Barrier, results: Queue
     from scheduler.entrypoints.bootstrap import bootstrap
     from tests.fakes import FakeCalendarProvider, FakeMailer
     from web import create_app
+    from web.urls import WebUrls
 
     config = load_config(Path(config_path))
-    services = bootstrap(config, clock=FakeClock(NOW), calendar=FakeCalendarProvider(), mailer_factory=FakeMailer)
+    services = bootstrap(config, site=WebUrls.from_config(config), clock=FakeClock(NOW),
+                         calendar=FakeCalendarProvider(), mailer_factory=FakeMailer)
     try:
         client = create_app(config, services=services).test_client()
         client.environ_base["REMOTE_ADDR"] = CLIENT

@@ -23,6 +23,7 @@ from scheduler.planning.run import CycleOutcome, run_cycle
 from scheduler.storage.migrate import upgrade_database
 from tests.fakes import FakeCalendarProvider, FakeClock, FakeMailer
 from web import create_app
+from web.urls import WebUrls
 
 SECRET_ENV = "COFFEECHAT_SECRET_KEY"
 CONFIG = """
@@ -102,7 +103,8 @@ def make_services(tmp_path: Path, clock: FakeClock) -> Iterator[Callable[..., Se
         path.write_text(CONFIG.format(name=name), encoding="utf-8")
         config = load_config(path)
         upgrade_database(config.database_url)
-        services = bootstrap(config, clock=clock, calendar=FakeCalendarProvider(), mailer_factory=FakeMailer)
+        services = bootstrap(config, site=WebUrls.from_config(config), clock=clock, calendar=FakeCalendarProvider(),
+                             mailer_factory=FakeMailer)
         made.append(services)
         return services
 
