@@ -345,11 +345,11 @@ class ProgramChange:
 
 
 class CycleState(enum.StrEnum):
-    """Where a cycle is in its life."""
+    """Where a cycle is in its life: planned with its effects in the outbox, then delivered once none is left
+    to perform."""
 
     PLANNED = "planned"
     DELIVERED = "delivered"
-    CLOSED = "closed"
 
 
 @dataclass(frozen=True)

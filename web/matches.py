@@ -1,7 +1,7 @@
 """The match page: whom I meet, when (in my zone), why, where; accept, decline, ask for another time; and
 afterwards, "did we meet?".
 
-Two ways in, both ending in one service of ``scheduler.matches``:
+Two ways in, both ending in one service of ``scheduler.planning.matches``:
 
 - ``/matches/<id>`` for a signed-in member (anyone else gets 404, whether or not the match exists), whose
   buttons POST to ``/matches/<id>/<action>``.

@@ -4,7 +4,7 @@ a "did you meet?" answer.
 The tables hang on the shared declarative ``Base`` of ``orm.py`` (migration 0008 creates them) so the schema
 check sees them. A rating lives in a table of its own, one row per ``feedback`` row that has one, rather than in
 a new ``feedback`` column: it is optional, and ``orm.py`` stays as it is. Repositories speak in dataclasses
-(``scheduler.matches``) and never hand out rows; two answers at once are settled by ``INSERT … ON CONFLICT``.
+(``scheduler.planning.matches``) and never hand out rows; two answers at once are settled by ``INSERT … ON CONFLICT``.
 """
 
 from __future__ import annotations

@@ -458,7 +458,7 @@ def past_meeting(site: Site, partner: str) -> Meeting:
     with site.services.uow_factory() as uow:
         uow.programs.save(site.services.program("coffee"))
         cycle = uow.cycles.add(Cycle("coffee", Interval(start - timedelta(hours=3), start + timedelta(days=4)),
-                                     seed=7, state=CycleState.CLOSED))
+                                     seed=7, state=CycleState.DELIVERED))
         assert cycle.id is not None
         [meeting] = uow.cycles.add_meetings(cycle.id, [Meeting(Group((ANA, partner), 5.0, ("different teams",)),
                                                                Interval(start, start + timedelta(minutes=30)),

@@ -101,7 +101,7 @@ def test_set_state_moves_the_cycle(uow: SqlAlchemyUnitOfWork, make_cycle: MakeCy
     assert loaded is not None
     assert loaded.state is CycleState.DELIVERED
     with pytest.raises(NotFoundError):
-        uow.cycles.set_state(987_654, CycleState.CLOSED)
+        uow.cycles.set_state(987_654, CycleState.DELIVERED)
 
 
 @pytest.mark.parametrize("seed", [0, 2**63 - 1, -(2**63)])
