@@ -456,19 +456,24 @@ class PairingEngine:
             edge = PairEdge(edge.score, (*edge.reasons, f"{refusal}: paired anyway because nobody else was free"))
         return edge
 
+    def _groups_to_join(self, person: int, groups: Sequence[Sequence[int]], group_of: Mapping[int, int]) -> set[int]:
+        """The groups a leftover ``person`` is tried in: every group of a small cycle; otherwise those of their
+        candidates, and a random handful more when they have few (not every group: that was quadratic when many
+        people had no partner at all)."""
+        if len(groups) <= self.tuning.exhaustive_limit:
+            return set(range(len(groups)))
+        options = {group_of[c] for c in self.candidates.get(person, ()) if c in group_of}
+        if len(options) < self.tuning.trio_options:
+            options |= set(self.rng.sample(range(len(groups)), self.tuning.trio_options))
+        return options
+
     def _attach_to_trios(self, leftovers: list[int], groups: list[list[int]],
                          relax: str | None = None) -> list[int]:
         """Put each leftover person into the pair where they fit best; return who is still left."""
         group_of = {member: g for g, members in enumerate(groups) for member in members}
         still_left = []
         for i in leftovers:
-            options = {group_of[c] for c in self.candidates.get(i, ()) if c in group_of}
-            if len(groups) <= self.tuning.exhaustive_limit:
-                options = set(range(len(groups)))
-            elif len(options) < self.tuning.trio_options:
-                # Few known partners: look at a random handful of groups too, not at every group (that was
-                # quadratic when many people had no partner at all).
-                options |= set(self.rng.sample(range(len(groups)), self.tuning.trio_options))
+            options = self._groups_to_join(i, groups, group_of)
             best: tuple[bool, float, int] | None = None
             for g in sorted(options):
                 members = groups[g]
@@ -743,11 +748,7 @@ class PairingEngine:
         group_of = {member: g for g, members in enumerate(groups) for member in members}
         still_left = []
         for i in leftovers:
-            options = {group_of[c] for c in self.candidates.get(i, ()) if c in group_of}
-            if len(groups) <= self.tuning.exhaustive_limit:
-                options = set(range(len(groups)))
-            elif len(options) < self.tuning.trio_options:
-                options |= set(self.rng.sample(range(len(groups)), self.tuning.trio_options))
+            options = self._groups_to_join(i, groups, group_of)
             best: tuple[bool, int, int, int] | None = None
             for g in sorted(options):
                 if len(groups[g]) > k:
