@@ -247,7 +247,10 @@ def run(name: str) -> ResponseReturnValue:
     services = _services()
     outcome = run_cycle(services.uow_factory, services.calendar, services.clock, program, services.settings)
     cycle = outcome.cycle
-    if outcome.already_planned or cycle is None:
+    if outcome.nobody_eligible:
+        flash(f"Nobody is eligible for the next {program.name} cycle yet: nothing was stored, so people who join "
+              "before it begins are planned when it runs.")
+    elif outcome.already_planned or cycle is None:
         flash(f"The {program.name} cycle for that week was already planned: nothing new was planned.")
     else:
         groups = len(outcome.plan.meetings) if outcome.plan else 0

@@ -567,6 +567,11 @@ def print_outcome(services: Services, outcome: CycleOutcome, *, details: bool = 
     plan = outcome.plan
     if plan is None:
         return
+    if outcome.nobody_eligible:
+        console.print(f"program {program.name}: nobody is eligible for the week of "
+                      f"{plan.window.start.date().isoformat()}; nothing is stored, so people who sign up or are "
+                      "imported before it begins are planned by the next run")
+        return
     summary = summarize(plan)
     if details:
         table = Table(title=f"{program.name}: week of {plan.window.start.date().isoformat()}"

@@ -31,12 +31,15 @@ from scheduler.ports import CalendarProvider, Clock, UnitOfWork, UowFactory
 @dataclass(frozen=True)
 class CycleOutcome:
     """The result of ``run_cycle``: the plan made (None when the window already had a cycle), and the stored
-    cycle (None for a dry run)."""
+    cycle (None for a dry run, or when nobody was eligible: ``nobody_eligible``)."""
 
     program: Program
     plan: CyclePlan | None
     cycle: Cycle | None
     already_planned: bool = False
+    # Nobody took part (no group, nobody told why they were left out): nothing is stored, so the window stays
+    # open for the people who join before it begins.
+    nobody_eligible: bool = False
 
 
 def run_cycle(
@@ -52,8 +55,10 @@ def run_cycle(
 ) -> CycleOutcome:
     """Plan the program's next cycle and store it with its outbox effects (unless ``dry_run``).
 
-    A window that already has a cycle is never planned twice: the outcome says ``already_planned``.
-    Calendars are read outside any transaction, since that can take a while.
+    A window that already has a cycle is never planned twice: the outcome says ``already_planned``. A plan with
+    nobody in it (no group and nobody left out: an empty database, or nobody eligible yet) is not stored, so it
+    does not use the window up: the outcome says ``nobody_eligible``. Calendars are read outside any
+    transaction, since that can take a while.
     """
     now = clock.now()
     window = next_window(program, now)
@@ -73,6 +78,8 @@ def run_cycle(
                       offices=settings.offices, progress=progress)
     if dry_run:
         return CycleOutcome(program, plan, None)
+    if not plan.meetings and not plan.unmatched:
+        return CycleOutcome(program, plan, None, nobody_eligible=True)
     with uow_factory() as uow:
         if uow.cycles.find(program.name, window.start) is not None:
             # Another run stored this window while we were reading calendars: theirs stands.

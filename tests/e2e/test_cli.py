@@ -337,6 +337,20 @@ def test_run_cycle_stores_sends_once_and_deliver_sends_nothing_more(imported_org
     assert snapshot(org.outbox) == files
 
 
+def test_issue_15_run_cycle_on_an_empty_database_leaves_the_week_for_people_imported_after(
+        make_org: Callable[..., Org], run_cli: RunCli) -> None:
+    org = make_org()
+    assert run_cli("--config", org.config, "init").code == 0
+    empty = run_cli("--config", org.config, "run-cycle")
+    assert empty.code == 0, empty.text
+    assert "nobody is eligible" in empty.out
+    assert run_cli("--config", org.config, "import-people", org.people_csv).code == 0
+    planned = run_cli("--config", org.config, "run-cycle")
+    assert planned.code == 0, planned.text
+    assert "already planned" not in planned.out
+    assert seed_of(planned)  # the plan is printed with its seed: this time it was made and stored
+
+
 def test_run_cycle_unknown_program_exits_2_naming_the_programs(
     make_org: Callable[..., Org], run_cli: RunCli
 ) -> None:

@@ -16,7 +16,7 @@ from scheduler.delivery.outbox import RetryPolicy, deliver_due
 from scheduler.errors import DeliveryError
 from scheduler.model import Attendee, CycleState, Effect, Interval, Meeting, OfficeRules, Person, Program
 from scheduler.periodic import tick
-from scheduler.planning.cycle import PlanSettings
+from scheduler.planning.cycle import PlanSettings, save_plan
 from scheduler.planning.meetings import SlotConflict, reschedule_meeting
 from scheduler.planning.run import run_cycle
 from scheduler.ports import UnitOfWork
@@ -91,6 +91,35 @@ def test_a_dry_run_stores_nothing_and_plans_what_the_real_run_does(
     assert dry.plan is not None
     assert real.plan is not None
     assert dry.plan.meetings == real.plan.meetings
+
+
+def test_issue_15_an_empty_cycle_does_not_use_up_its_window(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    empty = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    assert empty.nobody_eligible
+    assert empty.cycle is None
+    with new_uow() as uow:
+        assert uow.cycles.list() == []
+        assert uow.outbox.list() == []
+    people = org(create_person, 6)
+    add_people(new_uow, people)  # imported after the empty run, before the window begins
+    planned = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    assert not planned.nobody_eligible
+    assert not planned.already_planned
+    assert planned.cycle is not None
+    with new_uow() as uow:
+        meetings = uow.cycles.meetings(planned.cycle.id)  # type: ignore[arg-type]
+    assert sorted(e for m in meetings for e in m.group.members) == sorted(p.email for p in people)
+
+
+def test_a_cycle_where_everyone_is_left_out_is_stored_so_they_are_told_why(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, [create_person(team="Solo")])  # one person: nobody to meet, and told so
+    outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    assert not outcome.nobody_eligible
+    assert outcome.cycle is not None
+    assert outcome.plan is not None
+    assert [u.email for u in outcome.plan.unmatched] != []
 
 
 def test_the_same_window_is_never_planned_twice(
@@ -374,12 +403,17 @@ def test_reimport_updates_by_email_and_keeps_the_confirmation_time(new_uow: NewU
 
 def test_a_cycle_with_nothing_to_send_is_closed_at_once(
         new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    # run_cycle stores no such plan (see the issue 15 test above); save_plan is what closes one it is given.
     add_people(new_uow, [create_person(opted_out=True)])
-    outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
-    assert outcome.cycle is not None
+    dry = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS, dry_run=True)
+    assert dry.plan is not None
+    with new_uow() as uow:
+        uow.programs.save(COFFEE)
+        cycle = save_plan(uow, dry.plan, SETTINGS)
+        uow.commit()
     with new_uow() as uow:
         assert uow.outbox.list() == []
-        assert uow.cycles.get(outcome.cycle.id).state == CycleState.DELIVERED  # type: ignore[arg-type, union-attr]
+        assert uow.cycles.get(cycle.id).state == CycleState.DELIVERED  # type: ignore[arg-type, union-attr]
 
 
 def test_tick_forgets_expired_sessions_and_keeps_live_ones(
