@@ -483,6 +483,9 @@ class Effect:
     next_attempt_at: datetime | None = None
     last_error: str = ""
     done_at: datetime | None = None
+    # Past this moment the effect means nothing any more (a reminder once its meeting has begun): a relay that
+    # comes to it later supersedes it instead of performing it. None: it never goes stale.
+    stale_at: datetime | None = None
 
 
 def as_local(moment: datetime, zone: str) -> datetime:

@@ -347,6 +347,10 @@ class OutboxRepository(Protocol):
         many."""
         ...
 
+    def mark_stale(self, key: str, reason: str) -> None:
+        """The effect came due after its ``stale_at``: superseded, never performed (``reason`` for the record)."""
+        ...
+
     def requeue(self, key: str, now: datetime) -> None:
         """Make a dead effect pending again, due at ``now``, attempts reset; ``NotFoundError`` for an unknown key,
         ``StorageError`` for one that is not dead."""

@@ -78,8 +78,9 @@ class DeliveryReport:
     """What one pass of the relay did.
 
     ``skipped``: effects another relay took first. ``held``: effects kept pending, attempts not counted,
-    because their service refused Coffee Chat (see ``alerts``). ``alerts``: one line per paused service, for
-    the admin (``"email delivery paused: …"``).
+    because their service refused Coffee Chat (see ``alerts``). ``stale``: effects that came due too late to
+    mean anything (a reminder after its meeting began), superseded unsent. ``alerts``: one line per paused
+    service, for the admin (``"email delivery paused: …"``).
     """
 
     done: int = 0
@@ -88,6 +89,7 @@ class DeliveryReport:
     skipped: int = 0
     held: int = 0
     alerts: tuple[str, ...] = ()
+    stale: int = 0
 
     @property
     def attempted(self) -> int:
@@ -98,7 +100,8 @@ class DeliveryReport:
         """Both reports' figures summed and their alerts in order (the batches of a pass)."""
         return DeliveryReport(done=self.done + other.done, retried=self.retried + other.retried,
                               dead=self.dead + other.dead, skipped=self.skipped + other.skipped,
-                              held=self.held + other.held, alerts=self.alerts + other.alerts)
+                              held=self.held + other.held, alerts=self.alerts + other.alerts,
+                              stale=self.stale + other.stale)
 
 
 @dataclass
@@ -172,7 +175,7 @@ def _deliver_batch(uow_factory: Callable[[], UnitOfWork], performers: Mapping[st
         if progress:
             progress("delivering", position, len(due))
     report = DeliveryReport(done=outcomes["done"], retried=outcomes["retried"], dead=outcomes["dead"],
-                            skipped=outcomes["skipped"])
+                            skipped=outcomes["skipped"], stale=outcomes["stale"])
     return report, len(read) < limit
 
 
@@ -191,6 +194,13 @@ def _deliver_one(uow_factory: Callable[[], UnitOfWork], performers: Mapping[str,
         return "skipped"  # another relay got there first, or it is no longer due
     if effect.cycle_id is not None:
         touched.add(effect.cycle_id)
+    now = clock.now()
+    if effect.stale_at is not None and now >= effect.stale_at:
+        with uow_factory() as uow:
+            uow.outbox.mark_stale(effect.key, f"superseded: came due at {now:%Y-%m-%d %H:%M} UTC, after "
+                                              f"{effect.stale_at:%Y-%m-%d %H:%M} UTC, too late to be sent")
+            uow.commit()
+        return "stale"
     attempts = effect.attempts + 1
     outcome = _perform(performers, effect)
     with uow_factory() as uow:

@@ -547,7 +547,8 @@ def print_delivery(report: DeliveryReport) -> None:
     """One line of figures, then one line per paused service (a refused login: what to fix)."""
     console.print(f"delivery: {report.done} sent, {report.retried} to retry, {report.dead} failed"
                   + (f", {report.held} held" if report.held else "")
-                  + (f", {report.skipped} taken by another relay" if report.skipped else ""))
+                  + (f", {report.skipped} taken by another relay" if report.skipped else "")
+                  + (f", {report.stale} too late to send (their meeting had begun)" if report.stale else ""))
     for alert in report.alerts:
         # soft_wrap: one line however long, so a log or a cron mail shows the alert whole and greppable.
         console.print(Text(alert, style="red"), soft_wrap=True)

@@ -390,7 +390,9 @@ def _meeting_effects(meeting: Meeting, members: Sequence[Person], program: Progr
             key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "remind", recipient.email)
             reminder = emails.meeting_reminder(meeting, members, recipient, program, sender=settings.sender,
                                                site=settings.site, key=key)
-            effects.append(_email_effect(key, reminder, meeting, at=remind_at))
+            # A reminder held up past the meeting's start (delivery stopped for a while) would say the meeting
+            # "is coming up" after it began: it goes stale then.
+            effects.append(_email_effect(key, reminder, meeting, at=remind_at, stale_at=meeting.slot.start))
         key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "feedback", recipient.email)
         feedback = emails.feedback_request(
             meeting, members, recipient, program, sender=settings.sender, site=settings.site, key=key,
@@ -402,9 +404,10 @@ def _meeting_effects(meeting: Meeting, members: Sequence[Person], program: Progr
     return effects
 
 
-def _email_effect(key: str, message: EmailMessage, meeting: Meeting, at: datetime | None = None) -> Effect:
+def _email_effect(key: str, message: EmailMessage, meeting: Meeting, at: datetime | None = None,
+                  stale_at: datetime | None = None) -> Effect:
     return Effect(key=key, kind="email", payload=emails.email_to_payload(message), cycle_id=meeting.cycle_id,
-                  next_attempt_at=at)
+                  next_attempt_at=at, stale_at=stale_at)
 
 
 def _event_effect(meeting: Meeting, members: Sequence[Person], program: Program, settings: PlanSettings,

@@ -328,3 +328,4 @@ class OutboxEffectRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    stale_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

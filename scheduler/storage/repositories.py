@@ -615,8 +615,9 @@ class SqlAlchemyOutboxRepository:
     def add(self, effect: Effect) -> bool:
         """Store ``effect`` as pending; False (and nothing written) when its key already exists.
 
-        Only ``key``, ``kind``, ``payload``, ``cycle_id`` and ``next_attempt_at`` are taken from ``effect``:
-        a new effect starts with no attempts and no error. Safe when two planners add the same key at once.
+        Only ``key``, ``kind``, ``payload``, ``cycle_id``, ``next_attempt_at`` and ``stale_at`` are taken from
+        ``effect``: a new effect starts with no attempts and no error. Safe when two planners add the same key at
+        once.
         """
         next_attempt_at = effect.next_attempt_at
         insert = (
@@ -630,6 +631,7 @@ class SqlAlchemyOutboxRepository:
                 attempts=0,
                 next_attempt_at=require_utc(next_attempt_at, "next_attempt_at") if next_attempt_at else None,
                 last_error="",
+                stale_at=require_utc(effect.stale_at, "stale_at") if effect.stale_at else None,
             )
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(OutboxEffectRow.id)
@@ -726,6 +728,16 @@ class SqlAlchemyOutboxRepository:
             .values(state="superseded", last_error=reason, claimed_until=None),
         )
 
+    def mark_stale(self, key: str, reason: str) -> None:
+        """Mark the pending or in-flight effect ``key`` superseded because it came too late to mean anything;
+        ``reason`` goes to ``last_error``. An effect in any other state is left as it is."""
+        _update(
+            self._session,
+            update(OutboxEffectRow)
+            .where(OutboxEffectRow.key == key, OutboxEffectRow.state.in_(("pending", "in_flight")))
+            .values(state="superseded", last_error=reason, claimed_until=None),
+        )
+
     def requeue(self, key: str, now: datetime) -> None:
         """Make a dead effect pending again, due at ``now``, with its attempts reset (the last error stays until
         the next attempt). Raises ``NotFoundError`` for an unknown key and ``StorageError`` for an effect that
@@ -776,4 +788,5 @@ def _to_effect(row: OutboxEffectRow) -> Effect:
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
         done_at=row.done_at,
+        stale_at=row.stale_at,
     )

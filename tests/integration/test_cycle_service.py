@@ -295,9 +295,12 @@ def test_delivery_sends_each_email_once_and_closes_the_cycle(
     with new_uow() as uow:
         assert uow.cycles.get(outcome.cycle.id).state == CycleState.PLANNED  # type: ignore[arg-type, union-attr]
     # The reminders wait in the outbox until the day before each meeting, the "did you meet?" requests until
-    # a few hours after it; then each goes out once.
-    clock.current = MONDAY + timedelta(days=5)
-    assert deliver(new_uow, mailer, clock).done == 12
+    # a few hours after it; then each goes out once (the relay runs every hour through the week).
+    sent = 0
+    while clock.current < MONDAY + timedelta(days=5):
+        clock.advance(timedelta(hours=1))
+        sent += deliver(new_uow, mailer, clock).done
+    assert sent == 12
     assert deliver(new_uow, mailer, clock).attempted == 0
     kinds = Counter(m.subject.split(" ")[0] for m in mailer.sent)
     assert (kinds["Reminder:"], kinds["Did"], len(mailer.sent)) == (6, 6, 18)
@@ -378,15 +381,42 @@ def test_tick_plans_each_program_when_its_cadence_comes_round(
 
     planned = [run()]
     for _week in range(weeks_until_next):
-        clock.advance(timedelta(days=7))
-        planned.append(run())
+        this_week = 0
+        for _day in range(7):  # tick every day, so each reminder goes out in the day before its meeting
+            clock.advance(timedelta(days=1))
+            this_week += run()
+        planned.append(this_week)
     assert planned == [1] + [0] * (weeks_until_next - 1) + [1]
-    # Two cycles' announcements, and the first cycle's reminders and feedback requests (the second cycle's
-    # are not due yet).
+    # Two cycles' announcements; the first cycle's reminders and feedback requests, and whatever of the
+    # second cycle's has come due; every reminder before its meeting, none too late.
     subjects = [m.subject for m in mailer.sent]
     assert sum(not s.startswith(("Reminder", "Did you meet")) for s in subjects) == 8
-    assert sum(s.startswith("Reminder") for s in subjects) == 4
-    assert sum(s.startswith("Did you meet") for s in subjects) == 4
+    with new_uow() as uow:
+        first, _second = sorted(c.id for c in uow.cycles.list())  # type: ignore[type-var]
+        effects = uow.outbox.list()
+    for kind, subject in (("/remind/", "Reminder"), ("/feedback/", "Did you meet")):
+        of_kind = [e for e in effects if kind in e.key]
+        assert [e.state for e in of_kind if e.cycle_id == first] == ["done"] * 4
+        assert "superseded" not in {e.state for e in of_kind}
+        assert sum(s.startswith(subject) for s in subjects) == sum(e.state == "done" for e in of_kind)
+
+
+def test_issue_15_a_reminder_that_comes_due_after_its_meeting_began_is_not_sent(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, org(create_person, 4))
+    run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    mailer = FakeMailer()
+    assert deliver(new_uow, mailer, clock).done == 4  # the announcements
+    # Delivery stops until the week is over: the reminders are then pointless, the feedback requests not.
+    clock.current = MONDAY + timedelta(days=6)
+    report = deliver(new_uow, mailer, clock)
+    assert (report.done, report.stale) == (4, 4)
+    assert [m.subject for m in mailer.sent if m.subject.startswith("Reminder")] == []
+    with new_uow() as uow:
+        stale = [e for e in uow.outbox.list() if "/remind/" in e.key]
+    assert {e.state for e in stale} == {"superseded"}
+    assert all("too late to be sent" in e.last_error for e in stale)
+    assert deliver(new_uow, mailer, clock).attempted == 0  # superseded for good
 
 
 def test_reimport_updates_by_email_and_keeps_the_confirmation_time(new_uow: NewUow, clock: FakeClock) -> None:
