@@ -254,8 +254,9 @@ def run(name: str) -> ResponseReturnValue:
         flash(f"The {program.name} cycle for that week was already planned: nothing new was planned.")
     else:
         groups = len(outcome.plan.meetings) if outcome.plan else 0
-        flash(f"Cycle {cycle.id} of {program.name} is planned with {groups} groups: the delivery worker now sends "
-              "the invites.")
+        # Nothing is sent here: the effects wait in the outbox for the next `tick` or `deliver` run.
+        flash(f"Cycle {cycle.id} of {program.name} is planned with {groups} groups: its invites wait in the outbox "
+              "below until the next delivery run (`coffeechat tick` or `coffeechat deliver`) sends them.")
     return redirect(url_for("admin.deliveries"), code=303)
 
 

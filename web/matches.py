@@ -37,7 +37,8 @@ SIGNED_IN_ACTIONS = ("accept", "decline", "reschedule", "feedback")
 DONE = {
     "accepted": "Thank you: the match page now shows your partners that you will be there.",
     "declined": "Thank you for letting us know. The meeting stands for the others.",
-    "cancelled": "Thank you for letting us know. The meeting is cancelled and your partner is told.",
+    # Said in the future: the cancellation waits in the outbox until the relay's next run sends it.
+    "cancelled": "Thank you for letting us know. The meeting is cancelled; your partner will get an email saying so.",
     "reschedule": "The meeting moved to {when}. Everyone gets the updated invite.",
     "feedback": "Thank you for telling us.",
 }

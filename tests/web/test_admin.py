@@ -260,6 +260,9 @@ def test_run_stores_a_cycle_and_then_shows_its_deliveries(admin_site: Site,
     assert effects
     page = client.get("/admin/deliveries").get_data(as_text=True)
     assert "is planned with" in page
+    # Nothing was sent yet, and the page does not claim otherwise (issue 15).
+    assert "wait in the outbox below until the next delivery run" in page
+    assert "now sends" not in page
     assert f"(cycle {cycles[0].id})" in page
     # Running again plans nothing new, and the preview says the week is planned.
     again = client.post("/admin/cycles/coffee/run", data={"csrf_token": csrf})
