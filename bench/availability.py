@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from scheduler.availability.slots import FreeTimeIndex, SlotRules
 from scheduler.model import Busy, Interval, Person, Program, WorkingHours
-from scheduler.pairing.engine import PairHistory, pair_people
+from scheduler.pairing.engine import pair_people
+from scheduler.pairing.rules import PairHistory
 from scheduler.planning.cycle import choose_slots
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

@@ -316,7 +316,7 @@ class Program:
             raise ValueError(f"unknown cadence {self.cadence!r}; use one of {', '.join(CADENCES)}")
         if self.group_size not in GROUP_SIZES:
             # 2: pairs (a trio takes an odd count); 3 or 4: lunch groups, a few of one more or one fewer when
-            # the count does not divide (see scheduler.pairing.engine.group_sizes).
+            # the count does not divide (see scheduler.pairing.rules.group_sizes).
             raise ValueError(f"group_size must be 2 (pairs), 3 or 4 (groups), not {self.group_size}")
         if not 10 <= self.duration_minutes <= 180:
             raise ValueError("duration_minutes must be between 10 and 180")

@@ -50,15 +50,10 @@ from scheduler.pairing.rules import (
     group_sizes,
     hard_rule,
     may_relax,
-    meeting_modes,
 )
 from scheduler.pairing.scan import CHUNK_CELLS, PairScanner
 from scheduler.pairing.score import PairEdge, first_name, score_pair
 from scheduler.pairing.tuning import PairingTuning, Strategy, choose_strategy
-
-# Kept importable from here, where callers have always found them.
-__all__ = ["RELAXABLE", "PairHistory", "PairingResult", "core_group_sizes", "group_sizes", "meeting_modes",
-           "pair_people"]
 
 # What a forked worker hands back: pairs, people left over, and the candidate pairs it found.
 _Outcome = tuple[list[list[int]], list[int], list[tuple[int, int]]]

@@ -34,7 +34,8 @@ from scheduler.model import (
     Unmatched,
     merge_intervals,
 )
-from scheduler.pairing.engine import PairHistory, meeting_modes, pair_people
+from scheduler.pairing.engine import pair_people
+from scheduler.pairing.rules import PairHistory, meeting_modes
 from scheduler.pairing.tuning import PairingTuning
 from scheduler.planning.links import ANNOUNCEMENT_ACTIONS, FEEDBACK_ACTIONS, UNSCHEDULED_ACTIONS, MatchLinks
 from scheduler.ports import CalendarProvider, SiteUrls, UnitOfWork

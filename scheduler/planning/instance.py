@@ -41,7 +41,8 @@ from scheduler.model import (
     zone_named,
 )
 from scheduler.pairing.bound import certified_bound
-from scheduler.pairing.engine import PairHistory, pair_people
+from scheduler.pairing.engine import pair_people
+from scheduler.pairing.rules import PairHistory
 from scheduler.pairing.tuning import BoundLimits, PairingTuning
 from scheduler.planning.cycle import choose_slots
 from scheduler.planning.report import count_mixed

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from scheduler.availability.slots import edge_of_day
 from scheduler.model import Cycle, Person, Program
-from scheduler.pairing.engine import PairHistory
+from scheduler.pairing.rules import PairHistory
 from scheduler.planning.cycle import (
     CyclePlan,
     PlanSettings,

@@ -720,21 +720,19 @@ class SqlAlchemyOutboxRepository:
     def supersede(self, key_prefix: str, reason: str) -> int:
         """Mark every pending or in-flight effect whose key starts with ``key_prefix`` superseded, so it is never
         performed (again); return how many. ``reason`` goes to ``last_error``, for the record."""
-        return _update(
-            self._session,
-            update(OutboxEffectRow)
-            .where(OutboxEffectRow.key.startswith(key_prefix, autoescape=True),
-                   OutboxEffectRow.state.in_(("pending", "in_flight")))
-            .values(state="superseded", last_error=reason, claimed_until=None),
-        )
+        return self._supersede(OutboxEffectRow.key.startswith(key_prefix, autoescape=True), reason)
 
     def mark_stale(self, key: str, reason: str) -> None:
         """Mark the pending or in-flight effect ``key`` superseded because it came too late to mean anything;
         ``reason`` goes to ``last_error``. An effect in any other state is left as it is."""
-        _update(
+        self._supersede(OutboxEffectRow.key == key, reason)
+
+    def _supersede(self, which: ColumnElement[bool], reason: str) -> int:
+        """Supersede the pending or in-flight effects ``which`` selects; how many."""
+        return _update(
             self._session,
             update(OutboxEffectRow)
-            .where(OutboxEffectRow.key == key, OutboxEffectRow.state.in_(("pending", "in_flight")))
+            .where(which, OutboxEffectRow.state.in_(("pending", "in_flight")))
             .values(state="superseded", last_error=reason, claimed_until=None),
         )
 

@@ -25,7 +25,7 @@ from scheduler.delivery.emails import email_from_payload
 from scheduler.delivery.outbox import RetryPolicy
 from scheduler.errors import ProviderUnavailable, StorageError
 from scheduler.model import Attendee, Busy, CalendarSource, Effect, Interval, Person, Program
-from scheduler.pairing.engine import PairHistory
+from scheduler.pairing.rules import PairHistory
 from scheduler.periodic import tick
 from scheduler.planning.cycle import PlanSettings, next_window, plan_cycle
 from scheduler.planning.run import run_cycle

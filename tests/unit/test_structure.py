@@ -38,12 +38,11 @@ def test_every_module_sits_in_exactly_one_layer(graph: grimp.ImportGraph) -> Non
         assert len(homes) == 1, f"{module} is in {len(homes)} layers of the contract: {homes}"
 
 
-def test_the_containers_hold_no_code(graph: grimp.ImportGraph) -> None:
-    for package in (*PACKAGES, "scheduler.entrypoints"):
+def test_the_containers_hold_no_code() -> None:
+    # Not "web": its __init__ is the app factory, above every blueprint, and is the "web" layer itself.
+    for package in ("scheduler", "integrations", "scheduler.entrypoints"):
         tree = ast.parse((ROOT / package.replace(".", "/") / "__init__.py").read_text())
         code = [node for node in tree.body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
-        if package == "web":
-            continue  # the app factory lives here, above every blueprint, and is in the "web" layer
         assert not code, f"{package}/__init__.py holds code, but it is in no layer"
 
 
