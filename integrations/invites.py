@@ -6,11 +6,12 @@ cancellations to the original event by ``UID`` and keep the one with the highest
 caller raises ``sequence`` on every change.
 
 Times are written in UTC, which needs no ``VTIMEZONE``; each reader's calendar shows them in their own zone.
+A meeting's video link (``Invite.video_url``) is its ``LOCATION``, ``URL`` and ``CONFERENCE``.
 """
 
 from __future__ import annotations
 
-from icalendar import STATUS, Calendar, Event, vCalAddress
+from icalendar import STATUS, Calendar, Conference, Event, vCalAddress
 
 from scheduler.model import Invite, require_utc
 
@@ -44,6 +45,12 @@ def render_invite(invite: Invite) -> str:
         summary=invite.summary,
         description=invite.description or None,
         location=invite.location or None,
+        # A video link goes in LOCATION (which every client shows, and Outlook and Google Calendar make a link),
+        # URL (RFC 5545, the link field of Apple Calendar) and CONFERENCE (RFC 7986, a video call by its
+        # FEATURE, for the clients that offer a "join" button from it).
+        url=invite.video_url or None,
+        conferences=[Conference(invite.video_url, feature=["VIDEO"], label="Video call")] if invite.video_url
+        else None,
         organizer=vCalAddress.new(invite.organizer.email, cn=invite.organizer.name),
         attendees=[
             vCalAddress.new(

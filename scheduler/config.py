@@ -20,7 +20,7 @@ from typing import Any, get_type_hints
 from scheduler.availability.addresses import AddressPolicy
 from scheduler.availability.slots import check_holiday_region
 from scheduler.errors import ConfigError
-from scheduler.model import OfficeRules, Program, Weights, normalize_email
+from scheduler.model import OfficeRules, Program, Weights, check_video_link, normalize_email
 
 CONFIG_ENV = "COFFEECHAT_CONFIG"
 DEFAULT_CONFIG_NAME = "coffeechat.toml"
@@ -250,16 +250,30 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True)
+class ParticipationConfig:
+    """Who keeps being paired: someone placed in ``nonresponder_cycles`` cycles in a row (of any program) without
+    a sign of life (no answer to a meeting or to "did you meet?", no sign-in, no link used) is asked "still in?"
+    and left out; with no answer by a later cycle, paused until they come back (``scheduler.planning.silence``)."""
+
+    nonresponder_cycles: int = 3
+
+    def __post_init__(self) -> None:
+        if self.nonresponder_cycles < 1:
+            raise ValueError("nonresponder_cycles must be at least 1")
+
+
+@dataclass(frozen=True)
 class OfficeConfig:
-    """An office's lunch hours ("HH:MM-HH:MM", local), its own holidays ("YYYY-MM-DD", local dates), and the
-    ``country`` (ISO 3166-1, such as "GB") and optional ``subdivision`` (ISO 3166-2 without the country, such
-    as "ENG") whose public holidays it keeps: nobody there is booked on either."""
+    """An office's lunch and dinner hours ("HH:MM-HH:MM", local), its own holidays ("YYYY-MM-DD", local dates),
+    and the ``country`` (ISO 3166-1, such as "GB") and optional ``subdivision`` (ISO 3166-2 without the country,
+    such as "ENG") whose public holidays it keeps: nobody there is booked on either."""
 
     name: str
     lunch: str = "11:30-14:00"
     holidays: tuple[str, ...] = ()
     country: str = ""
     subdivision: str = ""
+    dinner: str = "18:00-21:00"
 
     def __post_init__(self) -> None:
         # Codes are upper case in the holiday tables; "gb" or " GB" in a file means the same.
@@ -269,10 +283,8 @@ class OfficeConfig:
 
     def rules(self) -> OfficeRules:
         """The office's rules as the slot finder uses them."""
-        try:
-            start, end = (time.fromisoformat(part.strip()) for part in self.lunch.split("-"))
-        except ValueError:
-            raise ValueError(f"office {self.name}: lunch {self.lunch!r} is not like '11:30-14:00'") from None
+        start, end = self._hours("lunch", self.lunch, "11:30-14:00")
+        dinner = self._hours("dinner", self.dinner, "18:00-21:00")
         holidays = set()
         for text in self.holidays:
             try:
@@ -288,7 +300,20 @@ class OfficeConfig:
             except ValueError as exc:
                 raise ValueError(f"office {self.name}: {exc}") from None
         return OfficeRules(lunch=(start, end), holidays=frozenset(holidays), country=self.country,
-                           subdivision=self.subdivision)
+                           subdivision=self.subdivision, dinner=dinner)
+
+    def _hours(self, key: str, text: str, example: str) -> tuple[time, time]:
+        """``text`` ("HH:MM-HH:MM", local, ending after it starts on the same day) as two times; ``ValueError``
+        naming the office and ``key``."""
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+        except ValueError:
+            raise ValueError(f"office {self.name}: {key} {text!r} is not like {example!r}") from None
+        if start.tzinfo is not None or end.tzinfo is not None:
+            raise ValueError(f"office {self.name}: {key} {text!r} is in local time: give it without a time zone")
+        if end <= start:
+            raise ValueError(f"office {self.name}: {key} {text!r} must end after it starts, on the same day")
+        return start, end
 
 
 @dataclass(frozen=True)
@@ -302,6 +327,7 @@ class Config:
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     web: WebConfig = field(default_factory=WebConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    participation: ParticipationConfig = field(default_factory=ParticipationConfig)
     offices: tuple[OfficeConfig, ...] = ()
     programs: tuple[Program, ...] = (Program(name="coffee"),)
 
@@ -321,7 +347,7 @@ class Config:
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
     def office_rules(self) -> dict[str, OfficeRules]:
-        """Lunch hours and holidays by office name."""
+        """Lunch and dinner hours and holidays by office name."""
         return {office.name: office.rules() for office in self.offices}
 
 
@@ -365,10 +391,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     if raw_programs is not None:
         if not isinstance(raw_programs, list) or not raw_programs:
             raise ConfigError("must be a non-empty array of tables ([[programs]])", path=str(path), key="programs")
-        programs = tuple(
-            _build(Program, entry, prefix=f"programs[{index}].", file=str(path))
-            for index, entry in enumerate(raw_programs)
-        )
+        programs = tuple(_build_program(entry, index, str(path)) for index, entry in enumerate(raw_programs))
         names = [p.name for p in programs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -381,7 +404,24 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                 raise ConfigError(f"program {program.name!r} sends its invites through {program.invites}, but "
                                   f"[calendar.{program.invites}] is not enabled", path=str(path),
                                   key=f"programs[{index}].invites")
+            if program.video_link and program.invites != "email":
+                raise ConfigError(f"program {program.name!r} sends its invites through {program.invites}, which "
+                                  "gives its own online meeting: video_link is for invites sent by email",
+                                  path=str(path), key=f"programs[{index}].video_link")
     return config
+
+
+def _build_program(entry: Any, index: int, file: str) -> Program:
+    """One ``[[programs]]`` table as a ``Program``. Its ``video_link`` is checked first, so that an unknown
+    placeholder or an address that is not https is named by its own key rather than the program's."""
+    link = entry.get("video_link") if isinstance(entry, dict) else None
+    if isinstance(link, str):
+        try:
+            check_video_link(link)
+        except ValueError as exc:
+            raise ConfigError(str(exc), path=file, key=f"programs[{index}].video_link") from exc
+    program: Program = _build(Program, entry, prefix=f"programs[{index}].", file=file)
+    return program
 
 
 def _build(cls: type[Any], data: Any, *, prefix: str, file: str) -> Any:
@@ -474,6 +514,8 @@ def describe_config(config: Config) -> list[str]:
     lines.append(f"calendars: CalDAV collections on {', '.join(caldav.servers) or 'any server'}, login "
                  f"{state(caldav.username_env)}")
     lines.append(f"web: http://{config.web.host}:{config.web.port}, secret key {state(config.web.secret_key_env)}")
+    lines.append(f"participation: asked \"still in?\" after {config.participation.nonresponder_cycles} silent "
+                 "cycles, paused if no answer by a later cycle")
     for program in config.programs:
         lines.append(f"program {program.name}: {program.kind}, {program.cadence}, groups of {program.group_size}, "
                      f"{program.duration_minutes} min, {program.meeting_mode}, invites by {program.invites}")

@@ -7,12 +7,18 @@ in UTC unless a field says otherwise; local times are produced at the edges with
 from __future__ import annotations
 
 import enum
+import string
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-MEETING_KINDS = ("coffee", "lunch")
+MEETING_KINDS = ("coffee", "lunch", "dinner")
+# What a person takes part in unless they choose: dinner is in the evening, the person's own time, so only by choice.
+DEFAULT_KINDS = frozenset({"coffee", "lunch"})
+# Kinds that meet in person only, at an office: their programs refuse any other meeting mode.
+IN_PERSON_KINDS = frozenset({"dinner"})
 MEETING_MODES = ("in_person", "virtual", "either")
 CADENCES = ("weekly", "fortnightly", "monthly")
 CADENCE_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 28}
@@ -179,12 +185,14 @@ class Person:
     timezone: str = "UTC"
     working_hours: WorkingHours = field(default_factory=WorkingHours)
     calendar: CalendarSource = field(default_factory=CalendarSource)
-    kinds: frozenset[str] = frozenset(MEETING_KINDS)
+    kinds: frozenset[str] = DEFAULT_KINDS
     mode: str = "either"
     cadence: str = "weekly"
     interests: frozenset[str] = frozenset()
     seniority: str = ""
     manager: str = ""
+    # Free text such as "engineer" or "leader": what programs for an audience (``Audience.roles``) look at.
+    role: str = ""
     # Emails, or "team:NAME" / "department:NAME": whom this person would like to meet (a soft rule).
     wishlist: frozenset[str] = frozenset()
     # Emails of people this person must never be paired with (a hard rule, either way round).
@@ -215,16 +223,31 @@ class Person:
         """The person's time zone."""
         return ZoneInfo(self.timezone)
 
-    def ineligibility(self, program: Program, on: date) -> str | None:
-        """Why this person is not in a cycle of ``program`` starting ``on``, or ``None`` if they are."""
+    def ineligibility(self, program: Program, on: date, *, joined: bool | None = None) -> str | None:
+        """Why this person is not in a cycle of ``program`` starting ``on``, or ``None`` if they are.
+
+        ``joined`` is the person's own choice for this program: True (joined), False (left) or None (never
+        chose). A program that is ``opt_in`` takes only those who joined; any other takes everyone in its
+        audience but those who left.
+        """
         if self.opted_out:
             return "opted out"
         if self.verified_at is None:
             return "email address not yet confirmed"
         if self.paused_until is not None and self.paused_until > on:
             return f"paused until {self.paused_until.isoformat()}"
+        if not program.audience.admits(self):
+            return f"not in this program's audience ({program.audience.describe()})"
+        if joined is False:
+            return "has left this program"
+        if program.opt_in and joined is not True:
+            return "has not joined this program"
         if program.kind not in self.kinds:
             return f"does not take part in {program.kind} meetings"
+        if program.kind in IN_PERSON_KINDS and self.mode == "virtual":
+            return f"meets only virtually; {program.kind} is in person"
+        if program.kind in IN_PERSON_KINDS and not self.office.strip():
+            return f"works from no office; {program.kind} is in person, at an office"
         if {self.mode, program.meeting_mode} == {"in_person", "virtual"}:
             wanted, offered = self.mode.replace("_", " "), program.meeting_mode.replace("_", " ")
             return f"meets only {wanted}; this program meets {offered}"
@@ -252,7 +275,7 @@ def normalize_email(address: str) -> str:
 
 @dataclass(frozen=True)
 class OfficeRules:
-    """What an office decides for slots: its lunch hours (local), its own holidays (local dates), and the
+    """What an office decides for slots: its lunch and dinner hours (local), its own holidays (local dates), and the
     country (ISO 3166-1 code such as ``GB``, with an optional subdivision such as ``ENG``) whose public holidays
     it keeps. Empty ``country``: only ``holidays``. The public holidays are looked up by
     ``scheduler.availability.slots`` for whatever years a window covers, so this value stays plain data."""
@@ -261,12 +284,118 @@ class OfficeRules:
     holidays: frozenset[date] = frozenset()
     country: str = ""
     subdivision: str = ""
+    # The evening a dinner program books, on the office's working days; it replaces working hours, which end
+    # before dinner begins.
+    dinner: tuple[time, time] = (time(18, 0), time(21, 0))
 
     def __post_init__(self) -> None:
         if self.lunch[1] <= self.lunch[0]:
             raise ValueError(f"lunch hours end ({self.lunch[1]}) must be after they start ({self.lunch[0]})")
+        if self.dinner[1] <= self.dinner[0]:
+            raise ValueError(f"dinner hours end ({self.dinner[1]}) must be after they start ({self.dinner[0]})")
         if self.subdivision and not self.country:
             raise ValueError(f"subdivision {self.subdivision!r} needs the country it belongs to")
+
+
+def _or_list(names: Iterable[str]) -> str:
+    """``London``, ``London or Paris``, ``Leeds, London or Paris``: names sorted, in plain words."""
+    ordered = sorted(names, key=str.casefold)
+    return ordered[0] if len(ordered) == 1 else f"{', '.join(ordered[:-1])} or {ordered[-1]}"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom a program is for: everyone (all empty, the default), or people of the given ``offices``,
+    ``departments``, ``teams`` and ``roles`` (each list that is not empty must match: a "London lunch" names
+    offices only), plus everyone on the invitation list ``emails`` whatever their office or team (a "new
+    joiners" program may be that list alone). Names compare without regard to case or surrounding spaces."""
+
+    offices: frozenset[str] = frozenset()
+    departments: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+    emails: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name in ("offices", "departments", "teams", "roles"):
+            object.__setattr__(self, name, frozenset(n.strip() for n in getattr(self, name) if n.strip()))
+        emails = set()
+        for address in self.emails:
+            try:
+                emails.add(normalize_email(address))
+            except ValueError as exc:
+                raise ValueError(f"audience emails: {exc}") from None
+        object.__setattr__(self, "emails", frozenset(emails))
+
+    @property
+    def everyone(self) -> bool:
+        """True when the program is open to everyone."""
+        return not (self.offices or self.departments or self.teams or self.roles or self.emails)
+
+    def _criteria(self) -> tuple[tuple[frozenset[str], str], ...]:
+        return ((self.offices, "office"), (self.departments, "department"), (self.teams, "team"),
+                (self.roles, "role"))
+
+    def admits(self, person: Person) -> bool:
+        """Whether ``person`` is in this audience."""
+        if self.everyone or person.email in self.emails:
+            return True
+        values = {"office": person.office, "department": person.department, "team": person.team,
+                  "role": person.role}
+        named = [(names, what) for names, what in self._criteria() if names]
+        return bool(named) and all(
+            values[what].strip().casefold() in {n.casefold() for n in names} for names, what in named)
+
+    def describe(self) -> str:
+        """The audience in plain words: "everyone", "London office only", "role leader or invited people only"."""
+        if self.everyone:
+            return "everyone"
+        parts = [f"role {_or_list(names)}" if what == "role" else f"{_or_list(names)} {what}"
+                 for names, what in self._criteria() if names]
+        text = ", ".join(parts)
+        if self.emails:
+            text = f"{text} or invited people" if text else "invited people"
+        return f"{text} only"
+
+
+# The placeholders a program's ``video_link`` may hold, each filled in per meeting.
+VIDEO_LINK_PLACEHOLDERS = {
+    "uid": "the meeting's stable invite UID, such as coffeechat-meeting-42",
+    "id": "the meeting's number, such as 42",
+}
+
+
+def check_video_link(template: str) -> str:
+    """``template`` when it is a usable video link (``https://meet.example.org/coffee-room``, or one with
+    placeholders of ``VIDEO_LINK_PLACEHOLDERS`` such as ``https://meet.example.org/coffee-{uid}``); empty
+    means no link. ``ValueError`` saying what is wrong otherwise."""
+    if not template:
+        return template
+    try:
+        names = [name or "" for _, name, spec, conv in string.Formatter().parse(template)
+                 if name is not None or spec or conv]
+    except ValueError:
+        raise ValueError(f"video_link {template!r} has a stray '{{' or '}}'") from None
+    unknown = sorted({name for name in names if name not in VIDEO_LINK_PLACEHOLDERS})
+    if unknown:
+        raise ValueError(f"video_link {template!r} has unknown placeholder(s) {', '.join(unknown)}; use "
+                         f"{', '.join('{' + n + '}' for n in VIDEO_LINK_PLACEHOLDERS)}")
+    sample = fill_video_link(template, 1)
+    parts = urllib.parse.urlsplit(sample)
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() or c in "<>\"" for c in sample):
+        raise ValueError(f"video_link {template!r} is not an https:// address such as "
+                         "https://meet.example.org/coffee-{uid}")
+    return template
+
+
+def fill_video_link(template: str, meeting_id: int) -> str:
+    """``template`` with its placeholders filled in for the stored meeting ``meeting_id``."""
+    return template.format(uid=meeting_uid(meeting_id), id=meeting_id)
+
+
+def meeting_uid(meeting_id: int) -> str:
+    """The stable iCalendar UID of the stored meeting ``meeting_id``."""
+    return f"coffeechat-meeting-{meeting_id}"
 
 
 @dataclass(frozen=True)
@@ -304,10 +433,24 @@ class Program:
     relax: str = "cooldown"
     # Whether events the calendar marks tentative count as busy (True) or as free time (False).
     tentative_busy: bool = True
+    # A pair meets at most once per planning window across programs: two people another program already groups
+    # in an overlapping window are kept apart (False: this program may group them anyway).
+    once_per_window: bool = True
+    # Named seniority levels, lowest first ("staff", "senior", "director"), for the seniority mix; a person's
+    # seniority is matched without case. Without names, only levels written as numbers count.
+    seniority_levels: tuple[str, ...] = ()
     weights: Weights = field(default_factory=Weights)
     # Who sends the calendar invitations: "email" (our own iMIP emails) or the provider that creates the event
     # ("google", "microsoft"), never both: one sender per meeting.
     invites: str = "email"
+    # Whom the program is for (everyone by default), and whether only those who join take part (True) rather
+    # than everyone in the audience who has not left it (False).
+    audience: Audience = field(default_factory=Audience)
+    opt_in: bool = False
+    # The video link of virtual meetings whose invites go by email: a fixed room, or a template with the
+    # placeholders of VIDEO_LINK_PLACEHOLDERS. Empty: "Video call", the people agree on a link. A provider that
+    # sends the invites (``invites`` google or microsoft) gives its own online meeting instead.
+    video_link: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in MEETING_KINDS:
@@ -322,10 +465,24 @@ class Program:
             raise ValueError("duration_minutes must be between 10 and 180")
         if self.meeting_mode not in MEETING_MODES:
             raise ValueError(f"unknown meeting mode {self.meeting_mode!r}")
+        if self.kind == "dinner" and self.group_size > 3:
+            # Groups are one bigger or smaller where the count does not divide: 3 seats two to four, 4 would
+            # seat five at some tables.
+            raise ValueError("a dinner seats 2 to 4: group_size 2 (pairs, a trio for an odd count) or 3 (tables "
+                             f"of three, two or four where the count does not divide), not {self.group_size}")
+        if self.kind in IN_PERSON_KINDS and self.meeting_mode != "in_person":
+            raise ValueError(f"a {self.kind} program meets in person: set meeting_mode = \"in_person\", not "
+                             f"{self.meeting_mode!r}")
         if self.relax not in RELAX_RULES:
             raise ValueError(f"relax must be one of {', '.join(RELAX_RULES)}")
         if self.invites not in INVITE_SENDERS:
             raise ValueError(f"invites must be one of {', '.join(INVITE_SENDERS)}, got {self.invites!r}")
+        check_video_link(self.video_link)
+        names = [name.strip().casefold() for name in self.seniority_levels]
+        if any(not name for name in names):
+            raise ValueError("seniority_levels must not hold an empty name")
+        if len(set(names)) != len(names):
+            raise ValueError("seniority_levels names a level twice")
 
     @property
     def duration(self) -> timedelta:
@@ -398,7 +555,7 @@ class Meeting:
         """The stable iCalendar UID of this meeting (needs a stored meeting)."""
         if self.id is None:
             raise ValueError("a meeting has a UID only once it is stored")
-        return f"coffeechat-meeting-{self.id}"
+        return meeting_uid(self.id)
 
 
 @dataclass(frozen=True)
@@ -424,6 +581,8 @@ class Invite:
     description: str = ""
     location: str = ""
     stamp: datetime | None = None
+    # The meeting's video link (https), when it has one: also its location.
+    video_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -582,7 +741,8 @@ class Rsvp:
 
 @dataclass(frozen=True)
 class FeedbackAnswer:
-    """One member's answer to "did you meet?": whether, an optional 1–5 rating, a comment, and when."""
+    """One member's answer to "did you meet?": whether, an optional 1–5 rating, a comment, and when.
+    ``comment_shared``: the writer allowed the organisers to read the comment (off unless they ticked it)."""
 
     meeting_id: int
     email: str
@@ -590,3 +750,43 @@ class FeedbackAnswer:
     comment: str = ""
     rating: int | None = None
     answered_at: datetime | None = None
+    comment_shared: bool = False
+
+
+@dataclass(frozen=True)
+class RatingFact:
+    """The "did you meet?" ratings of one cycle: how many were given and their average (None when none)."""
+
+    cycle_id: int
+    program: str
+    window_start: datetime
+    count: int
+    average: float | None
+
+
+@dataclass(frozen=True)
+class SharedComment:
+    """A "did you meet?" comment whose writer allowed the organisers to read it: its cycle, the text and the
+    rating given with it. Carries no address: the admin reads what was said, not who said it."""
+
+    cycle_id: int
+    comment: str
+    rating: int | None = None
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """What Coffee Chat knows of whether a person still answers (``scheduler.planning.silence`` reads it).
+
+    ``last_sign_of_life`` is the latest of their answers to a meeting (accept / decline), their "did you meet?"
+    answers, their sign-ins and signed-in visits, and the signed links they used (a "still in?" answer among
+    them); ``None`` when they never gave one. ``placed_at`` holds, oldest first, when each cycle (of any program)
+    that placed them in a meeting still standing was planned. ``asked_at`` is when they were last asked "still
+    in?", ``paused_at`` when they were last paused for silence (either ``None`` when it never happened)."""
+
+    email: str
+    last_sign_of_life: datetime | None = None
+    placed_at: tuple[datetime, ...] = ()
+    asked_at: datetime | None = None
+    paused_at: datetime | None = None

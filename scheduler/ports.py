@@ -7,7 +7,7 @@ datetime crossing a port is timezone-aware UTC.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -21,6 +21,7 @@ from scheduler.model import (
     Effect,
     EffectCount,
     EmailMessage,
+    Engagement,
     FeedbackAnswer,
     Group,
     Interval,
@@ -31,8 +32,10 @@ from scheduler.model import (
     Person,
     Program,
     ProgramChange,
+    RatingFact,
     Rsvp,
     SessionRecord,
+    SharedComment,
     Unmatched,
 )
 
@@ -147,6 +150,10 @@ class SiteUrls(Protocol):
         """The page that signs in with the signed ``token``."""
         ...
 
+    def still_in(self, action: str, token: str) -> str:
+        """The page of a "still in?" email's link (``stay`` or ``pause``), opened by the signed ``token``."""
+        ...
+
 
 class PeopleRepository(Protocol):
     """People, identified by their (normalised) email."""
@@ -196,6 +203,23 @@ class ProgramChangeRepository(Protocol):
         ...
 
 
+class ProgramChoiceRepository(Protocol):
+    """Whether people joined or left each program (no entry: they never chose)."""
+
+    def of_program(self, program: str) -> dict[str, bool]:
+        """Who chose for ``program``: email → joined (True) or left (False)."""
+        ...
+
+    def of_person(self, email: str) -> dict[str, bool]:
+        """The programs ``email`` chose for: program name → joined (True) or left (False)."""
+        ...
+
+    def set(self, email: str, program: str, joined: bool, at: datetime) -> None:
+        """Store that ``email`` joined (or left) ``program`` at ``at``, replacing an earlier choice;
+        ``NotFoundError`` for an unknown person."""
+        ...
+
+
 class CycleRepository(Protocol):
     """Cycles with their meetings (groups and members) and the people left unmatched."""
 
@@ -239,6 +263,20 @@ class CycleRepository(Protocol):
         ``StorageError`` when its stored sequence is not below ``meeting.sequence`` (a concurrent change)."""
         ...
 
+    def set_locations(self, locations: Mapping[int, str]) -> None:
+        """Give stored meetings (by id) their location, as the plan that stores them decides it once they have
+        ids (a video link made from the meeting's UID); their sequence stays."""
+        ...
+
+    def regroup_meeting(self, meeting: Meeting) -> None:
+        """Store a meeting whose group changed (an admin removed or swapped someone): its members in order, the
+        group's score and reasons, and what ``update_meeting`` stores, with the same errors."""
+        ...
+
+    def set_unmatched(self, cycle_id: int, unmatched: Sequence[Unmatched]) -> None:
+        """Replace who was left out of the cycle and why."""
+        ...
+
     def add_unmatched(self, cycle_id: int, unmatched: Sequence[Unmatched]) -> None:
         """Record who was left out of the cycle and why."""
         ...
@@ -264,21 +302,29 @@ class HistoryRepository(Protocol):
         """Remember every pair inside every group as having met on ``met_on`` in this cycle."""
         ...
 
-    def pairs_in_recent_cycles(self, program: str, cycles: int) -> set[frozenset[str]]:
-        """Pairs (as frozensets of two emails) grouped in the program's last ``cycles`` cycles."""
+    def forget(self, cycle_id: int, pairs: Iterable[frozenset[str]]) -> int:
+        """Forget that these pairs (frozensets of two emails) were grouped in this cycle; how many were."""
         ...
 
-    def last_met(self) -> dict[frozenset[str], date]:
-        """For every pair ever grouped in any program, the latest date they met."""
+    def pairs_in_recent_cycles(self, program: str, cycles: int) -> set[frozenset[str]]:
+        """Pairs (as frozensets of two emails) grouped in the program's last ``cycles`` cycles, except those
+        whose meeting its members reported as not having happened."""
+        ...
+
+    def last_met(self, before: datetime) -> dict[frozenset[str], date]:
+        """For every pair who met in any program, the day of their latest meeting that took place before
+        ``before`` (not cancelled, over, not reported missed)."""
         ...
 
 
 class FeedbackRepository(Protocol):
     """Answers to "did you meet?"."""
 
-    def add(self, meeting_id: int, email: str, met: bool, comment: str = "", *, rating: int | None = None) -> None:
-        """Record one person's answer for one meeting, with an optional 1–5 ``rating`` (a later answer replaces
-        an earlier one, its rating included). ``NotFoundError`` for an unknown meeting."""
+    def add(self, meeting_id: int, email: str, met: bool, comment: str = "", *, rating: int | None = None,
+            share_comment: bool = False) -> None:
+        """Record one person's answer for one meeting, with an optional 1–5 ``rating`` and whether the organisers
+        may read its comment (``share_comment``; a later answer replaces an earlier one, its rating and choice
+        included). ``NotFoundError`` for an unknown meeting."""
         ...
 
     def answers(self, meeting_id: int) -> builtins.list[FeedbackAnswer]:
@@ -300,6 +346,10 @@ class MatchRepository(Protocol):
 
     def clear_rsvps(self, meeting_id: int) -> int:
         """Forget the meeting's answers (its time changed); return how many went."""
+        ...
+
+    def forget_rsvp(self, meeting_id: int, email: str) -> bool:
+        """Forget one member's answer (they took it back); whether there was one."""
         ...
 
 
@@ -342,6 +392,10 @@ class OutboxRepository(Protocol):
         for an effect no longer in flight (superseded meanwhile), which is left as it is."""
         ...
 
+    def supersede_key(self, key: str, reason: str) -> bool:
+        """Mark the one pending or in-flight effect ``key`` superseded; whether it was."""
+        ...
+
     def supersede(self, key_prefix: str, reason: str) -> int:
         """Mark every pending or in-flight effect whose key starts with ``key_prefix`` superseded; return how
         many."""
@@ -349,6 +403,18 @@ class OutboxRepository(Protocol):
 
     def mark_stale(self, key: str, reason: str) -> None:
         """The effect came due after its ``stale_at``: superseded, never performed (``reason`` for the record)."""
+        ...
+
+    def with_prefix(self, key_prefix: str) -> Sequence[Effect]:
+        """Every effect whose key starts with ``key_prefix``, in any state, oldest first."""
+        ...
+
+    def withdraw(self, key_prefix: str, reason: str) -> int:
+        """Supersede the effects under ``key_prefix`` still pending and never attempted; how many."""
+        ...
+
+    def restore(self, key_prefix: str, reason: str) -> int:
+        """Make the effects under ``key_prefix`` superseded for ``reason`` pending again; how many."""
         ...
 
     def requeue(self, key: str, now: datetime) -> None:
@@ -439,6 +505,32 @@ class AccountRepository(Protocol):
         ...
 
 
+class EngagementRepository(Protocol):
+    """Whether people still answer: their signs of life, the cycles that placed them, and the "still in?"
+    questions and pauses of ``scheduler.planning.nonresponders``. An operation on an address nobody has raises
+    ``NotFoundError``; the rows go when the person does."""
+
+    def by_person(self) -> dict[str, Engagement]:
+        """Everyone stored, by email: the latest of their signs of life (accept / decline answers, "did you
+        meet?" answers, sign-ins and signed-in visits, links used, as ``note_sign_of_life`` records), when each
+        cycle that placed them in a meeting not cancelled was planned (``Cycle.created_at``, oldest first, one
+        per cycle), and when they were last asked "still in?" and last paused for silence."""
+        ...
+
+    def note_sign_of_life(self, email: str, at: datetime) -> None:
+        """Record that the person used a link of ours at ``at`` (a later moment replaces an earlier one; an
+        earlier one changes nothing)."""
+        ...
+
+    def mark_asked(self, email: str, at: datetime) -> None:
+        """The person was asked "still in?" at ``at``; any earlier pause for silence is over."""
+        ...
+
+    def mark_paused(self, email: str, at: datetime) -> None:
+        """The person was paused for silence at ``at``."""
+        ...
+
+
 class ReportRepository(Protocol):
     """Read-only aggregates for the admin's pages and analytics (see ``scheduler.admin``). Never writes."""
 
@@ -459,6 +551,16 @@ class ReportRepository(Protocol):
         """Outbox effects counted by cycle (``None``: of no cycle) and state."""
         ...
 
+    def ratings(self, program: str | None = None) -> builtins.list[RatingFact]:
+        """Every cycle (of ``program``, or of all) with its count and average of "did you meet?" ratings, oldest
+        window first (count 0, average None for a cycle without ratings)."""
+        ...
+
+    def shared_comments(self, cycle_id: int | None = None) -> builtins.list[SharedComment]:
+        """The "did you meet?" comments whose writers allowed the organisers to read them (of one cycle, or of
+        all), oldest first; never a private one, never the writer's address."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One database transaction with its repositories. Rolls back on exit unless ``commit`` was called."""
@@ -466,6 +568,7 @@ class UnitOfWork(Protocol):
     people: PeopleRepository
     programs: ProgramRepository
     program_changes: ProgramChangeRepository
+    program_choices: ProgramChoiceRepository
     cycles: CycleRepository
     history: HistoryRepository
     feedback: FeedbackRepository
@@ -473,6 +576,7 @@ class UnitOfWork(Protocol):
     accounts: AccountRepository
     reports: ReportRepository
     matches: MatchRepository
+    engagement: EngagementRepository
 
     def __enter__(self) -> Self: ...
 

@@ -19,7 +19,8 @@ from flask_wtf import FlaskForm
 from wtforms import Field
 
 from scheduler.accounts import profile
-from scheduler.errors import InputError
+from scheduler.accounts.memberships import choose_program, program_memberships
+from scheduler.errors import InputError, NotFoundError
 from scheduler.model import as_local
 from web.account_forms import (
     CalendarForm,
@@ -28,6 +29,7 @@ from web.account_forms import (
     ParticipationForm,
     PauseForm,
     ProfileForm,
+    ProgramChoiceForm,
     WishesForm,
 )
 from web.auth import COOKIE, current_viewer, sign_in_required
@@ -76,8 +78,11 @@ def _home(pause_form: PauseForm | None = None, status: int = 200) -> ResponseRet
     person = profile.load_profile(services.uow_factory, _email())
     if pause_form is None:
         pause_form = PauseForm(data={"until": person.paused_until.isoformat() if person.paused_until else ""})
+    memberships = program_memberships(services.uow_factory, services.programs(), person.email,
+                                      services.clock.now().date())
     return render_template("account.html", person=person, pause_form=pause_form,
-                           participation_form=ParticipationForm(),
+                           participation_form=ParticipationForm(), memberships=memberships,
+                           program_form=ProgramChoiceForm(),
                            expires=as_local(viewer.session_expires_at, viewer.timezone) if viewer else None), status
 
 
@@ -96,12 +101,14 @@ def pause() -> ResponseReturnValue:
     form = PauseForm()
     if form.validate_on_submit():
         try:
-            person = profile.set_pause(services.uow_factory, services.clock, _email(), form.day())
+            change = profile.set_pause(services.uow_factory, services.clock, services.settings, _email(),
+                                       form.day())
         except InputError as error:
             _refused(form, error, {"paused_until": "until"})
         else:
-            flash(f"You are paused until {person.paused_until.isoformat()}." if person.paused_until
-                  else "Your pause is over: the next cycle can pair you.")
+            person = change.person
+            flash((f"You are paused until {person.paused_until.isoformat()}." if person.paused_until
+                   else "Your pause is over: the next cycle can pair you.") + _cancelled_note(change))
             return redirect(url_for("account.home"), code=303)
     return _home(form, 422)
 
@@ -115,9 +122,38 @@ def participation() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _home(status=422)
     leaving = form.action.data == "leave"
-    profile.set_opted_out(services.uow_factory, _email(), leaving)
-    flash("You have left Coffee Chat: nobody will be paired with you. You can come back at any time."
-          if leaving else "Welcome back: the next cycle can pair you.")
+    change = profile.set_opted_out(services.uow_factory, services.clock, services.settings, _email(), leaving)
+    flash(("You have left Coffee Chat: nobody will be paired with you. You can come back at any time."
+           if leaving else "Welcome back: the next cycle can pair you.") + _cancelled_note(change))
+    return redirect(url_for("account.home"), code=303)
+
+
+def _cancelled_note(change: profile.ParticipationChange) -> str:
+    """The meetings a pause or leaving called off, as the flash says it: queued, not yet sent."""
+    count = len(change.cancelled)
+    if not count:
+        return ""
+    meetings = "meeting is" if count == 1 else f"{count} meetings are"
+    return f" Your planned {meetings} cancelled: your partners will get an email saying so."
+
+
+@blueprint.post("/account/programs")
+@sign_in_required
+def program_choice() -> ResponseReturnValue:
+    """Join or leave one program open to me."""
+    services = services_of(current_app)
+    form = ProgramChoiceForm()
+    if not form.validate_on_submit():
+        return _home(status=422)
+    joining = form.action.data == "join"
+    name = form.program.data.strip()
+    try:
+        choose_program(services.uow_factory, services.programs(), _email(), name, joining, at=services.clock.now())
+    except (InputError, NotFoundError) as error:
+        flash(f"Not changed: {str(error).removeprefix('program: ')}.")
+        return _home(status=422)
+    flash(f"You have joined {name}: its next cycle can pair you." if joining
+          else f"You have left {name}: its cycles no longer pair you. You can join again at any time.")
     return redirect(url_for("account.home"), code=303)
 
 
@@ -139,7 +175,8 @@ def edit_profile() -> ResponseReturnValue:
                 flash("Your profile is saved.")
                 return redirect(url_for("account.edit_profile"), code=303)
     status = 422 if form.is_submitted() else 200
-    return render_template("account_profile.html", form=form, zone_options=zone_options), status
+    role = profile.load_profile(services.uow_factory, _email()).role
+    return render_template("account_profile.html", form=form, zone_options=zone_options, role=role), status
 
 
 @blueprint.route("/account/wishes", methods=["GET", "POST"])

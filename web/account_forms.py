@@ -14,6 +14,7 @@ from wtforms.validators import Length, ValidationError
 from scheduler.accounts.profile import MAX_URL_LENGTH, ProfileChange
 from scheduler.model import CalendarSource, Person, WorkingHours, normalize_email
 from web.forms import (
+    KIND_CHOICES,
     CheckboxesField,
     MeetingPreferenceChecks,
     choice_list,
@@ -60,7 +61,7 @@ class ProfileForm(MeetingPreferenceChecks, FlaskForm):
     lunch_start = _time_field("Lunch starts (optional)", "Leave both lunch times empty for your office's hours.")
     lunch_end = _time_field("Lunch ends (optional)")
     kinds = CheckboxesField("I would like to meet for", default=["coffee"], validate_choice=False,
-                            choices=choice_list(("coffee", "Coffee"), ("lunch", "Lunch")))
+                            choices=KIND_CHOICES)
     mode = RadioField("Meet", default="either", validate_choice=False,
                       choices=choice_list(("either", "In person or online"), ("in_person", "In person only"),
                                        ("virtual", "Online only")))
@@ -269,3 +270,20 @@ class DeleteForm(FlaskForm):
         if (field.data or "").strip().lower() != self.email.lower():
             raise ValidationError("This is not your email address: type it exactly to confirm.")
 
+
+
+class ProgramChoiceForm(FlaskForm):
+    """Join or leave one program (its name in ``program``)."""
+
+    program = HiddenField()
+    action = HiddenField()
+
+    def validate_action(self, field: Field) -> None:
+        """Join or leave."""
+        if field.data not in {"join", "leave"}:
+            raise ValidationError("Choose to join or to leave the program.")
+
+    def validate_program(self, field: Field) -> None:
+        """A program's name is given."""
+        if not (field.data or "").strip():
+            raise ValidationError("Choose a program.")

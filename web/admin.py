@@ -16,11 +16,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
 from scheduler.accounts import access as accounts
 from scheduler.admin.analytics import analytics as compute_analytics
+from scheduler.admin.audiences import program_audiences
+from scheduler.admin.cycle_changes import ChangeRefused, remove_member, swap_members
+from scheduler.admin.cycle_page import CyclePage, list_cycles, load_cycle_page
 from scheduler.admin.cycles import delivery_overview, latest_calendar_gaps, preview_cycle, share
 from scheduler.admin.participants import (
     MAX_QUERY,
@@ -30,12 +33,16 @@ from scheduler.admin.participants import (
     pause_participant,
     search_participants,
 )
+from scheduler.admin.ratings import program_ratings
 from scheduler.delivery.dead_letters import requeue_effect
 from scheduler.errors import InputError, NotFoundError, StorageError
 from scheduler.model import Program
+from scheduler.planning.nonresponders import silence_overview
 from scheduler.planning.run import program_overview, run_cycle
 from scheduler.programs.settings import (
+    AUDIENCE_NAMES,
     EDITABLE,
+    EDITABLE_FLAGS,
     WEIGHT_NAMES,
     ProgramSheet,
     change_program,
@@ -47,7 +54,7 @@ from scheduler.programs.settings import (
 from web.auth import current_viewer, sign_in_required
 from web.charts import ACCENT, Series, bar_chart_svg, heatmap_svg
 from web.forms import plain_text
-from web.program_form import WEIGHT_PREFIX, ProgramForm
+from web.program_form import AUDIENCE_PREFIX, WEIGHT_PREFIX, ProgramForm
 from web.services import services_of
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -99,6 +106,25 @@ class ButtonForm(FlaskForm):
     """A button: the CSRF token only."""
 
 
+class RemoveForm(FlaskForm):
+    """Take one person out of their group in a cycle."""
+
+    email = HiddenField(validators=[InputRequired("Choose whom to remove."), Length(max=320), plain_text])
+
+
+class SwapForm(FlaskForm):
+    """Swap two people of a cycle: the choices are the cycle's people (``with_people``)."""
+
+    first = SelectField("Swap", validate_choice=True)
+    second = SelectField("with", validate_choice=True)
+
+    def with_people(self, people: tuple[tuple[str, str], ...]) -> SwapForm:
+        """Offer these ``(email, label)`` choices in both lists."""
+        self.first.choices = list(people)
+        self.second.choices = list(people)
+        return self
+
+
 class RequeueForm(FlaskForm):
     """Requeue one dead effect."""
 
@@ -125,9 +151,11 @@ def _participants_page(import_form: ImportForm, report: Any = None, status: int 
     total = 0
     if search.validate():
         found, total = search_participants(_services().uow_factory, search.q.data or "")
+    services = _services()
+    silent = silence_overview(services.uow_factory, services.settings.silence, services.clock.now())
     return render_template("admin_participants.html", search=search, found=found, total=total,
                            import_form=import_form, person_form=PersonForm(formdata=None), report=report,
-                           today=_services().clock.now().date()), status if search.errors == {} else 400
+                           today=_services().clock.now().date(), silent=silent), status if search.errors == {} else 400
 
 
 @blueprint.post("/import")
@@ -223,7 +251,81 @@ def cycles() -> ResponseReturnValue:
     services = _services()
     overviews = program_overview(services.uow_factory, services.programs())
     gaps = latest_calendar_gaps(services.uow_factory, services.programs())
-    return render_template("admin_cycles.html", overviews=overviews, calendar_gaps=gaps)
+    return render_template("admin_cycles.html", overviews=overviews, calendar_gaps=gaps,
+                           stored=list_cycles(services.uow_factory))
+
+
+@blueprint.get("/cycle/<int:cycle_id>")
+@admin_required
+def cycle(cycle_id: int) -> ResponseReturnValue:
+    """One stored cycle: its groups, answers and the people left out; remove or swap people before delivery."""
+    return _cycle_page(_load_cycle(cycle_id))
+
+
+def _load_cycle(cycle_id: int) -> CyclePage:
+    try:
+        return load_cycle_page(_services().uow_factory, cycle_id)
+    except NotFoundError:
+        abort(404, f"There is no stored cycle {cycle_id}.")
+
+
+def _cycle_page(page: CyclePage, swap_form: SwapForm | None = None, problem: str = "",
+                status: int = 200) -> ResponseReturnValue:
+    form = (swap_form or SwapForm(formdata=None)).with_people(page.swappable)
+    return render_template("admin_cycle.html", page=page, remove_form=RemoveForm(formdata=None), swap_form=form,
+                           problem=problem), status
+
+
+def _refusal(page: CyclePage, error: InputError, what: str, swap_form: SwapForm | None = None
+             ) -> ResponseReturnValue:
+    """The cycle page again with why the change was refused (409: the cycle cannot change so; 400: bad input)."""
+    text = str(error).removeprefix(f"{error.where}: ") if error.where else str(error)
+    return _cycle_page(page, swap_form, f"{what}: {text}.", 409 if isinstance(error, ChangeRefused) else 400)
+
+
+def _changed(cycle_id: int, summary: str) -> ResponseReturnValue:
+    # Nothing is sent here: the new announcements and notices wait in the outbox for the next delivery run.
+    flash(f"{summary} The emails wait in the outbox until the next delivery run (`coffeechat tick` or "
+          "`coffeechat deliver`) sends them.")
+    return redirect(url_for("admin.cycle", cycle_id=cycle_id), code=303)
+
+
+@blueprint.post("/cycle/<int:cycle_id>/remove")
+@admin_required
+def remove_from_cycle(cycle_id: int) -> ResponseReturnValue:
+    """Take one person out of their group, before the cycle's delivery has begun."""
+    page = _load_cycle(cycle_id)
+    form = RemoveForm()
+    if not form.validate_on_submit():
+        return _cycle_page(page, problem="Nobody was removed: choose whom to remove from the list.", status=400)
+    services = _services()
+    try:
+        change = remove_member(services.uow_factory, services.clock, services.settings, cycle_id,
+                               form.email.data or "")
+    except NotFoundError:
+        abort(404, f"There is no stored cycle {cycle_id}.")
+    except InputError as error:
+        return _refusal(_load_cycle(cycle_id), error, "Nobody was removed")
+    return _changed(cycle_id, change.summary)
+
+
+@blueprint.post("/cycle/<int:cycle_id>/swap")
+@admin_required
+def swap_in_cycle(cycle_id: int) -> ResponseReturnValue:
+    """Swap two people of the cycle (two groups, or a group and the people left out), before delivery."""
+    page = _load_cycle(cycle_id)
+    form = SwapForm().with_people(page.swappable)
+    if not form.validate_on_submit():
+        return _cycle_page(page, form, "Nobody was swapped: choose two people of this cycle.", status=400)
+    services = _services()
+    try:
+        change = swap_members(services.uow_factory, services.clock, services.settings, cycle_id,
+                              form.first.data or "", form.second.data or "")
+    except NotFoundError:
+        abort(404, f"There is no stored cycle {cycle_id}.")
+    except InputError as error:
+        return _refusal(_load_cycle(cycle_id), error, "Nobody was swapped", form)
+    return _changed(cycle_id, change.summary)
 
 
 @blueprint.get("/cycles/<path:name>")
@@ -301,9 +403,24 @@ def requeue() -> ResponseReturnValue:
 def programs() -> ResponseReturnValue:
     """Each program's cadence, kind, group size, rules and weights as it runs, with what the site changed."""
     services = _services()
-    sheets = [(sheet, program_settings(sheet.program), program_weights(sheet.program))
-              for sheet in program_sheets(services.uow_factory, services.config.programs)]
-    return render_template("admin_programs.html", sheets=sheets, config_path=services.config.path)
+    all_sheets = program_sheets(services.uow_factory, services.config.programs)
+    sheets = [(sheet, program_settings(sheet.program), program_weights(sheet.program)) for sheet in all_sheets]
+    audiences = {audience.program.name: audience for audience in program_audiences(
+        services.uow_factory, [sheet.program for sheet in all_sheets], services.clock.now().date())}
+    return render_template("admin_programs.html", sheets=sheets, audiences=audiences,
+                           config_path=services.config.path)
+
+
+@blueprint.get("/audiences/<path:name>")
+@admin_required
+def audience(name: str) -> ResponseReturnValue:
+    """Who is in one program's audience, who joined or left it, and whom its next cycle would plan."""
+    services = _services()
+    program = next((p for p in services.programs() if p.name == name), None)
+    if program is None:
+        abort(404, f"There is no program named {name!r} in the configuration.")
+    (found,) = program_audiences(services.uow_factory, [program], services.clock.now().date())
+    return render_template("admin_audience.html", audience=found)
 
 
 @blueprint.route("/programs/<path:name>", methods=["GET", "POST"])
@@ -344,7 +461,9 @@ def program(name: str) -> ResponseReturnValue:
 
 def _program_page(sheet: ProgramSheet, form: ProgramForm, status: int = 200) -> ResponseReturnValue:
     return render_template("admin_program.html", sheet=sheet, form=form, weight_prefix=WEIGHT_PREFIX,
-                           editable=EDITABLE, weight_names=WEIGHT_NAMES, config_path=_services().config.path), status
+                           editable=EDITABLE, flags=EDITABLE_FLAGS, weight_names=WEIGHT_NAMES,
+                           audience_prefix=AUDIENCE_PREFIX, audience_names=AUDIENCE_NAMES,
+                           config_path=_services().config.path), status
 
 
 @blueprint.get("/analytics")
@@ -367,4 +486,4 @@ def analytics() -> ResponseReturnValue:
         labels, [Series("new connections", "#1d5fbf", [float(r.new_connections) for r in figures.cycles])],
         chart_id="connections")
     return render_template("admin_analytics.html", figures=figures, heatmap=heatmap_svg(figures.heatmap),
-                           rates=rates, connections=connections)
+                           rates=rates, connections=connections, ratings=program_ratings(_services().uow_factory))

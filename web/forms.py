@@ -112,17 +112,28 @@ def text_field(label: str, *, required: str | None = None, description: str = ""
     return StringField(label, validators=validators, filters=[strip_text], description=description)
 
 
+# The meeting kinds a person may choose on the sign-up and profile forms.
+KIND_CHOICES = choice_list(("coffee", "Coffee"), ("lunch", "Lunch"),
+                           ("dinner", "Dinner (an evening, in person at your office)"))
+
+
 class MeetingPreferenceChecks:
     """The checks of the "how would you like to meet" fields, shared by the sign-up and profile forms (WTForms
     runs ``validate_<field>`` methods found on the form class, so a mixin supplies them to both)."""
 
     office: Field
+    mode: Field
 
     def validate_kinds(self, field: Field) -> None:
-        """Coffee, lunch or both, at least one."""
+        """Coffee, lunch, dinner, at least one; dinner is in person, at the person's office."""
         chosen = field.data or []
-        if not chosen or not set(chosen) <= {"coffee", "lunch"}:
-            raise ValidationError("Choose coffee, lunch or both.")
+        if not chosen or not set(chosen) <= {"coffee", "lunch", "dinner"}:
+            raise ValidationError("Choose at least one of coffee, lunch and dinner.")
+        if "dinner" in chosen and self.mode.data == "virtual":
+            raise ValidationError("Dinner is in person: choose a way to meet that includes in person, or leave "
+                                  "dinner out.")
+        if "dinner" in chosen and not (self.office.data or "").strip():
+            raise ValidationError("Dinner is at your office: enter your office above, or leave dinner out.")
 
     def validate_mode(self, field: Field) -> None:
         """One of the offered ways; in person needs an office."""
@@ -149,7 +160,7 @@ class SignUpForm(MeetingPreferenceChecks, FlaskForm):
     timezone = SelectField("Time zone", default="UTC", validate_choice=False,
                            description="Meeting times are found in your working hours in this zone.")
     kinds = CheckboxesField("I would like to meet for", default=["coffee"], validate_choice=False,
-                            choices=choice_list(("coffee", "Coffee"), ("lunch", "Lunch")))
+                            choices=KIND_CHOICES)
     mode = RadioField("Meet", default="either", validate_choice=False,
                       choices=choice_list(("either", "In person or online"), ("in_person", "In person only"),
                                        ("virtual", "Online only")))

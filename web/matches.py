@@ -14,32 +14,48 @@ CSRF is checked on every POST by the app-wide ``CSRFProtect``, before any view r
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectChoice, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import Length
 
 from scheduler.delivery.emails import KIND_LABELS, format_slot
 from scheduler.errors import CalendarError, InputError, NotFoundError
+from scheduler.model import Interval
 from scheduler.planning import matches
-from scheduler.planning.links import ACTIONS, FEEDBACK_ACTIONS, MET, MatchLinkError
+from scheduler.planning.links import ACTIONS, DECLINE, FEEDBACK_ACTIONS, MET, RESCHEDULE, MatchLinkError
 from scheduler.planning.matches import MatchPage
+from scheduler.planning.nonresponders import note_sign_of_life
 from web.auth import current_viewer, sign_in_required
 from web.security import rate_limited
 from web.services import services_of
 
 blueprint = Blueprint("matches", __name__)
+Done = TypeVar("Done")
 
-SIGNED_IN_ACTIONS = ("accept", "decline", "reschedule", "feedback")
+SIGNED_IN_ACTIONS = ("accept", "decline", "reschedule", "feedback", "undo")
 DONE = {
     "accepted": "Thank you: the match page now shows your partners that you will be there.",
     "declined": "Thank you for letting us know. The meeting stands for the others.",
     # Said in the future: the cancellation waits in the outbox until the relay's next run sends it.
-    "cancelled": "Thank you for letting us know. The meeting is cancelled; your partner will get an email saying so.",
-    "reschedule": "The meeting moved to {when}. Everyone gets the updated invite.",
+    "cancelled": "Thank you for letting us know. The meeting is cancelled; your partner will get an email saying "
+                 "so. Changed your mind? Undo it below until that email is sent.",
+    # A decline that called the meeting off heals the cycle: the partner is re-paired with someone else free this
+    # cycle, or nobody is free (then another time is what may still save the meeting); in a trio, the others go on.
+    "repaired": "Thank you for letting us know. The meeting is cancelled, and your partner is paired with someone "
+                "else who is free this cycle; they will get an email saying so.",
+    "nobody_free": "Thank you for letting us know. The meeting is cancelled; nobody else is free to meet your "
+                   "partner this cycle, and they will get an email saying so. If it is only the time, undo your "
+                   "decline below and ask for another time instead, until that email is sent.",
+    "left": "Thank you for letting us know. You are out of this meeting; the others meet as planned and will get "
+            "the updated invite.",
+    "reschedule": "The meeting moved to {when}. Everyone will get the updated invite.",
+    "undone": "Your decline is taken back: the meeting stands, and nobody was told otherwise.",
     "feedback": "Thank you for telling us.",
 }
 CONFIRM = {
@@ -54,19 +70,29 @@ RATING_CHOICES = [SelectChoice("", "No rating"), *(SelectChoice(str(n), f"{n} of
 
 
 class ActionForm(FlaskForm):
-    """A button (its CSRF token only)."""
+    """A button: its CSRF token, and for the steps that ask first what the person confirmed. ``confirmed`` is
+    "yes" once they saw what a decline does; ``start`` is the time offered for another time (ISO 8601, UTC);
+    ``undo`` is "yes" to take a decline back (on a signed link's page)."""
+
+    confirmed = HiddenField()
+    start = HiddenField()
+    undo = HiddenField()
 
 
 class FeedbackForm(FlaskForm):
-    """Did we meet? With an optional 1–5 rating and a comment."""
+    """Did we meet? With an optional 1–5 rating and a comment, which the organisers may read only when its
+    writer ticks ``share_comment`` (off by default)."""
 
     met = RadioField("Did you meet?", validate_choice=True,
                      choices=[SelectChoice("yes", "Yes, we met"), SelectChoice("no", "No, we didn't meet")])
     # "" (no rating) is one of the choices: no Optional() validator, which would let white space past the check.
-    rating = RadioField("How was it? (optional)", choices=RATING_CHOICES, default="", validate_choice=True)
+    rating = RadioField("How was it? (optional)", choices=RATING_CHOICES, default="", validate_choice=True,
+                        description="The organisers see ratings only as averages, never whose they are.")
     comment = TextAreaField("Anything to tell us? (optional)", validators=[
         Length(max=matches.MAX_COMMENT, message=f"Keep it under {matches.MAX_COMMENT} characters.")],
-        description="Only the Coffee Chat organisers read it; your partner never sees it.")
+        description="Your partner never sees it. The organisers read it only if you tick the box below, and "
+                    "then without your name.")
+    share_comment = BooleanField("Organisers may read my comment", default=False)
 
     def rating_value(self) -> int | None:
         """The chosen rating, or None."""
@@ -121,7 +147,7 @@ def _feedback_form(match: MatchPage, form_class: type[FeedbackForm] = FeedbackFo
     data: dict[str, Any] = {}
     if given is not None:
         data = {"met": "yes" if given.met else "no", "comment": given.comment,
-                "rating": str(given.rating) if given.rating else ""}
+                "rating": str(given.rating) if given.rating else "", "share_comment": given.comment_shared}
     return form_class(data=data)
 
 
@@ -129,7 +155,8 @@ def _feedback_form(match: MatchPage, form_class: type[FeedbackForm] = FeedbackFo
 @sign_in_required
 @rate_limited("links")
 def act(meeting_id: int, action: str) -> ResponseReturnValue:
-    """A button of the match page (signed in): accept, decline, reschedule or feedback."""
+    """A button of the match page (signed in): accept; decline (confirmed first, on a page that offers another
+    time); another time (shown before the meeting moves); undo a decline; or feedback."""
     viewer = current_viewer()
     if viewer is None or action not in SIGNED_IN_ACTIONS:
         abort(404)
@@ -139,37 +166,125 @@ def act(meeting_id: int, action: str) -> ResponseReturnValue:
         if not form.validate_on_submit():
             return _render_page("match.html", match, 422, action_form=ActionForm(), feedback_form=form)
         outcome = _perform(match, "feedback", met=form.met.data == "yes", rating=form.rating_value(),
-                           comment=form.comment.data or "")
-    else:  # the button carries nothing but its CSRF token, which CSRFProtect checked before this view ran
-        outcome = _perform(match, action)
+                           comment=form.comment.data or "", share_comment=bool(form.share_comment.data))
+        flash(outcome)
+        return redirect(url_for("matches.page", meeting_id=meeting_id), code=303)
+    # CSRFProtect checked the button's token before this view ran; the hidden fields say which step this is.
+    here = {name: url_for("matches.act", meeting_id=meeting_id, action=name) for name in (DECLINE, RESCHEDULE)}
+    return _step(match, "decline" if action == "undo" else action, ActionForm(),
+                 after=url_for("matches.page", meeting_id=meeting_id), urls=here,
+                 undo=action == "undo")
+
+
+def _step(match: MatchPage, action: str, form: ActionForm, *, after: str, urls: dict[str, str],
+          undo: bool = False, asked: bool = False) -> ResponseReturnValue:
+    """Do ``action`` for the viewer, or first ask: a decline is confirmed on a page that offers another time
+    first (``asked``: the page the button was on was that confirmation, as a decline link's page is); another
+    time is shown before the meeting moves. ``urls`` are where the confirmation's buttons post (for
+    ``decline`` and ``reschedule``); ``after`` is where to go once done."""
+    if action == "decline" and (undo or form.undo.data == "yes"):
+        outcome = _undo(match)
+    elif action == "decline" and not asked and form.confirmed.data != "yes" and match.can_respond:
+        return _render_page("match_confirm.html", match, step="decline", form=ActionForm(), urls=urls,
+                            back=after, would_cancel=_would_cancel(match))
+    elif action == "reschedule" and not form.start.data:
+        proposal = _propose(match)
+        if isinstance(proposal, str):
+            outcome = proposal
+        else:
+            return _render_page("match_confirm.html", match, step="move", form=ActionForm(), urls=urls,
+                                back=after, proposed=proposal,
+                                proposed_when=format_slot(proposal, match.viewer.timezone),
+                                proposed_times={person.email: format_slot(proposal, person.timezone)
+                                                for person in match.partners})
+    else:
+        outcome = _perform(match, action, start=form.start.data or "")
     flash(outcome)
-    return redirect(url_for("matches.page", meeting_id=meeting_id), code=303)
+    # A decliner who left a group that goes on (a trio) is no longer in the match: its page would not open.
+    return redirect(after if action != "decline" or _still_member(match) else url_for("public.index"), code=303)
+
+
+def _still_member(match: MatchPage) -> bool:
+    """Whether the viewer is still a member of the page's meeting."""
+    services = services_of(current_app)
+    try:
+        matches.load_match(services.uow_factory, match.meeting_id, match.viewer.email, services.clock.now())
+    except NotFoundError:
+        return False
+    return True
+
+
+def _would_cancel(match: MatchPage) -> bool:
+    """Whether the viewer's decline would call the meeting off (fewer than two others still in)."""
+    return len([p for p in match.partners if match.rsvps.get(p.email) != "declined"]) < 2
+
+
+def _propose(match: MatchPage) -> Interval | str:
+    """The next common time to offer, or the sentence that says why there is none."""
+    services = services_of(current_app)
+    return _attempt(lambda: matches.propose_another_time(services.uow_factory, services.calendar, services.clock,
+                                                         services.settings, match.meeting_id, match.viewer.email))
+
+
+def _undo(match: MatchPage) -> str:
+    services = services_of(current_app)
+    undone = _attempt(lambda: matches.undo_decline(services.uow_factory, services.clock, match.meeting_id,
+                                                   match.viewer.email))
+    return undone if isinstance(undone, str) else DONE["undone"]
 
 
 def _perform(match: MatchPage, action: str, *, met: bool = False, rating: int | None = None,
-             comment: str = "") -> str:
+             comment: str = "", share_comment: bool = False, start: str = "") -> str:
     """Do ``action`` for the page's viewer; the sentence to show afterwards (a refusal in plain words too)."""
     services = services_of(current_app)
     email, meeting_id = match.viewer.email, match.meeting_id
-    try:
+
+    def perform() -> str:
         if action in ("accept", "decline"):
             response = matches.respond(services.uow_factory, services.clock, services.settings, meeting_id, email,
-                                       "accepted" if action == "accept" else "declined")
+                                       "accepted" if action == "accept" else "declined",
+                                       provider=services.calendar)
+            if response.repaired is not None:
+                return DONE["repaired"]
+            if response.left_group:
+                return DONE["left"]
+            if response.nobody_free:
+                return DONE["nobody_free"]
             return DONE["cancelled" if response.called_off else response.answer]
         if action == "reschedule":
-            change = matches.ask_for_another_time(services.uow_factory, services.calendar, services.clock,
-                                                  services.settings, meeting_id, email)
+            change = matches.move_meeting(services.uow_factory, services.calendar, services.clock,
+                                          services.settings, meeting_id, email, _moment(start))
             slot = change.meeting.slot
             return DONE["reschedule"].format(when=format_slot(slot, match.viewer.timezone) if slot else "")
         matches.record_feedback(services.uow_factory, services.clock, meeting_id, email, met=met, rating=rating,
-                                comment=comment)
+                                comment=comment, share_comment=share_comment)
         return DONE["feedback"]
+
+    return _attempt(perform)
+
+
+def _attempt(call: Callable[[], Done]) -> Done | str:
+    """What ``call`` returns, or the sentence that says why the service refused (404 for a match that is not
+    the viewer's, so a stranger learns nothing)."""
+    try:
+        return call()
     except NotFoundError:
         abort(404)
     except CalendarError as error:
         return f"We could not look for another time: {error}."
     except InputError as error:
         return f"That did not work: {str(error).partition(': ')[2] or error}."
+
+
+def _moment(text: str) -> datetime:
+    """The offered time a confirmation carries; ``InputError`` when it is not one (a page edited by hand)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError("the time offered could not be read; ask for another time again", where="start") from None
+    if moment.tzinfo is None:
+        raise InputError("the time offered has no time zone; ask for another time again", where="start")
+    return moment
 
 
 @blueprint.route("/matches/<int:meeting_id>/<action>/<token>", methods=["GET", "POST"])
@@ -189,16 +304,39 @@ def link(meeting_id: int, action: str, token: str) -> ResponseReturnValue:
     except MatchLinkError as error:
         status = 410 if error.reason in ("expired", "unavailable") else 400
         return render_template("match_link_error.html", error=error), status
+    if request.method == "POST":  # a person pressed the page's button (scanners only GET): a sign of life
+        note_sign_of_life(services.uow_factory, services.clock, email)
     feedback = action in FEEDBACK_ACTIONS
+    here = url_for("matches.link", meeting_id=meeting_id, action=action, token=token)
     form: FlaskForm = _feedback_form(match, LinkFeedbackForm) if feedback else ActionForm()
     if form.validate_on_submit():
         if isinstance(form, LinkFeedbackForm):
             outcome = _perform(match, "feedback", met=action == MET, rating=form.rating_value(),
-                               comment=form.comment.data or "")
+                               comment=form.comment.data or "", share_comment=bool(form.share_comment.data))
+        elif isinstance(form, ActionForm) and action in ("decline", RESCHEDULE):
+            # The confirmation's buttons post back to the links of their own action, each with its own token.
+            urls = {DECLINE: here if action == DECLINE else _link_url(match, DECLINE),
+                    RESCHEDULE: here if action == RESCHEDULE else _link_url(match, RESCHEDULE)}
+            return _step(match, action, form, after=here, urls=urls, asked=True)
         else:
             outcome = _perform(match, action)
         flash(outcome)
-        return redirect(url_for("matches.link", meeting_id=meeting_id, action=action, token=token), code=303)
+        return redirect(here, code=303)
+    if action == DECLINE and match.can_respond and match.my_answer != "declined" and not form.is_submitted():
+        return _render_page("match_confirm.html", match, step="decline", form=ActionForm(), back=None,
+                            urls={DECLINE: here, RESCHEDULE: _link_url(match, RESCHEDULE)},
+                            would_cancel=_would_cancel(match))
     question, button = CONFIRM[action]
     return _render_page("match_link.html", match, 422 if form.is_submitted() else 200, action=action, form=form,
                         question=question, button=button)
+
+
+def _link_url(match: MatchPage, action: str) -> str:
+    """The signed link of ``action`` for the page's viewer, as their email carries it (the page was reached
+    through one of them, so the site has a key)."""
+    services = services_of(current_app)
+    links = services.settings.links
+    if links is None:  # pragma: no cover - the link views answer only when links are configured
+        abort(404)
+    token = links.token(match.meeting, match.viewer.email, action, services.clock.now())
+    return url_for("matches.link", meeting_id=match.meeting_id, action=action, token=token)

@@ -10,7 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, Field, IntegerField, SelectChoice, SelectField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    Field,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, NumberRange, StopValidation
 
 from scheduler.model import Program
@@ -28,9 +37,20 @@ LABELS = {
     "buffer_minutes": "Free time kept around a meeting (minutes)",
     "relax": "When the rules leave someone without a partner",
     "tentative_busy": "Tentative events count as busy",
+    "once_per_window": "Never pair two people another program already pairs in the same week",
+    "opt_in": "Only people who join the program on their account page take part",
+    "video_link": "Video link of virtual meetings",
+}
+AUDIENCE_PREFIX = "audience_"
+AUDIENCE_LABELS = {
+    "offices": "Offices",
+    "departments": "Departments",
+    "teams": "Teams",
+    "roles": "Roles",
+    "emails": "Invited people (email addresses)",
 }
 CHOICE_LABELS = {
-    "kind": {"coffee": "Coffee", "lunch": "Lunch"},
+    "kind": {"coffee": "Coffee", "lunch": "Lunch", "dinner": "Dinner (evenings, in person)"},
     "cadence": {"weekly": "Every week", "fortnightly": "Every two weeks", "monthly": "Every month"},
     "meeting_mode": {"virtual": "A video call", "in_person": "In person", "either": "Either, as people prefer"},
     "relax": {"never": "Leave them out and tell them why",
@@ -93,18 +113,29 @@ class ProgramForm(FlaskForm):
     buffer_minutes = _whole("buffer_minutes")
     relax = SelectField(LABELS["relax"], choices=_choices("relax"))
     tentative_busy = BooleanField(LABELS["tentative_busy"])
+    once_per_window = BooleanField(LABELS["once_per_window"])
+    opt_in = BooleanField(LABELS["opt_in"])
+    video_link = StringField(LABELS["video_link"], description=(
+        "Empty: the invite says “Video call”. A fixed room such as https://meet.example.org/coffee-room, or one "
+        "link per meeting with {uid} (the invite's UID, coffeechat-meeting-42) or {id} (the meeting's number, "
+        "42), such as https://meet.example.org/coffee-{uid}. Only for invites sent by email."),
+        filters=[lambda text: text.strip() if isinstance(text, str) else text])
 
     @classmethod
     def for_program(cls, program: Program, **kwargs: Any) -> ProgramForm:
         """The form filled in with ``program``'s settings (a submitted form's values win over them)."""
         values = {name: getattr(program, name) for name in programs.EDITABLE}
         values |= {WEIGHT_PREFIX + name: getattr(program.weights, name) for name in programs.WEIGHT_NAMES}
+        values |= {AUDIENCE_PREFIX + name: "\n".join(sorted(getattr(program.audience, name), key=str.casefold))
+                   for name in programs.AUDIENCE_NAMES}
         return cls(data=values, **kwargs)
 
     def wanted(self) -> dict[str, object]:
         """The settings as submitted, in ``scheduler.programs.settings``'s terms (weights under ``"weights"``)."""
         settings: dict[str, object] = {name: self[name].data for name in programs.EDITABLE}
         settings["weights"] = {name: float(self[WEIGHT_PREFIX + name].data) for name in programs.WEIGHT_NAMES}
+        settings["audience"] = {name: _lines(self[AUDIENCE_PREFIX + name].data, commas=name == "emails")
+                                for name in programs.AUDIENCE_NAMES}
         return settings
 
     def field_named(self, where: str | None) -> str | None:
@@ -112,6 +143,8 @@ class ProgramForm(FlaskForm):
         if where is None:
             return None
         name = WEIGHT_PREFIX + where.removeprefix("weights.") if where.startswith("weights.") else where
+        if where.startswith("audience."):
+            name = AUDIENCE_PREFIX + where.removeprefix("audience.")
         return name if name in self else None
 
 
@@ -129,3 +162,24 @@ def _add_weight_fields() -> None:
 
 
 _add_weight_fields()
+
+
+def _lines(text: str | None, *, commas: bool = False) -> list[str]:
+    """The entries of a list typed one per line (with ``commas``, commas and semicolons separate entries too:
+    addresses never hold them, while an office's name might)."""
+    text = text or ""
+    if commas:
+        text = text.replace(";", "\n").replace(",", "\n")
+    return [entry.strip() for entry in text.splitlines() if entry.strip()]
+
+
+def _add_audience_fields() -> None:
+    """One text area per list of ``Audience``, one entry per line."""
+    for name in programs.AUDIENCE_NAMES:
+        setattr(ProgramForm, AUDIENCE_PREFIX + name, TextAreaField(
+            AUDIENCE_LABELS.get(name, name.capitalize()), render_kw={"rows": 3},
+            description="One per line." if name != "emails" else
+            "One per line: these people are in the audience whatever their office, department, team or role."))
+
+
+_add_audience_fields()

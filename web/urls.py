@@ -50,3 +50,7 @@ class WebUrls:
     def sign_in(self, token: str) -> str:
         """``<base_url>/sign-in/<token>``: a sign-in link (``auth.use_link``)."""
         return f"{self.base_url}/sign-in/{token}"
+
+    def still_in(self, action: str, token: str) -> str:
+        """``<base_url>/still-in/<action>/<token>``: a "still in?" email's link (``still_in.link``)."""
+        return f"{self.base_url}/still-in/{action}/{token}"

@@ -175,11 +175,23 @@ def update_wishes(uow_factory: UowFactory, email: str, wishlist: frozenset[str],
     return _save(uow_factory, email, lambda person: replace(person, wishlist=wishlist, blocked=blocked))
 
 
-def set_pause(uow_factory: UowFactory, clock: Clock, email: str, until: date | None) -> Person:
+@dataclass(frozen=True)
+class ParticipationChange:
+    """What pausing, leaving or coming back did: the person as saved, and the meetings it cancelled (their
+    partners get the cancellation from the outbox's next delivery run)."""
+
+    person: Person
+    cancelled: tuple[int, ...] = ()
+
+
+def set_pause(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, email: str,
+              until: date | None) -> ParticipationChange:
     """Pause the person until ``until`` (no cycle starting before that day includes them), or end a pause with
-    ``None``. ``InputError`` for a day that is not after today (in the person's zone) or more than a year away."""
+    ``None``. Their meetings already planned before that day are cancelled, so no partner waits for them.
+    ``InputError`` for a day that is not after today (in the person's zone) or more than a year away."""
     with uow_factory() as uow:
         person = _require(uow, email)
+    cancelled: tuple[int, ...] = ()
     if until is not None:
         today = as_local(clock.now(), person.timezone).date()
         if until <= today:
@@ -187,12 +199,50 @@ def set_pause(uow_factory: UowFactory, clock: Clock, email: str, until: date | N
         if until > today + timedelta(days=366):
             raise InputError("choose a day within a year; to stop for longer, leave Coffee Chat instead",
                              where="paused_until")
-    return _save(uow_factory, email, lambda stored: replace(stored, paused_until=until))
+        back = datetime.combine(until, time(0), tzinfo=person.zone)
+        cancelled = cancel_upcoming_meetings(uow_factory, clock, settings, email, before=back,
+                                             reason=f"{person.name} is away then")
+    return ParticipationChange(_save(uow_factory, email, lambda stored: replace(stored, paused_until=until)),
+                               cancelled)
 
 
-def set_opted_out(uow_factory: UowFactory, email: str, opted_out: bool) -> Person:
-    """Leave Coffee Chat (no cycle includes the person, their data stays) or come back."""
-    return _save(uow_factory, email, lambda person: replace(person, opted_out=opted_out))
+def set_opted_out(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, email: str,
+                  opted_out: bool) -> ParticipationChange:
+    """Leave Coffee Chat (no cycle includes the person, their data stays; their meetings still ahead are
+    cancelled, so partners are told rather than left waiting) or come back."""
+    with uow_factory() as uow:
+        person = _require(uow, email)
+    cancelled: tuple[int, ...] = ()
+    if opted_out:
+        cancelled = cancel_upcoming_meetings(uow_factory, clock, settings, email,
+                                             reason=f"{person.name} no longer takes part in Coffee Chat")
+    return ParticipationChange(_save(uow_factory, email, lambda stored: replace(stored, opted_out=opted_out)),
+                               cancelled)
+
+
+def cancel_upcoming_meetings(uow_factory: UowFactory, clock: Clock, settings: PlanSettings, email: str, *,
+                             reason: str, before: datetime | None = None) -> tuple[int, ...]:
+    """Cancel the person's meetings that have a time still ahead (starting before ``before``, when given),
+    each through ``planning.meetings.cancel_meeting`` so every partner gets the cancellation; ``reason`` is
+    what they are told. Returns the ids cancelled.
+
+    One meeting that cannot be cancelled (cancelled meanwhile, its program gone) is logged and skipped: the
+    others are still cancelled. Safe to repeat: cancelled meetings are not cancelled again.
+    """
+    now = clock.now()
+    with uow_factory() as uow:
+        upcoming = [meeting.id for _, meeting in uow.accounts.meetings_of(email)
+                    if meeting.id is not None and meeting.state != "cancelled" and meeting.slot is not None
+                    and meeting.slot.start > now and (before is None or meeting.slot.start < before)]
+    cancelled = []
+    for meeting_id in upcoming:
+        try:
+            cancel_meeting(uow_factory, clock, settings, meeting_id, reason=reason)
+        except (NotFoundError, InputError) as exc:
+            log.warning("meeting %d was not cancelled: %s", meeting_id, exc)
+        else:
+            cancelled.append(meeting_id)
+    return tuple(cancelled)
 
 
 def check_calendar_url(text: str, *, where: str = "url", policy: AddressPolicy = PUBLIC_ONLY) -> str:
@@ -316,6 +366,7 @@ def export_data(uow_factory: UowFactory, clock: Clock, email: str) -> dict[str, 
     with uow_factory() as uow:
         person = _require(uow, email)
         account = uow.accounts.get(person.email)
+        programs = uow.program_choices.of_person(person.email)
         rsvps = {rsvp.meeting_id: rsvp for entry in history for rsvp in uow.matches.rsvps(entry.meeting_id)
                  if rsvp.email == person.email}
         feedback = sorted((answer for entry in history for answer in uow.feedback.answers(entry.meeting_id)
@@ -333,7 +384,7 @@ def export_data(uow_factory: UowFactory, clock: Clock, email: str) -> dict[str, 
             "calendar": {"kind": person.calendar.kind, "location": person.calendar.location},
             "kinds": sorted(person.kinds), "mode": person.mode, "cadence": person.cadence,
             "interests": sorted(person.interests), "seniority": person.seniority, "manager": person.manager,
-            "wishlist": sorted(person.wishlist), "blocked": sorted(person.blocked),
+            "role": person.role, "wishlist": sorted(person.wishlist), "blocked": sorted(person.blocked),
             "paused_until": None if person.paused_until is None else person.paused_until.isoformat(),
             "opted_out": person.opted_out, "verified_at": _when(person.verified_at),
         },
@@ -345,6 +396,8 @@ def export_data(uow_factory: UowFactory, clock: Clock, email: str) -> dict[str, 
                       "start": _when(entry.start), "state": entry.state, "location": entry.location,
                       "my_answer": _rsvp(rsvps.get(entry.meeting_id))}
                      for entry in history],
+        # The programs the person joined (true) or left (false).
+        "programs": dict(sorted(programs.items())),
         "feedback": [{"meeting_id": answer.meeting_id, "met": answer.met, "rating": answer.rating,
                       "comment": answer.comment, "answered_at": _when(answer.answered_at)} for answer in feedback],
     }
@@ -382,23 +435,12 @@ def delete_account(uow_factory: UowFactory, clock: Clock, settings: PlanSettings
     Safe to repeat after a failure half-way: cancelled meetings are not cancelled again. ``NotFoundError`` when
     nobody has the address.
     """
-    now = clock.now()
     with uow_factory() as uow:
         person = _require(uow, email)
-        upcoming = [meeting.id for _, meeting in uow.accounts.meetings_of(person.email)
-                    if meeting.id is not None and meeting.state != "cancelled" and meeting.slot is not None
-                    and meeting.slot.start > now]
-    cancelled = []
-    for meeting_id in upcoming:
-        try:
-            cancel_meeting(uow_factory, clock, settings, meeting_id, reason="a participant left Coffee Chat")
-        except (NotFoundError, InputError) as exc:
-            # Cancelled meanwhile, or its program is no longer stored: nothing to tell anyone; the deletion goes on.
-            log.warning("meeting %d was not cancelled: %s", meeting_id, exc)
-        else:
-            cancelled.append(meeting_id)
+    cancelled = cancel_upcoming_meetings(uow_factory, clock, settings, person.email,
+                                         reason="a participant left Coffee Chat")
     with uow_factory() as uow:
         removed = uow.accounts.delete_person(person.email, lambda payload: scrub_address(payload, person.email))
         uow.commit()
     log.info("deleted an account and cancelled %d upcoming meeting(s)", len(cancelled))
-    return Deletion(cancelled=tuple(cancelled), removed=removed)
+    return Deletion(cancelled=cancelled, removed=removed)

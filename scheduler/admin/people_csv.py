@@ -18,7 +18,8 @@ lunch                   the person's own lunch hours for lunch programs, in thei
                         ``12:00-13:30`` (their office's: ``11:30-14:00`` unless the configuration says)
 calendar                where free/busy comes from: ``ics:calendars/ana.ics``, ``ics:https://…``,
                         ``google:ana@example.com``, ``microsoft:…``, ``caldav:https://…`` (none)
-kinds                   meeting kinds taken part in: ``coffee;lunch``, ``coffee`` or ``lunch`` (both)
+kinds                   meeting kinds taken part in: ``coffee;lunch;dinner``, ``coffee``, ``lunch;dinner`` …
+                        (``coffee;lunch``: dinner, in the evening, only for people it names)
 mode                    ``in_person``, ``virtual`` or ``either`` (``either``)
 cadence                 ``weekly``, ``fortnightly`` or ``monthly`` (``weekly``)
 interests               ``jazz;climbing;go`` (none)
@@ -29,6 +30,8 @@ wishlist                whom the person would like to meet: email addresses, ``t
 blocked                 email addresses of people never to be paired with, like ``cy@example.com`` (none)
 verified                ``yes`` or ``no`` (``yes``): an admin import vouches for the address, so it counts as
                         confirmed; ``no`` makes the person confirm it by email first
+role                    free text such as ``engineer`` or ``leader``, which a program's audience may name
+                        (``[programs.audience] roles``) ("")
 ============== ======== ===================================================================================
 
 Pausing and opting out are not columns: they belong to the participant's own account, not to an import.
@@ -45,6 +48,7 @@ from typing import TypeVar
 from scheduler.errors import InputError
 from scheduler.model import (
     CADENCES,
+    DEFAULT_KINDS,
     MEETING_KINDS,
     MEETING_MODES,
     CalendarSource,
@@ -74,6 +78,7 @@ COLUMNS = (
     "wishlist",
     "blocked",
     "verified",
+    "role",
 )
 REQUIRED_COLUMNS = ("email", "name", "team")
 
@@ -183,7 +188,7 @@ def _person(cells: dict[str, str], verified_at: datetime) -> Person:
     working_hours = read("working_hours", WorkingHours.parse, WorkingHours())
     lunch = read("lunch", _lunch, None)
     calendar = read("calendar", CalendarSource.parse, CalendarSource())
-    kinds = read("kinds", _kinds, frozenset(MEETING_KINDS))
+    kinds = read("kinds", _kinds, DEFAULT_KINDS)
     mode = read("mode", _choice(MEETING_MODES), "either")
     cadence = read("cadence", _choice(CADENCES), "weekly")
     manager = read("manager", normalize_email, "")
@@ -209,6 +214,7 @@ def _person(cells: dict[str, str], verified_at: datetime) -> Person:
         interests=frozenset(_split(cells.get("interests", ""))),
         seniority=cells.get("seniority", ""),
         manager=manager,
+        role=cells.get("role", ""),
         wishlist=wishlist,
         blocked=blocked,
         verified_at=verified_at if verified else None,
@@ -338,6 +344,7 @@ def format_people_csv(people: Iterable[Person]) -> str:
                 _list_cell(person.email, "wishlist", person.wishlist, _wishlist_entry),
                 _list_cell(person.email, "blocked", person.blocked, normalize_email),
                 "no" if person.verified_at is None else "yes",
+                person.role,
             )
         )
     return out.getvalue()

@@ -3,7 +3,9 @@
 The planning window is cut into 15-minute steps. Each person's free time is a bitset (a Python int, bit i =
 step i is free): working hours in their own zone, minus busy time widened by a buffer, minus the minimum notice,
 and for lunch programs only inside lunch hours (the person's own when they set them, else their office's), on
-days their office is open (neither one of its own holidays nor a public holiday of its country). A group's
+days their office is open (neither one of its own holidays nor a public holiday of its country). Dinner programs
+book the office's dinner hours (18:00-21:00 unless it says otherwise) instead of working hours, which end before
+dinner begins, on the same working days. A group's
 common free time is the AND of its members' bitsets, so availability, candidate filtering and slot choice share
 one index and stay cheap.
 
@@ -47,18 +49,21 @@ class SlotRules:
     earliest_start: datetime | None = None
     lunch: bool = False
     offices: Mapping[str, OfficeRules] = field(default_factory=dict)
+    # Dinner hours (the office's evening) in place of working hours, on working days.
+    dinner: bool = False
 
     @classmethod
     def for_program(cls, program: Program, now: datetime,
                     offices: Mapping[str, OfficeRules] | None = None) -> SlotRules:
-        """The rules of ``program`` for a cycle planned at ``now``, with each office's lunch hours and
-        holidays."""
+        """The rules of ``program`` for a cycle planned at ``now``, with each office's lunch and dinner hours
+        and holidays."""
         return cls(
             duration=program.duration,
             buffer=timedelta(minutes=program.buffer_minutes),
             earliest_start=now + timedelta(hours=program.min_notice_hours),
             lunch=program.kind == "lunch",
             offices=offices or {},
+            dinner=program.kind == "dinner",
         )
 
 
@@ -106,6 +111,8 @@ class FreeTimeIndex:
                 begin, finish = hours.start, hours.end
                 if self.rules.lunch:
                     begin, finish = max(begin, lunch[0]), min(finish, lunch[1])
+                if self.rules.dinner:
+                    begin, finish = office.dinner
                 if begin < finish:
                     mask |= self._inner_mask(local_start(day, begin, zone), local_end(day, finish, zone))
             day += timedelta(days=1)
@@ -199,6 +206,12 @@ def lunch_hours(person: Person, offices: Mapping[str, OfficeRules] | None = None
     return person.lunch or (offices or {}).get(person.office, DEFAULT_OFFICE).lunch
 
 
+def dinner_hours(person: Person, offices: Mapping[str, OfficeRules] | None = None) -> tuple[time, time]:
+    """The local hours a dinner program books ``person`` in: their office's evening (18:00-21:00 for an office
+    not in ``offices``)."""
+    return (offices or {}).get(person.office, DEFAULT_OFFICE).dinner
+
+
 def with_reported_hours(person: Person, busy: Busy) -> Person:
     """``person`` with the working hours their calendar reports (Exchange's), when it reports usable ones: those
     are what the person keeps up to date, so they replace the profile's wherever a slot is judged."""
@@ -208,10 +221,11 @@ def with_reported_hours(person: Person, busy: Busy) -> Person:
 
 
 def hours_conflict(slot: Interval, person: Person, offices: Mapping[str, OfficeRules] | None = None, *,
-                   lunch: bool = False) -> str | None:
+                   lunch: bool = False, dinner: bool = False) -> str | None:
     """Why ``slot`` does not lie inside ``person``'s working hours on their own clock, on a day they work and
-    their office is open (and, when ``lunch``, inside their lunch hours too), or None when it does: what a
-    cycle's index allows, checked directly for a start off the 15-minute grid (``meeting reschedule``)."""
+    their office is open (and, when ``lunch``, inside their lunch hours too; when ``dinner``, inside their
+    office's dinner hours instead), or None when it does: what a cycle's index allows, checked directly for a
+    start off the 15-minute grid (``meeting reschedule``)."""
     zone = person.zone
     begin, end = slot.start.astimezone(zone), slot.end.astimezone(zone)
     hours = person.working_hours
@@ -226,6 +240,8 @@ def hours_conflict(slot: Interval, person: Person, offices: Mapping[str, OfficeR
     if lunch:
         own = lunch_hours(person, offices)
         first, last, what = max(first, own[0]), min(last, own[1]), "lunch hours"
+    if dinner:
+        (first, last), what = dinner_hours(person, offices), "dinner hours"
     if not (begin.date() == end.date() and first <= begin.time() and end.time() <= last):
         return f"outside {person.email}'s {what} ({first:%H:%M}–{last:%H:%M} {person.timezone})"
     return None

@@ -33,10 +33,11 @@ from scheduler.model import (
     as_local,
     require_utc,
 )
+from scheduler.pairing.starters import conversation_starters
 from scheduler.ports import SiteUrls
 
 PAYLOAD_VERSION = 1
-KIND_LABELS = {"coffee": "Coffee chat", "lunch": "Lunch"}
+KIND_LABELS = {"coffee": "Coffee chat", "lunch": "Lunch", "dinner": "Dinner"}
 # What to say about the place when the meeting has no location of its own.
 MODE_PLACES = {
     "virtual": "Online: agree on a video-call link between you",
@@ -68,7 +69,7 @@ _MONTH_NAMES = (
 def template_environment() -> Environment:
     """The one Jinja environment of the email templates (``scheduler/templates/email/``), shared by the account
     emails: HTML autoescaped, text not, a misspelt variable an error. Built on first use rather than at import."""
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("scheduler", "templates/email"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
         undefined=StrictUndefined,  # a misspelt variable fails loudly instead of leaving a hole in a mail
@@ -76,6 +77,9 @@ def template_environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # ``{% if place is video_link %}``: the HTML emails make a meeting's video link a link.
+    environment.tests["video_link"] = lambda value: isinstance(value, str) and bool(video_url(value))
+    return environment
 
 
 def _render(name: str, context: Mapping[str, Any]) -> str:
@@ -159,6 +163,12 @@ def _place(meeting: Meeting, program: Program) -> str:
     return meeting.location or MODE_PLACES.get(program.meeting_mode, MODE_PLACES["either"])
 
 
+def video_url(location: str) -> str:
+    """``location`` when it is a video link (an https address: what a program's ``video_link`` gives a virtual
+    meeting), else "" (a place in words such as "Video call" or "In person, London office")."""
+    return location if location.startswith("https://") and not any(c.isspace() for c in location) else ""
+
+
 def match_url(site: SiteUrls, meeting: Meeting) -> str:
     """The address of the meeting's match page on ``site`` (it needs a sign-in): the one place every email (and
     the invite description) asks for it. The signed one-click links of an email come from
@@ -193,8 +203,9 @@ def build_invite(
 
     UID is ``meeting.uid`` and SEQUENCE ``meeting.sequence``, so updates replace the earlier invite in each
     calendar. ``stamp`` becomes DTSTAMP (the planning time; there is no hidden clock). The description says
-    why the group was put together and links to the match page. Raises ``ValueError`` for a meeting that is
-    not stored or has no slot, or when ``members`` are not the meeting's group.
+    why the group was put together, offers the group a few conversation starters and links to the match page.
+    Raises ``ValueError`` for a meeting that is not stored or has no slot, or when ``members`` are not the
+    meeting's group.
     """
     if meeting.slot is None:
         raise ValueError("a meeting without a slot has no invite")
@@ -207,6 +218,7 @@ def build_invite(
             "program": program.name,
             "names": names,
             "reasons": meeting.group.reasons,
+            "starters": conversation_starters(people),
             "place": _place(meeting, program),
             "match_url": match_url,
         },
@@ -223,6 +235,7 @@ def build_invite(
         description=description.rstrip("\n"),
         location=meeting.location,
         stamp=require_utc(stamp, "stamp"),
+        video_url=video_url(meeting.location),
     )
 
 
@@ -241,8 +254,9 @@ def match_announcement(
     actions: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """The email telling ``recipient`` whom they meet, why, when (in their own and each other's time zone)
-    and where, with a link to the match page, and one link per answer in ``actions`` (``accept``, ``decline``,
-    ``reschedule`` → signed URL; see ``scheduler.planning.links.MatchLinks``) when given.
+    and where, with a few conversation starters addressed to them and a link to the match page, and one link
+    per answer in ``actions`` (``accept``, ``decline``, ``reschedule`` → signed URL; see
+    ``scheduler.planning.links.MatchLinks``) when given.
 
     A scheduled meeting carries its invite (the mail adapter adds the calendar part), unless ``attach_invite``
     is False: then the calendar provider sends the invitation itself and the email says so. A meeting without a
@@ -280,6 +294,7 @@ def match_announcement(
         ],
         "other_names": other_names,
         "reasons": meeting.group.reasons,
+        "starters": conversation_starters(people, recipient),
         "when": format_slot(slot, recipient.timezone) if slot is not None else None,
         "minutes": program.duration_minutes,
         "place": _place(meeting, program),
@@ -387,8 +402,11 @@ def meeting_cancellation(
     key: str,
     reason: str = "",
     attach_invite: bool = True,
+    next_step: str = "",
 ) -> EmailMessage:
     """The email telling ``recipient`` that the meeting is called off, and why when ``reason`` is given.
+    ``next_step`` says what happens to them now (re-paired with someone else, say); without it, that they stay
+    in the program for the next round.
 
     ``meeting`` is the cancelled meeting, its ``sequence`` already raised. When it had a time and
     ``attach_invite`` holds, the email carries a ``METHOD:CANCEL`` invite (same UID, that higher SEQUENCE)
@@ -403,6 +421,7 @@ def meeting_cancellation(
         "other_names": other_names,
         "when": format_slot(slot, recipient.timezone) if slot is not None else None,
         "reason": reason,
+        "next_step": next_step,
         "invite_attached": attach_invite and slot is not None,
         "match_url": match_url(site, meeting),
     }
@@ -428,11 +447,13 @@ def meeting_rescheduled(
     previous: Interval | None,
     attach_invite: bool = True,
     actions: Mapping[str, str] | None = None,
+    change: str = "",
 ) -> EmailMessage:
     """The email telling ``recipient`` the meeting moved from ``previous`` to ``meeting.slot`` (both in their
     own time zone). It carries the updated ``METHOD:REQUEST`` invite (same UID, the raised SEQUENCE), which
     moves the event in their calendar, unless a provider sends invitations (``attach_invite`` False), and the
-    answer links of ``actions`` as the announcement does.
+    answer links of ``actions`` as the announcement does. With ``change`` (its group changed, the time did not:
+    "Ben cannot make it"), it says what changed instead of announcing a new time.
     Raises ``ValueError`` for a meeting without a new slot, one not stored, or a recipient not in it."""
     people, other_names = _others(meeting, members, recipient)
     if meeting.slot is None:
@@ -450,10 +471,12 @@ def meeting_rescheduled(
         "invite_attached": attach_invite,
         "match_url": page,
         "actions": dict(actions or {}),
+        "change": change,
     }
     invite = (build_invite(meeting, people, program, organizer, stamp=stamp, match_url=page)
               if attach_invite else None)
-    subject = f"New time: {label.lower()} with {other_names}, {format_day(local_start)} {local_start:%H:%M}"
+    subject = f"{'Changed' if change else 'New time'}: {label.lower()} with {other_names}, " \
+              f"{format_day(local_start)} {local_start:%H:%M}"
     return _compose("meeting_rescheduled", recipient, subject, context, sender=sender, key=key, invite=invite)
 
 
@@ -483,6 +506,28 @@ def unmatched_notice(
     }
     subject = f"No {label.lower()} match this time: you stay in for the next round"
     return _compose("unmatched_notice", person, subject, context, sender=sender, key=key)
+
+
+def still_in_request(person: Person, *, cycles: int, sender: str, site: SiteUrls, key: str,
+                     actions: Mapping[str, str] | None = None) -> EmailMessage:
+    """The "still in?" email to someone silent for ``cycles`` cycles: they are left out of this round, and
+    ``actions`` (``stay`` and ``pause``: signed one-click links, see ``scheduler.planning.still_in_links``) keep
+    them in or pause them; without links, signing in keeps them in. ``ValueError`` for links without both."""
+    if actions and not {"stay", "pause"} <= set(actions):
+        raise ValueError("a still-in request with links needs both 'stay' and 'pause'")
+    context = {"recipient_name": person.name, "cycles": cycles, "actions": dict(actions or {}),
+               "settings_url": site.account_settings()}
+    return _compose("still_in_request", person, "Still in for coffee chats?", context, sender=sender, key=key)
+
+
+def silence_pause_notice(person: Person, *, asked_at: datetime, sender: str, site: SiteUrls, key: str,
+                         stay_url: str | None = None) -> EmailMessage:
+    """The email telling ``person`` they are paused because nothing came back after the "still in?" email of
+    ``asked_at`` (shown as a day in their zone), and how to come back: ``stay_url`` (a signed link) or signing
+    in."""
+    context = {"recipient_name": person.name, "asked_day": format_day(as_local(asked_at, person.timezone)),
+               "stay_url": stay_url, "settings_url": site.account_settings()}
+    return _compose("silence_paused", person, "We have paused your coffee chats", context, sender=sender, key=key)
 
 
 def email_to_payload(message: EmailMessage) -> dict[str, object]:
@@ -519,6 +564,8 @@ def invite_to_payload(invite: Invite) -> dict[str, object]:
         "description": invite.description,
         "location": invite.location,
         "stamp": None if invite.stamp is None else require_utc(invite.stamp, "Invite.stamp").isoformat(),
+        # Only when set, so the payloads of invites without a video link stay as they were.
+        **({"video_url": invite.video_url} if invite.video_url else {}),
     }
 
 
@@ -566,6 +613,7 @@ def invite_from_payload(payload: Mapping[str, object]) -> Invite:
         description=_str(payload, "description"),
         location=_str(payload, "location"),
         stamp=None if stamp is None else _datetime(stamp, "stamp"),
+        video_url=_str(payload, "video_url") if "video_url" in payload else "",
     )
 
 

@@ -21,6 +21,8 @@ from scheduler.delivery.outbox import Performer, RetryPolicy
 from scheduler.model import Attendee, Busy, Interval, Invite, Person, Program
 from scheduler.planning.cycle import PlanSettings
 from scheduler.planning.links import MatchLinks
+from scheduler.planning.silence import SilenceRules
+from scheduler.planning.still_in_links import StillInLinks
 from scheduler.ports import CalendarProvider, Clock, EventCalendar, Mailer, SiteUrls, UnitOfWork
 from scheduler.programs.settings import effective_programs, find_program
 
@@ -51,7 +53,9 @@ class Services:
         key = secret(self.config.web.secret_key_env)
         return PlanSettings(organizer=Attendee(org.organizer_email, org.organizer_name),
                             sender=self.config.mail.sender, site=self.site,
-                            offices=self.config.office_rules(), links=MatchLinks(key) if key else None)
+                            offices=self.config.office_rules(), links=MatchLinks(key) if key else None,
+                            silence=SilenceRules(cycles=self.config.participation.nonresponder_cycles),
+                            still_in_links=StillInLinks(key) if key else None)
 
     @property
     def retry_policy(self) -> RetryPolicy:

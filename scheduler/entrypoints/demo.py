@@ -41,6 +41,8 @@ kind = "coffee"
 cadence = "weekly"
 duration_minutes = 30
 meeting_mode = "either"   # in person when both share an office, else a video call
+# The people CSV's seniorities, lowest first: a seniority_mix weight (Admin > Programs) mixes them.
+seniority_levels = ["junior", "mid", "senior", "staff", "lead", "director"]
 
 [[programs]]
 name = "lunch"
@@ -48,6 +50,14 @@ kind = "lunch"            # slots inside 11:30-14:00 local time
 cadence = "monthly"
 duration_minutes = 60
 meeting_mode = "either"   # lunch together in the same office, or a virtual lunch across offices
+
+[[programs]]
+name = "dinner"
+kind = "dinner"           # the office's evening, 18:00-21:00 local time, for the people who chose dinner
+cadence = "monthly"
+group_size = 3            # tables of three from one office (two or four where the count does not divide)
+duration_minutes = 120
+meeting_mode = "in_person"  # the only mode a dinner takes
 """
 
 

@@ -221,7 +221,7 @@ def _people(rng: random.Random, start: date, size: int) -> list[Person]:
                     timezone=OFFICES[office],
                     working_hours=WorkingHours.parse(_weighted(rng, _WORKING_HOURS)),
                     calendar=CalendarSource("ics", f"calendars/{slug}.ics"),
-                    kinds=frozenset(_weighted(rng, ((("coffee", "lunch"), 70), (("coffee",), 15), (("lunch",), 15)))),
+                    kinds=frozenset(_weighted(rng, _KINDS)),
                     mode=_weighted(rng, (("either", 50), ("virtual", 25), ("in_person", 25))),
                     cadence=_weighted(rng, (("weekly", 55), ("fortnightly", 30), ("monthly", 15))),
                     interests=frozenset(rng.sample(_INTERESTS, rng.randint(2, 4))),
@@ -265,6 +265,11 @@ def _unique_name(rng: random.Random, taken: set[str]) -> tuple[str, str, str]:
 def _slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.replace("'", "")).strip("-")
+
+
+# The meeting kinds people choose, with how often: dinner, an evening, only by some.
+_KINDS = ((("coffee", "lunch"), 58), (("coffee", "lunch", "dinner"), 12), (("coffee",), 12), (("coffee", "dinner"), 3),
+          (("lunch",), 15))
 
 
 def _weighted(rng: random.Random, choices: Sequence[tuple[_T, int]]) -> _T:

@@ -390,7 +390,7 @@ class _Pool:
     levels: Counter[int] = field(default_factory=Counter)
     size: int = 0
 
-    def add(self, person: Person, zone: int) -> None:
+    def add(self, person: Person, zone: int, level: int | None) -> None:
         self.size += 1
         if person.department:
             self.departments[person.department] += 1
@@ -398,7 +398,6 @@ class _Pool:
             self.offices[person.office] += 1
         self.interests.update(person.interests)
         self.zones[zone] += 1
-        level = seniority_level(person)
         if level is not None:
             self.levels[level] += 1
 
@@ -422,13 +421,14 @@ def structural_best_scores(
     zone_of, zone_people = _zone_classes(people)
     modes_of = [program_modes & accepted_modes(person.mode) for person in people]
 
+    levels = [seniority_level(person, program.seniority_levels) for person in people]
     virtual = _Pool()
     in_person: dict[str, _Pool] = {}
     for i, person in enumerate(people):
         if "virtual" in modes_of[i]:
-            virtual.add(person, zone_of[i])
+            virtual.add(person, zone_of[i], levels[i])
         if "in_person" in modes_of[i]:
-            in_person.setdefault(person.office, _Pool()).add(person, zone_of[i])
+            in_person.setdefault(person.office, _Pool()).add(person, zone_of[i], levels[i])
 
     wished_emails: set[str] = set()
     wished_teams: set[str] = set()
@@ -465,7 +465,7 @@ def structural_best_scores(
             best.append(-math.inf)
             without_wish.append(-math.inf)
             continue
-        level = seniority_level(person)
+        level = levels[i]
         others = {zone for pool in pools for zone in pool.zones if zone_people[zone].timezone != person.timezone}
         reach = Reach(
             other_department=bool(person.department)

@@ -966,6 +966,7 @@ def _wishlist_circles(members: list[int], order: Sequence[Person], index: Mappin
 
 _REFUSAL_WORDS = {
     "blocked": "{n} are on a block list with you",
+    "meeting already this window": "{n} already meet you in another program in this window",
     "same team": "{n} are in your own team",
     "met recently": "you met {n} within the last {cooldown} cycles",
     "in-person and virtual-only": "{n} want a different meeting mode (in person vs. virtual)",

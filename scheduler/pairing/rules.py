@@ -40,6 +40,9 @@ class PairHistory:
     left_over: frozenset[str] = frozenset()
     # Who had the early or late end of the day in a cross-zone meeting last cycle (slot choice rotates it).
     edge_of_day: frozenset[str] = frozenset()
+    # Pairs another program already groups in this window: a pair meets at most once per window, so these are
+    # kept apart whatever the relaxation (``Program.once_per_window``).
+    apart: frozenset[frozenset[str]] = frozenset()
 
 
 def accepted_modes(mode: str) -> set[str]:
@@ -52,6 +55,8 @@ def hard_rule(a: Person, b: Person, program: Program, history: PairHistory,
     """The name of the hard rule that forbids this pair, or None when they may meet."""
     if b.email in a.blocked or a.email in b.blocked:
         return "blocked"
+    if history.apart and frozenset((a.email, b.email)) in history.apart:
+        return "meeting already this window"
     modes = ACCEPTED_MODES[program.meeting_mode] & ACCEPTED_MODES[a.mode] & ACCEPTED_MODES[b.mode]
     if not modes:
         return "in-person and virtual-only"

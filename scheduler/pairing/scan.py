@@ -91,7 +91,7 @@ class PairScanner:
         self.zone = ids([p.timezone for p in self.people], blank_is_none=False)
         program_modes = MODE_BITS[program.meeting_mode]
         self.modes = np.array([program_modes & MODE_BITS[p.mode] for p in self.people], dtype=np.int64)
-        levels = [seniority_level(p) for p in self.people]
+        levels = [seniority_level(p, program.seniority_levels) for p in self.people]
         self.has_level = np.array([level is not None for level in levels])
         self.level = np.array([level or 0 for level in levels], dtype=np.int64)
 
@@ -114,6 +114,12 @@ class PairScanner:
             if pair not in history.last_met:
                 self._add_history(pair, None, today, history)
         self.blocked: dict[int, set[int]] = defaultdict(set)
+        # Pairs grouped by another program this window are refused as a block is: no relaxation lets them meet.
+        for pair in history.apart:
+            a_email, b_email = sorted(pair)
+            if a_email in index and b_email in index:
+                self.blocked[index[a_email]].add(index[b_email])
+                self.blocked[index[b_email]].add(index[a_email])
         self.wish_people: dict[int, set[int]] = defaultdict(set)
         self.wish_teams: dict[int, list[int]] = defaultdict(list)
         self.wish_departments: dict[int, list[int]] = defaultdict(list)

@@ -18,7 +18,8 @@ that every weight has a term and that the four uses agree).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from functools import cached_property
@@ -50,9 +51,29 @@ class PairEdge:
     reasons: tuple[str, ...]
 
 
-def seniority_level(person: Person) -> int | None:
-    """The person's seniority as a number (for the seniority mix), or None when it is not one."""
-    return int(person.seniority) if person.seniority.isdigit() else None
+def seniority_level(person: Person, levels: Sequence[str] = ()) -> int | None:
+    """The person's seniority as a number (for the seniority mix): its place in ``levels`` (the program's
+    ``seniority_levels``, lowest first, compared without case: "staff", "senior", "director" are 0, 1, 2), else
+    the number it is written as ("3"), else None (the mix leaves them out; ``unknown_levels`` finds them)."""
+    text = person.seniority.strip()
+    if levels:
+        folded = text.casefold()
+        for rank, name in enumerate(levels):
+            if name.strip().casefold() == folded:
+                return rank
+    return int(text) if text.isdigit() else None
+
+
+def unknown_levels(people: Iterable[Person], levels: Sequence[str] = ()) -> Counter[str]:
+    """The seniorities given that are neither a number nor one of ``levels``, with how many people have each:
+    what the seniority mix cannot compare, so a plan can say so instead of ignoring them silently."""
+    return Counter(person.seniority.strip() for person in people
+                   if person.seniority.strip() and seniority_level(person, levels) is None)
+
+
+def level_name(level: int, levels: Sequence[str]) -> str:
+    """How a reason calls seniority ``level``: its name in ``levels`` when it has one, else the number."""
+    return levels[level] if 0 <= level < len(levels) else str(level)
 
 
 def first_name(person: Person) -> str:
@@ -85,6 +106,8 @@ class PairContext(NamedTuple):
     today: date
     free_time: FreeTimeIndex | None
     weights: Weights
+    # The program's named seniority levels, lowest first (``Program.seniority_levels``).
+    levels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,16 +261,17 @@ def _shared(a: Person, b: Person) -> frozenset[str]:
     return a.interests & b.interests if a.interests and b.interests else frozenset()
 
 
-def _level_gap(a: Person, b: Person) -> int:
-    level_a, level_b = seniority_level(a), seniority_level(b)
+def _level_gap(a: Person, b: Person, levels: Sequence[str]) -> int:
+    level_a, level_b = seniority_level(a, levels), seniority_level(b, levels)
     return abs(level_a - level_b) if level_a is not None and level_b is not None else 0
 
 
 def _seniority_reason(a: Person, b: Person, context: PairContext) -> str | None:
-    level_a, level_b = seniority_level(a), seniority_level(b)
+    level_a, level_b = seniority_level(a, context.levels), seniority_level(b, context.levels)
     if not context.weights.seniority_mix or level_a is None or level_b is None or level_a == level_b:
         return None
-    return f"seniority mix: levels {min(level_a, level_b)} and {max(level_a, level_b)}"
+    low, high = (level_name(level, context.levels) for level in sorted((level_a, level_b)))
+    return f"seniority mix: {low} and {high}" if context.levels else f"seniority mix: levels {low} and {high}"
 
 
 def _common_hours(a: Person, b: Person, context: PairContext) -> float:
@@ -354,7 +378,7 @@ NO_SHARED_MANAGER = ScoreTerm(
 )
 SENIORITY_MIX = ScoreTerm(
     weight="seniority_mix",
-    pair_value=lambda a, b, _: min(LEVEL_GAP_COUNTED, _level_gap(a, b)),
+    pair_value=lambda a, b, context: min(LEVEL_GAP_COUNTED, _level_gap(a, b, context.levels)),
     reason=_seniority_reason,
     vector_value=_seniority_vector,
     largest=lambda reach: min(LEVEL_GAP_COUNTED, reach.level_gap),
@@ -416,7 +440,7 @@ def score_pair(a: Person, b: Person, program: Program, history: PairHistory, tod
     """The soft-rule score of an allowed pair (hard rules are ``rules.hard_rule``'s) and, when ``explain``,
     the reasons behind it, most telling first: ``BASE_SCORE`` plus each term's weight times its value."""
     weights = program.weights
-    context = PairContext(history, today, free_time, weights)
+    context = PairContext(history, today, free_time, weights, program.seniority_levels)
     terms = TERMS if free_time is not None else _WITHOUT_CALENDARS
     score = BASE_SCORE
     for term in terms:

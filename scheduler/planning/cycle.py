@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from scheduler.availability.calendars import fetch_busy_isolated
-from scheduler.availability.slots import FreeTimeIndex, SlotRules, lunch_hours
+from scheduler.availability.slots import FreeTimeIndex, SlotRules, dinner_hours, lunch_hours
 from scheduler.delivery import emails
 from scheduler.model import (
     CADENCE_DAYS,
@@ -32,12 +32,16 @@ from scheduler.model import (
     Person,
     Program,
     Unmatched,
+    fill_video_link,
     merge_intervals,
 )
 from scheduler.pairing.engine import pair_people
 from scheduler.pairing.rules import PairHistory, meeting_modes
+from scheduler.pairing.score import unknown_levels
 from scheduler.pairing.tuning import PairingTuning
 from scheduler.planning.links import ANNOUNCEMENT_ACTIONS, FEEDBACK_ACTIONS, UNSCHEDULED_ACTIONS, MatchLinks
+from scheduler.planning.silence import SilenceRules
+from scheduler.planning.still_in_links import StillInLinks
 from scheduler.ports import CalendarProvider, SiteUrls, UnitOfWork
 
 Progress = Callable[[str, int, int], None]
@@ -62,7 +66,9 @@ class PlanSettings:
     ``site`` gives the addresses of the web site's pages (``web.urls.WebUrls``, passed in by the caller: the
     core names no route). ``links`` signs the one-click answer links of the emails (accept / decline / another
     time, we met / we didn't meet). Without it (no secret key configured) emails link only to the plain match
-    page, which needs a sign-in.
+    page, which needs a sign-in. ``silence`` says when people who stop answering are asked "still in?" and then
+    paused (``scheduler.planning.nonresponders``); ``still_in_links`` signs that email's stay and pause links
+    (without it, the email asks them to sign in).
     """
 
     organizer: Attendee
@@ -70,6 +76,8 @@ class PlanSettings:
     site: SiteUrls
     offices: Mapping[str, OfficeRules] = field(default_factory=dict)
     links: MatchLinks | None = None
+    silence: SilenceRules = field(default_factory=SilenceRules)
+    still_in_links: StillInLinks | None = None
 
     def answer_links(self, meeting: Meeting, email: str, actions: Sequence[str], now: datetime) -> dict[str, str]:
         """``{action: signed URL}`` for ``email`` on ``meeting`` (empty without ``links``)."""
@@ -133,18 +141,20 @@ def plan_cycle(
     offices: Mapping[str, OfficeRules] | None = None,
     progress: Progress | None = None,
     tuning: PairingTuning | None = None,
+    choices: Mapping[str, bool] | None = None,
 ) -> CyclePlan:
     """Decide one cycle: who is in, when each person is free, who meets whom, and when.
 
     ``booked`` holds meetings Coffee Chat already planned for people in this window (other programs), which
     count as busy even before they reach anyone's calendar. Tentative calendar events count as busy when
     ``program.tentative_busy`` says so, and as free time otherwise. ``tuning`` steers the pairing engine
-    (default ``PairingTuning()``); the plan carries the tuning it was made with.
+    (default ``PairingTuning()``); the plan carries the tuning it was made with. ``choices`` holds who joined
+    (True) or left (False) this program (``Person.ineligibility`` reads it with the program's audience).
     """
     ineligible: dict[str, str] = {}
     eligible: list[Person] = []
     for person in people:
-        reason = person.ineligibility(program, window.start.date())
+        reason = person.ineligibility(program, window.start.date(), joined=(choices or {}).get(person.email))
         if reason is None:
             eligible.append(person)
         else:
@@ -175,6 +185,11 @@ def plan_cycle(
     by_email = {person.email: person for person in eligible}
     meetings = choose_slots(result.groups, by_email, index, program, favour=history.edge_of_day)
     notes = list(result.notes)
+    unranked = unknown_levels(available, program.seniority_levels) if program.weights.seniority_mix else None
+    if unranked:
+        named = ", ".join(f"{level!r} ({count})" for level, count in sorted(unranked.items()))
+        notes.append(f"the seniority mix leaves out {unranked.total()} people whose seniority is neither a number "
+                     f"nor one of the program's seniority_levels: {named}")
     if calendar_problems:
         notes.append(f"{len(calendar_problems)} people planned on working hours alone: their calendar could "
                      "not be read")
@@ -210,6 +225,8 @@ def _no_time_reason(person: Person, busy: Busy, program: Program, free_share: fl
     """Why someone has no room for a meeting this cycle, in their words."""
     lunch = lunch_hours(person, offices)
     hours = "lunch hours ({:%H:%M}–{:%H:%M})".format(*lunch) if program.kind == "lunch" else "working hours"
+    if program.kind == "dinner":
+        hours = "office's dinner hours ({:%H:%M}–{:%H:%M}) on your working days".format(*dinner_hours(person, offices))
     if not (busy.error is None and busy.known):
         return f"your {hours} leave no room for a meeting in this cycle's window; please check your profile"
     if free_share < OUT_OF_OFFICE_FREE_SHARE:
@@ -260,6 +277,8 @@ def slot_reason(members: Sequence[Person], slot: Interval) -> str:
 
 
 def _location(members: Sequence[Person], program: Program) -> str:
+    if program.kind == "dinner":  # in person only: the program refuses any other mode, so all share an office
+        return f"Dinner, {members[0].office} office" if members[0].office else "Dinner, in person"
     modes = meeting_modes(members, program)
     if "in_person" in modes and (program.meeting_mode == "in_person" or "virtual" not in modes
                                  or program.kind == "lunch"):
@@ -267,26 +286,65 @@ def _location(members: Sequence[Person], program: Program) -> str:
     return VIDEO_CALL
 
 
+def meeting_location(members: Sequence[Person], program: Program) -> str:
+    """Where ``members`` of ``program`` meet, as a cycle places a group: their office in person, else
+    ``VIDEO_CALL`` (``video_links`` makes it a real link once the meeting is stored)."""
+    return _location(members, program)
+
+
+def video_links(meetings: Sequence[Meeting], program: Program) -> dict[int, str]:
+    """The video link of each stored virtual meeting (``VIDEO_CALL``) by meeting id, from the program's
+    ``video_link`` (a fixed room or a template filled in per meeting), when its invites go by email; empty
+    without the setting. A provider sending the invites gives its own online meeting instead."""
+    if not program.video_link or program.invites != "email":
+        return {}
+    return {meeting.id: fill_video_link(program.video_link, meeting.id) for meeting in meetings
+            if meeting.id is not None and meeting.location == VIDEO_CALL}
+
+
 def booked_intervals(uow: UnitOfWork, window: Interval) -> dict[str, list[Interval]]:
     """Slots of meetings already planned (by any program) that overlap ``window``, per member."""
     booked: dict[str, list[Interval]] = {}
+    for meeting in _meetings_of_overlapping_cycles(uow, window):
+        if meeting.slot is not None:
+            for email in meeting.group.members:
+                booked.setdefault(email, []).append(meeting.slot)
+    return booked
+
+
+def pairs_grouped_in_window(uow: UnitOfWork, window: Interval) -> frozenset[frozenset[str]]:
+    """Pairs already grouped (by any program, in a meeting not cancelled) by a cycle whose window overlaps
+    ``window``: a pair meets at most once per planning window, so a coffee and a lunch of the same two people in
+    one week never happen (``Program.once_per_window``)."""
+    pairs: set[frozenset[str]] = set()
+    for meeting in _meetings_of_overlapping_cycles(uow, window):
+        members = sorted(meeting.group.members)
+        pairs.update(frozenset((a, b)) for i, a in enumerate(members) for b in members[i + 1:])
+    return frozenset(pairs)
+
+
+def _meetings_of_overlapping_cycles(uow: UnitOfWork, window: Interval) -> Iterator[Meeting]:
+    """The meetings not cancelled of every stored cycle whose window overlaps ``window``."""
     for cycle in uow.cycles.list():
         if cycle.id is None or not cycle.window.overlaps(window):
             continue
         for meeting in uow.cycles.meetings(cycle.id):
-            if meeting.slot is not None and meeting.state != "cancelled":
-                for email in meeting.group.members:
-                    booked.setdefault(email, []).append(meeting.slot)
-    return booked
+            if meeting.state != "cancelled":
+                yield meeting
 
 
 def save_plan(uow: UnitOfWork, plan: CyclePlan, settings: PlanSettings) -> Cycle:
     """Store the plan: the cycle, its meetings, pairing history, who was left out, and one outbox effect per
     email. The caller commits. Effect keys are deterministic, so nothing is ever planned twice."""
+    # Stamped with the plan's clock, not the database's: whether someone answered since is measured from it.
     cycle = uow.cycles.add(Cycle(program=plan.program.name, window=plan.window, seed=plan.seed,
-                                 state=CycleState.PLANNED))
+                                 state=CycleState.PLANNED, created_at=plan.planned_at))
     cycle_id = _stored_id(cycle.id)
     meetings = uow.cycles.add_meetings(cycle_id, plan.meetings)
+    links = video_links(meetings, plan.program)
+    if links:  # a video link may name the meeting's UID, known only now that the meeting is stored
+        uow.cycles.set_locations(links)
+        meetings = [replace(m, location=links[m.id]) if m.id in links else m for m in meetings]
     uow.cycles.add_unmatched(cycle_id, plan.unmatched)
     uow.cycles.add_calendar_gaps(cycle_id, plan.calendar_problems)
     uow.history.record(cycle_id, plan.program.name, plan.window.start.date(), [m.group for m in meetings])
@@ -311,7 +369,12 @@ def effect_key(cycle_id: int | None, meeting_id: int | None, generation: int, ki
     ``generation`` is the meeting's SEQUENCE when the effect was planned, so a reschedule or cancellation plans
     new keys rather than colliding with the earlier ones; ``meeting_key_prefix`` finds all of them.
     """
-    return f"{meeting_key_prefix(cycle_id, meeting_id)}seq-{generation}/{kind}/{person}"
+    return f"{generation_prefix(cycle_id, meeting_id, generation)}{kind}/{person}"
+
+
+def generation_prefix(cycle_id: int | None, meeting_id: int | None, generation: int) -> str:
+    """The start shared by the keys of one generation of a meeting's effects (``cycle-C/meeting-M/seq-G/``)."""
+    return f"{meeting_key_prefix(cycle_id, meeting_id)}seq-{generation}/"
 
 
 def meeting_key_prefix(cycle_id: int | None, meeting_id: int | None) -> str:
@@ -333,22 +396,44 @@ def plan_effects(cycle: Cycle, plan: CyclePlan, meetings: Sequence[Meeting],
         effects.extend(_meeting_effects(meeting, members, plan.program, settings, plan.planned_at,
                                         first="announce"))
     for left_out in plan.unmatched:
-        key = f"cycle-{cycle.id}/unmatched/{left_out.email}"
-        message = emails.unmatched_notice(
-            plan.people[left_out.email], left_out.reason, plan.program, sender=settings.sender,
-            site=settings.site, key=key, window_start=plan.window.start)
-        effects.append(Effect(key=key, kind="email", payload=emails.email_to_payload(message), cycle_id=cycle.id))
+        key = unmatched_key(cycle.id, left_out.email)
+        effects.append(unmatched_effect(key, cycle, plan.people[left_out.email], left_out.reason, plan.program,
+                                        settings))
     return effects
 
 
+def unmatched_key(cycle_id: int | None, email: str) -> str:
+    """The key of the notice telling ``email`` they were left out of cycle ``cycle_id``."""
+    return f"cycle-{cycle_id}/unmatched/{email}"
+
+
+def unmatched_effect(key: str, cycle: Cycle, person: Person, reason: str, program: Program,
+                     settings: PlanSettings) -> Effect:
+    """The email telling ``person`` they were left out of ``cycle``, and why, as an outbox effect keyed ``key``."""
+    message = emails.unmatched_notice(person, reason, program, sender=settings.sender, site=settings.site, key=key,
+                                      window_start=cycle.window.start)
+    return Effect(key=key, kind="email", payload=emails.email_to_payload(message), cycle_id=cycle.id)
+
+
+def announcement_effects(meeting: Meeting, members: Sequence[Person], program: Program, settings: PlanSettings,
+                         now: datetime) -> list[Effect]:
+    """What a cycle plans for one meeting of its generation ``meeting.sequence``: an announcement per member,
+    the reminder and the "did you meet?" request, and the provider event (as ``plan_effects`` does for each
+    meeting of a plan). For a meeting whose group changed before anyone was told (``scheduler.admin``)."""
+    return _meeting_effects(meeting, members, program, settings, now, first="announce")
+
+
 def plan_meeting_change(meeting: Meeting, members: Sequence[Person], program: Program, settings: PlanSettings,
-                        now: datetime, *, previous: Interval | None = None, reason: str = "") -> list[Effect]:
+                        now: datetime, *, previous: Interval | None = None, reason: str = "",
+                        next_steps: Mapping[str, str] | None = None) -> list[Effect]:
     """The effects of a changed meeting, of its new generation (``meeting.sequence``, already raised).
 
     A cancelled meeting (``state == "cancelled"``) gets a cancellation per member (with the ``METHOD:CANCEL``
-    invite when the program sends its own, else one provider ``cancel`` event). A rescheduled one gets a
-    notice per member with the updated invite (or one provider ``update``), and a new reminder and feedback
-    request. The caller supersedes the earlier generation's effects in the same transaction.
+    invite when the program sends its own, else one provider ``cancel`` event); ``next_steps`` (by email) tells
+    a member what happens to them now instead of "we will pair you again in the next round". A rescheduled one
+    gets a notice per member with the updated invite (or one provider ``update``), and a new reminder and
+    feedback request; with a ``reason`` (its group changed, not its time) the notice says that instead of a new
+    time. The caller supersedes the earlier generation's effects in the same transaction.
     """
     if meeting.state == "cancelled":
         effects = []
@@ -357,16 +442,19 @@ def plan_meeting_change(meeting: Meeting, members: Sequence[Person], program: Pr
             key = effect_key(meeting.cycle_id, meeting.id, meeting.sequence, "cancel", recipient.email)
             message = emails.meeting_cancellation(
                 meeting, members, recipient, program, settings.organizer, sender=settings.sender, stamp=now,
-                site=settings.site, key=key, reason=reason, attach_invite=attach)
+                site=settings.site, key=key, reason=reason, attach_invite=attach,
+                next_step=(next_steps or {}).get(recipient.email, ""))
             effects.append(_email_effect(key, message, meeting))
         if not attach and meeting.slot is not None:
             effects.append(_event_effect(meeting, members, program, settings, now, "cancel"))
         return effects
-    return _meeting_effects(meeting, members, program, settings, now, first="reschedule", previous=previous)
+    return _meeting_effects(meeting, members, program, settings, now, first="reschedule", previous=previous,
+                            change=reason)
 
 
 def _meeting_effects(meeting: Meeting, members: Sequence[Person], program: Program, settings: PlanSettings,
-                     now: datetime, *, first: str, previous: Interval | None = None) -> list[Effect]:
+                     now: datetime, *, first: str, previous: Interval | None = None,
+                     change: str = "") -> list[Effect]:
     """A generation's effects for a meeting that takes place: ``first`` (an announcement or a reschedule
     notice) per member, then the reminder and the feedback request when still ahead, and the provider event."""
     effects: list[Effect] = []
@@ -382,7 +470,8 @@ def _meeting_effects(meeting: Meeting, members: Sequence[Person], program: Progr
         else:
             message = emails.meeting_rescheduled(
                 meeting, members, recipient, program, settings.organizer, sender=settings.sender, stamp=now,
-                site=settings.site, key=key, previous=previous, attach_invite=attach, actions=actions)
+                site=settings.site, key=key, previous=previous, attach_invite=attach, actions=actions,
+                change=change)
         effects.append(_email_effect(key, message, meeting))
         if meeting.slot is None:
             continue

@@ -205,7 +205,8 @@ def free_time_index(instance: PairingInstance, people: Sequence[Person]) -> Free
         return None
     program = instance.program
     rules = SlotRules(duration=program.duration, buffer=timedelta(minutes=program.buffer_minutes),
-                      earliest_start=instance.window.start, lunch=program.kind == "lunch")
+                      earliest_start=instance.window.start, lunch=program.kind == "lunch",
+                      dinner=program.kind == "dinner")
     index = FreeTimeIndex(instance.window, rules)
     for person in people:
         intervals = instance.busy.get(person.email)

@@ -7,18 +7,20 @@ cancellation or the updated invites) in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
+from itertools import combinations
 from zoneinfo import ZoneInfo
 
 from scheduler.availability.calendars import fetch_busy_isolated
 from scheduler.availability.slots import hours_conflict, with_reported_hours
 from scheduler.errors import InputError, NotFoundError
-from scheduler.model import Effect, Interval, Meeting, Person, Program, as_local, require_utc
+from scheduler.model import Cycle, Effect, Interval, Meeting, Person, Program, as_local, require_utc
 from scheduler.planning.cycle import (
     PlanSettings,
     booked_intervals,
+    generation_prefix,
     meeting_key_prefix,
     plan_meeting_change,
 )
@@ -107,7 +109,8 @@ def check_new_time(uow_factory: UowFactory, provider: CalendarProvider, clock: C
     """Whether meeting ``meeting_id`` can move to ``new_slot`` for each member, judged as a cycle judges a slot:
     busy time in their calendar (read through ``provider``, tentative time too when the program counts it as
     busy), other meetings Coffee Chat has booked for them, and their working hours (lunch hours for a lunch
-    program; working hours the calendar reports replace the profile's) on their own clock, on a day their
+    program, their office's dinner hours for a dinner program; working hours the calendar reports replace the
+    profile's) on their own clock, on a day their
     office is open. The buffer a cycle keeps around other meetings is not asked for: back to back is not a
     clash. A calendar that cannot be read is a warning, never a conflict, as it is in a cycle.
 
@@ -133,7 +136,8 @@ def check_new_time(uow_factory: UowFactory, provider: CalendarProvider, clock: C
     for person in members:
         busy = answers[person.email]  # the boundary answers for everyone asked
         person = with_reported_hours(person, busy)
-        outside = hours_conflict(new_slot, person, settings.offices, lunch=program.kind == "lunch")
+        outside = hours_conflict(new_slot, person, settings.offices, lunch=program.kind == "lunch",
+                                 dinner=program.kind == "dinner")
         if outside is not None:
             conflicts.append(outside)
         if busy.error is not None:
@@ -175,25 +179,96 @@ def _change_meeting(uow_factory: UowFactory, clock: Clock, settings: PlanSetting
                     new_slot: Interval | None, reason: str) -> MeetingChange:
     now = clock.now()
     with uow_factory() as uow:
-        meeting, program = _changeable(uow, meeting_id)
-        if new_slot is None:
-            changed = replace(meeting, state="cancelled", sequence=meeting.sequence + 1)
-        else:
-            _check_new_slot(new_slot, program, now, meeting_id)
-            changed = replace(meeting, slot=new_slot, sequence=meeting.sequence + 1)
-        members = [uow.people.get(email) or Person(email=email, name=email, team="")
-                   for email in meeting.group.members]
-        uow.cycles.update_meeting(changed)
-        superseded = uow.outbox.supersede(
-            meeting_key_prefix(meeting.cycle_id, meeting.id),
-            f"superseded: meeting {'cancelled' if new_slot is None else 'rescheduled'} (sequence "
-            f"{changed.sequence})")
-        effects = plan_meeting_change(changed, members, program, settings, now, previous=meeting.slot,
-                                      reason=reason)
-        for effect in effects:
-            uow.outbox.add(effect)
+        change = _change_in(uow, settings, meeting_id, now, new_slot=new_slot, reason=reason)
         uow.commit()
+    return change
+
+
+def cancel_in(uow: UnitOfWork, settings: PlanSettings, meeting_id: int, now: datetime, *, reason: str = "",
+              next_steps: Mapping[str, str] | None = None) -> MeetingChange:
+    """``cancel_meeting`` in the caller's unit of work (the caller commits), so a cancellation can share one
+    transaction with what follows from it (a re-pair after a decline); ``next_steps`` tells members by email
+    what happens to them now (see ``plan_meeting_change``). Raises what ``cancel_meeting`` raises."""
+    return _change_in(uow, settings, meeting_id, now, new_slot=None, reason=" ".join(reason.split()),
+                      next_steps=next_steps)
+
+
+def _change_in(uow: UnitOfWork, settings: PlanSettings, meeting_id: int, now: datetime, *,
+               new_slot: Interval | None, reason: str,
+               next_steps: Mapping[str, str] | None = None) -> MeetingChange:
+    meeting, program = _changeable(uow, meeting_id)
+    if new_slot is None:
+        changed = replace(meeting, state="cancelled", sequence=meeting.sequence + 1)
+    else:
+        _check_new_slot(new_slot, program, now, meeting_id)
+        changed = replace(meeting, slot=new_slot, sequence=meeting.sequence + 1)
+    members = [uow.people.get(email) or Person(email=email, name=email, team="")
+               for email in meeting.group.members]
+    uow.cycles.update_meeting(changed)
+    superseded = uow.outbox.supersede(meeting_key_prefix(meeting.cycle_id, meeting.id),
+                                      superseded_because(changed))
+    effects = plan_meeting_change(changed, members, program, settings, now, previous=meeting.slot,
+                                  reason=reason, next_steps=next_steps)
+    for effect in effects:
+        uow.outbox.add(effect)
     return MeetingChange(changed, superseded, tuple(effects))
+
+
+def store_regrouped(uow: UnitOfWork, cycle: Cycle, before: Meeting, changed: Meeting) -> None:
+    """Store ``changed``, meeting ``before`` with other members (or cancelled), in the caller's unit of work, and
+    correct the cycle's pairing history to match: pairs no longer grouped are forgotten, new ones recorded on
+    the day a cycle records its pairs (its window's first, as ``save_plan`` does). The caller supersedes and
+    plans the meeting's effects."""
+    if cycle.id is None:
+        raise NotFoundError("a cycle that is not stored cannot change")
+    uow.cycles.regroup_meeting(changed)
+    old_pairs = {frozenset(pair) for pair in combinations(before.group.members, 2)}
+    new_pairs = set() if changed.state == "cancelled" else {
+        frozenset(pair) for pair in combinations(changed.group.members, 2)}
+    uow.history.forget(cycle.id, old_pairs - new_pairs)
+    if new_pairs - old_pairs:
+        uow.history.record(cycle.id, cycle.program, cycle.window.start.date(), [changed.group])
+
+
+def superseded_because(changed: Meeting) -> str:
+    """What the earlier effects of a meeting changed to ``changed`` record as the reason they were superseded:
+    the record a taken-back cancellation finds them by (``reinstate_meeting``)."""
+    what = "cancelled" if changed.state == "cancelled" else "rescheduled"
+    return f"superseded: meeting {what} (sequence {changed.sequence})"
+
+
+def cancellation_unsent(uow: UnitOfWork, meeting: Meeting) -> bool:
+    """Whether ``meeting`` is cancelled and nothing of its cancellation has been sent or tried yet: every effect
+    of its latest generation is still pending, never attempted, so no member has heard of it."""
+    if meeting.state != "cancelled":
+        return False
+    effects = uow.outbox.with_prefix(generation_prefix(meeting.cycle_id, meeting.id, meeting.sequence))
+    return bool(effects) and all(effect.state == "pending" and effect.attempts == 0 for effect in effects)
+
+
+def reinstate_meeting(uow: UnitOfWork, meeting: Meeting) -> Meeting:
+    """Take back the cancellation of ``meeting`` in the caller's unit of work, as if it had not happened: its
+    cancellation (still unsent) is withdrawn, the effects it superseded (unsent announcements, the reminder, the
+    "did you meet?" request, the provider's event) are pending again, and the meeting is ``proposed``.
+
+    Raises
+    ``InputError`` when the meeting is not cancelled or part of the cancellation has been sent or tried (the
+    caller must not commit then). The caller commits.
+    """
+    if not cancellation_unsent(uow, meeting):
+        raise InputError("the cancellation has already been sent, so it cannot be taken back; ask for another "
+                         "time with your partners instead", where="match")
+    generation = generation_prefix(meeting.cycle_id, meeting.id, meeting.sequence)
+    expected = len(uow.outbox.with_prefix(generation))
+    if uow.outbox.withdraw(generation, "superseded: cancellation taken back") != expected:
+        # A relay claimed part of it between the check and now: it may be on its way.
+        raise InputError("the cancellation is being sent just now, so it cannot be taken back", where="match")
+    uow.outbox.restore(meeting_key_prefix(meeting.cycle_id, meeting.id), superseded_because(meeting))
+    # The SEQUENCE rises once more (it only ever rises, so a concurrent change loses the race cleanly); the
+    # invites already sent carry a lower one, and the next change's outranks them all.
+    reinstated = replace(meeting, state="proposed", sequence=meeting.sequence + 1)
+    uow.cycles.update_meeting(reinstated)
+    return reinstated
 
 
 def _changeable(uow: UnitOfWork, meeting_id: int) -> tuple[Meeting, Program]:

@@ -21,9 +21,11 @@ from scheduler.planning.cycle import (
     booked_intervals,
     default_seed,
     next_window,
+    pairs_grouped_in_window,
     plan_cycle,
     save_plan,
 )
+from scheduler.planning.nonresponders import check_silence, plan_silence
 from scheduler.planning.report import count_mixed
 from scheduler.ports import CalendarProvider, Clock, UnitOfWork, UowFactory
 
@@ -69,16 +71,22 @@ def run_cycle(
         people = uow.people.list()
         history = PairHistory(
             recent=frozenset(uow.history.pairs_in_recent_cycles(program.name, program.cooldown_cycles)),
-            last_met=uow.history.last_met(),
+            last_met=uow.history.last_met(now),
+            apart=pairs_grouped_in_window(uow, window) if program.once_per_window else frozenset(),
             **_last_cycle_memory(uow, program, {p.email: p for p in people}),
         )
         booked = booked_intervals(uow, window)
+        # People silent for too long sit this cycle out (asked "still in?", or paused): nobody is grouped with them.
+        silence = check_silence(uow, people, program, window, settings.silence, now)
+        people = silence.keep(people)
+        choices = uow.program_choices.of_program(program.name)
     plan = plan_cycle(program, people, provider, now=now, window=window, history=history,
                       seed=default_seed(program, window) if seed is None else seed, booked=booked,
-                      offices=settings.offices, progress=progress)
+                      offices=settings.offices, progress=progress, choices=choices)
+    plan = silence.annotate(plan)
     if dry_run:
         return CycleOutcome(program, plan, None)
-    if not plan.meetings and not plan.unmatched:
+    if not plan.meetings and not plan.unmatched and not silence.to_tell:
         return CycleOutcome(program, plan, None, nobody_eligible=True)
     with uow_factory() as uow:
         if uow.cycles.find(program.name, window.start) is not None:
@@ -86,6 +94,7 @@ def run_cycle(
             return CycleOutcome(program, None, uow.cycles.find(program.name, window.start), already_planned=True)
         uow.programs.save(program)
         cycle = save_plan(uow, plan, settings)
+        plan_silence(uow, silence, cycle, settings)
         uow.commit()
     return CycleOutcome(program, plan, cycle)
 

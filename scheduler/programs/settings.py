@@ -29,11 +29,14 @@ import logging
 
 from scheduler.model import (
     CADENCES,
+    IN_PERSON_KINDS,
     MEETING_KINDS,
     MEETING_MODES,
     RELAX_RULES,
+    Audience,
     ProgramChange,
     Weights,
+    check_video_link,
 )
 
 log = logging.getLogger(__name__)
@@ -55,8 +58,12 @@ EDITABLE_CHOICES: Mapping[str, tuple[str, ...]] = {
     "meeting_mode": MEETING_MODES,
     "relax": RELAX_RULES,
 }
-EDITABLE_FLAGS = ("tentative_busy",)
-EDITABLE = (*EDITABLE_CHOICES, *EDITABLE_NUMBERS, *EDITABLE_FLAGS)
+EDITABLE_FLAGS = ("tentative_busy", "once_per_window", "opt_in")
+# Settings of free text, each with its own check.
+EDITABLE_TEXTS = ("video_link",)
+EDITABLE = (*EDITABLE_CHOICES, *EDITABLE_NUMBERS, *EDITABLE_FLAGS, *EDITABLE_TEXTS)
+# The lists of a program's audience (``Audience``), stored under ``"audience"`` like the weights.
+AUDIENCE_NAMES = tuple(f.name for f in dataclasses.fields(Audience))
 WEIGHT_RANGE = (-50.0, 50.0)
 WEIGHT_NAMES = tuple(f.name for f in dataclasses.fields(Weights))
 
@@ -121,7 +128,7 @@ def apply_changes(program: Program, changes: Mapping[str, object]) -> Program:
     first setting that is unknown, of the wrong type or out of range."""
     settings: dict[str, object] = {}
     for name, value in changes.items():
-        if name == "weights":
+        if name in ("weights", "audience"):
             continue
         if name not in EDITABLE:
             raise InputError("not a setting that can be changed on the site", where=name)
@@ -134,6 +141,18 @@ def apply_changes(program: Program, changes: Mapping[str, object]) -> Program:
         if name not in WEIGHT_NAMES:
             raise InputError(f"not a weight (known: {', '.join(WEIGHT_NAMES)})", where=f"weights.{name}")
         new_weights[name] = _checked_weight(name, value)
+    if "audience" in changes:
+        settings["audience"] = _checked_audience(changes["audience"])
+    if settings.get("video_link") and program.invites != "email":
+        raise InputError(f"the invites of {program.name} go through {program.invites}, which gives its own online "
+                         "meeting: a video link is for invites sent by email", where="video_link")
+    kind, mode = settings.get("kind", program.kind), settings.get("meeting_mode", program.meeting_mode)
+    if kind in IN_PERSON_KINDS and mode != "in_person":
+        raise InputError(f"a {kind} program meets in person: choose in_person, not {mode}", where="meeting_mode")
+    size = settings.get("group_size", program.group_size)
+    if kind == "dinner" and isinstance(size, int) and size > 3:
+        raise InputError("a dinner seats 2 to 4: choose 2 (pairs, a trio for an odd count) or 3 (tables of three, "
+                         "two or four where the count does not divide)", where="group_size")
     try:
         return dataclasses.replace(program, **settings,  # type: ignore[arg-type]
                                    weights=dataclasses.replace(program.weights, **new_weights))
@@ -157,6 +176,8 @@ def change_program(uow_factory: UowFactory, configured: Sequence[Program], name:
         if key.startswith("weights."):
             weight = key.removeprefix("weights.")
             weights[weight] = getattr(effective.weights, weight)
+        elif key == "audience":  # stored as JSON lists, sorted so that equal audiences store equal JSON
+            changes[key] = {name: sorted(getattr(effective.audience, name)) for name in AUDIENCE_NAMES}
         else:
             changes[key] = getattr(effective, key)
     if weights:
@@ -184,12 +205,21 @@ def reset_program(uow_factory: UowFactory, configured: Sequence[Program], name: 
 def _differences(configured: Program, effective: Program) -> list[str]:
     """The editable settings (and ``weights.<name>``) in which ``effective`` differs from ``configured``."""
     names = [name for name in EDITABLE if getattr(configured, name) != getattr(effective, name)]
+    if configured.audience != effective.audience:
+        names.append("audience")
     names += [f"weights.{name}" for name in WEIGHT_NAMES
               if getattr(configured.weights, name) != getattr(effective.weights, name)]
     return names
 
 
 def _checked(name: str, value: object) -> object:
+    if name in EDITABLE_TEXTS:
+        if not isinstance(value, str):
+            raise InputError("must be text", where=name)
+        try:
+            return check_video_link(value.strip())
+        except ValueError as error:
+            raise InputError(str(error).removeprefix(f"{name} "), where=name) from None
     if name in EDITABLE_FLAGS:
         if not isinstance(value, bool):
             raise InputError("must be true or false", where=name)
@@ -204,6 +234,25 @@ def _checked(name: str, value: object) -> object:
     if not low <= value <= high:
         raise InputError(f"must be between {low} and {high}, not {value}", where=name)
     return value
+
+
+def _checked_audience(value: object) -> Audience:
+    """A program's audience from ``{"offices": [...], ...}`` (any of ``AUDIENCE_NAMES``, lists of text);
+    InputError naming the list that is unknown or not a list of text, or the address that is not one."""
+    if not isinstance(value, Mapping):
+        raise InputError("must be a table of lists by name", where="audience")
+    lists: dict[str, frozenset[str]] = {}
+    for name, entries in value.items():
+        if name not in AUDIENCE_NAMES:
+            raise InputError(f"not a list of the audience (known: {', '.join(AUDIENCE_NAMES)})",
+                             where=f"audience.{name}")
+        if not isinstance(entries, list | tuple | frozenset | set) or not all(isinstance(e, str) for e in entries):
+            raise InputError("must be a list of text", where=f"audience.{name}")
+        lists[name] = frozenset(entries)
+    try:
+        return Audience(**lists)
+    except ValueError as error:  # an invitation list entry that is not an address
+        raise InputError(str(error).removeprefix("audience emails: "), where="audience.emails") from None
 
 
 def _checked_weight(name: str, value: object) -> float:
@@ -221,7 +270,7 @@ def _checked_weight(name: str, value: object) -> float:
 def program_settings(program: Program) -> list[tuple[str, str]]:
     """The program's rules as (name, value) rows, in the config file's spelling; weights apart."""
     return [(f.name, _spell(getattr(program, f.name))) for f in dataclasses.fields(program)
-            if f.name not in ("name", "weights")]
+            if f.name not in ("name", "weights", "audience")]
 
 
 def program_weights(program: Program) -> list[tuple[str, str]]:

@@ -96,17 +96,27 @@ class SqlAlchemyMatchRepository:
         result = self._session.execute(delete(MatchRsvpRow).where(MatchRsvpRow.meeting_id == meeting_id))
         return int(getattr(result, "rowcount", 0) or 0)
 
+    def forget_rsvp(self, meeting_id: int, email: str) -> bool:
+        """Forget one member's answer (they took it back); whether there was one. The meeting's row is locked
+        as ``set_rsvp`` locks it, so the answers of one meeting keep taking turns."""
+        _require_meeting(self._session, meeting_id, lock=True)
+        person = select(PersonRow.id).where(PersonRow.email == key_email(email)).scalar_subquery()
+        result = self._session.execute(delete(MatchRsvpRow).where(MatchRsvpRow.meeting_id == meeting_id,
+                                                                  MatchRsvpRow.person_id == person))
+        return bool(getattr(result, "rowcount", 0))
+
 
 class RatedFeedbackRepository(SqlAlchemyFeedbackRepository):
     """Answers to "did you meet?" with their optional rating (``ports.FeedbackRepository``)."""
 
-    def add(self, meeting_id: int, email: str, met: bool, comment: str = "", *, rating: int | None = None) -> None:
+    def add(self, meeting_id: int, email: str, met: bool, comment: str = "", *, rating: int | None = None,
+            share_comment: bool = False) -> None:
         """Record one person's answer for one meeting, replacing an earlier one (its rating too: an answer
-        without a rating removes the earlier rating). ``NotFoundError`` for an unknown meeting, ``ValueError``
-        for a rating outside 1–5."""
+        without a rating removes the earlier rating; and whether the organisers may read the comment).
+        ``NotFoundError`` for an unknown meeting, ``ValueError`` for a rating outside 1–5."""
         if rating is not None and not 1 <= rating <= 5:
             raise ValueError(f"a rating is 1 to 5, not {rating}")
-        super().add(meeting_id, email, met, comment)
+        super().add(meeting_id, email, met, comment, share_comment=share_comment)
         feedback_id = self._session.scalar(select(FeedbackRow.id).where(
             FeedbackRow.meeting_id == meeting_id, FeedbackRow.email == key_email(email)))
         if feedback_id is None:  # pragma: no cover - the upsert above just wrote it
@@ -125,5 +135,6 @@ class RatedFeedbackRepository(SqlAlchemyFeedbackRepository):
             .outerjoin(FeedbackRatingRow, FeedbackRatingRow.feedback_id == FeedbackRow.id)
             .where(FeedbackRow.meeting_id == meeting_id)
             .order_by(FeedbackRow.email))
-        return [FeedbackAnswer(row.meeting_id, row.email, row.met, row.comment, rating, row.answered_at)
+        return [FeedbackAnswer(row.meeting_id, row.email, row.met, row.comment, rating, row.answered_at,
+                               comment_shared=row.comment_shared)
                 for row, rating in rows]

@@ -121,6 +121,8 @@ class PersonRow(Base):
     interests: Mapped[list[str]] = mapped_column(JsonType)
     seniority: Mapped[str] = mapped_column(Text, default="")
     manager: Mapped[str] = mapped_column(Text, default="")
+    # Free text such as "engineer" or "leader" (see migration 0015); "" for the rows that existed before it.
+    role: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Sorted lists. The server defaults gave the rows that existed before these columns their empty lists.
     wishlist: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default="[]")
     blocked: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default="[]")
@@ -154,6 +156,9 @@ class ProgramRow(Base):
     relax: Mapped[str] = mapped_column(String(CODE_LENGTH), default="cooldown", server_default="cooldown")
     # "1", not true(): the literal that SQLite and PostgreSQL both read as true (see migration 0003).
     tentative_busy: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    once_per_window: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # ``Program.seniority_levels``: the named levels, lowest first, as a JSON array (see migration 0016).
+    seniority_levels: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default="[]")
     # Who sends the invitations: "email", "google" or "microsoft" (see migration 0005).
     invites: Mapped[str] = mapped_column(String(CODE_LENGTH), default="email", server_default="email")
     weights: Mapped[dict[str, float]] = mapped_column(JsonType)
@@ -300,6 +305,9 @@ class FeedbackRow(Base):
     met: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str] = mapped_column(Text, default="")
     answered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Whether the writer allowed the organisers to read ``comment`` (migration 0014); answers given before
+    # the question existed stay private.
+    comment_shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class OutboxEffectRow(Base):

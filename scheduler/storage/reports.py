@@ -8,7 +8,8 @@ from collections import defaultdict
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from scheduler.model import CycleFact, EffectCount, MeetingFact, PairFact
+from scheduler.model import CycleFact, EffectCount, MeetingFact, PairFact, RatingFact, SharedComment
+from scheduler.storage.matches import FeedbackRatingRow
 from scheduler.storage.orm import (
     CycleRow,
     FeedbackRow,
@@ -76,3 +77,39 @@ class SqlAlchemyReportRepository:
             select(OutboxEffectRow.cycle_id, OutboxEffectRow.state, func.count())
             .group_by(OutboxEffectRow.cycle_id, OutboxEffectRow.state))
         return [EffectCount(cycle_id=c, state=s, count=int(n)) for c, s, n in rows]
+
+    def ratings(self, program: str | None = None) -> list[RatingFact]:
+        """Every cycle (of ``program``, or of all) with how many "did you meet?" ratings it received and their
+        average, oldest window first; a cycle without any rating has count 0 and average None."""
+        given = (select(GroupRow.cycle_id, func.count(FeedbackRatingRow.rating).label("n"),
+                        func.avg(FeedbackRatingRow.rating).label("mean"))
+                 .select_from(FeedbackRatingRow)
+                 .join(FeedbackRow, FeedbackRow.id == FeedbackRatingRow.feedback_id)
+                 .join(MeetingRow, MeetingRow.id == FeedbackRow.meeting_id)
+                 .join(GroupRow, GroupRow.id == MeetingRow.group_id)
+                 .group_by(GroupRow.cycle_id).subquery())
+        statement = (select(CycleRow.id, CycleRow.program, CycleRow.window_start, func.coalesce(given.c.n, 0),
+                            given.c.mean)
+                     .outerjoin(given, given.c.cycle_id == CycleRow.id)
+                     .order_by(CycleRow.window_start, CycleRow.id))
+        if program is not None:
+            statement = statement.where(CycleRow.program == program)
+        return [RatingFact(cycle_id=i, program=p, window_start=w, count=int(n),
+                           average=None if mean is None else float(mean))
+                for i, p, w, n, mean in self.session.execute(statement)]
+
+    def shared_comments(self, cycle_id: int | None = None) -> list[SharedComment]:
+        """The comments of "did you meet?" answers whose writers allowed the organisers to read them (of one
+        cycle, or of all), oldest answer first, with the rating given alongside. Never a comment kept private,
+        and never the writer's address."""
+        statement = (select(GroupRow.cycle_id, FeedbackRow.comment, FeedbackRatingRow.rating, FeedbackRow.answered_at)
+                     .select_from(FeedbackRow)
+                     .join(MeetingRow, MeetingRow.id == FeedbackRow.meeting_id)
+                     .join(GroupRow, GroupRow.id == MeetingRow.group_id)
+                     .outerjoin(FeedbackRatingRow, FeedbackRatingRow.feedback_id == FeedbackRow.id)
+                     .where(FeedbackRow.comment_shared.is_(True), FeedbackRow.comment != "")
+                     .order_by(FeedbackRow.answered_at, FeedbackRow.id))
+        if cycle_id is not None:
+            statement = statement.where(GroupRow.cycle_id == cycle_id)
+        return [SharedComment(cycle_id=c, comment=text, rating=rating, answered_at=at)
+                for c, text, rating, at in self.session.execute(statement)]

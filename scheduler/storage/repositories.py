@@ -24,6 +24,7 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Executable,
+    Select,
     Table,
     Update,
     and_,
@@ -35,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from scheduler.errors import NotFoundError, StorageError
 from scheduler.model import (
@@ -168,6 +169,7 @@ def _person_values(person: Person) -> dict[str, Any]:
         "interests": sorted(person.interests),
         "seniority": person.seniority,
         "manager": person.manager,
+        "role": person.role,
         "wishlist": sorted(person.wishlist),
         "blocked": sorted(person.blocked),
         "paused_until": person.paused_until,
@@ -196,6 +198,7 @@ def _to_person(row: PersonRow) -> Person:
         interests=frozenset(row.interests),
         seniority=row.seniority,
         manager=row.manager,
+        role=row.role,
         wishlist=frozenset(row.wishlist),
         blocked=frozenset(row.blocked),
         paused_until=row.paused_until,
@@ -245,6 +248,8 @@ def _program_values(program: Program) -> dict[str, Any]:
         "buffer_minutes": program.buffer_minutes,
         "relax": program.relax,
         "tentative_busy": program.tentative_busy,
+        "once_per_window": program.once_per_window,
+        "seniority_levels": list(program.seniority_levels),
         "invites": program.invites,
         # Every field of ``Weights`` by its name, so a weight added to the model is stored without a change here.
         "weights": asdict(program.weights),
@@ -269,6 +274,8 @@ def _to_program(row: ProgramRow) -> Program:
         buffer_minutes=row.buffer_minutes,
         relax=row.relax,
         tentative_busy=row.tentative_busy,
+        once_per_window=row.once_per_window,
+        seniority_levels=tuple(row.seniority_levels or ()),
         weights=weights,
         invites=row.invites,
     )
@@ -468,6 +475,35 @@ class SqlAlchemyCycleRepository:
             raise StorageError(f"meeting {meeting.id} changed meanwhile: its sequence is already "
                                f"{meeting.sequence} or more")
 
+    def set_locations(self, locations: Mapping[int, str]) -> None:
+        """Give stored meetings (by id) their location in one statement; their sequence stays (a plan fills in
+        the video links of the meetings it has just stored, before anyone was told)."""
+        if locations:
+            self._session.execute(update(MeetingRow), [{"id": meeting_id, "location": location}
+                                                       for meeting_id, location in locations.items()])
+
+    def regroup_meeting(self, meeting: Meeting) -> None:
+        """Store a meeting whose group changed: its members (in order, linked to stored people by email), the
+        group's score and reasons, and what ``update_meeting`` stores, with the same rules (``NotFoundError``,
+        ``StorageError`` for a sequence that does not rise)."""
+        self.update_meeting(meeting)
+        group_id = self._session.scalar(select(MeetingRow.group_id).where(MeetingRow.id == meeting.id))
+        _update(self._session, update(GroupRow).where(GroupRow.id == group_id)
+                .values(score=meeting.group.score, reasons=list(meeting.group.reasons)))
+        self._session.execute(delete(GroupMemberRow).where(GroupMemberRow.group_id == group_id))
+        members = meeting.group.members
+        found = self._session.execute(select(PersonRow.email, PersonRow.id).where(PersonRow.email.in_(members)))
+        person_ids = {email: person_id for email, person_id in found}
+        self._session.execute(dialect_insert(self._session, GroupMemberRow).values([
+            {"group_id": group_id, "position": position, "email": email, "person_id": person_ids.get(email)}
+            for position, email in enumerate(members)]))
+
+    def set_unmatched(self, cycle_id: int, unmatched: Sequence[Unmatched]) -> None:
+        """Replace who was left out of the cycle and why; ``NotFoundError`` for an unknown cycle."""
+        self._require_cycle(cycle_id)
+        self._session.execute(delete(UnmatchedRow).where(UnmatchedRow.cycle_id == cycle_id))
+        self.add_unmatched(cycle_id, unmatched)
+
     def list(self, program: str | None = None) -> list[Cycle]:
         """Cycles, newest window first, optionally of one program."""
         statement = _fresh(select(CycleRow)).order_by(CycleRow.window_start.desc(), CycleRow.id.desc())
@@ -546,8 +582,20 @@ class SqlAlchemyHistoryRepository:
         insert = dialect_insert(self._session, PairingHistoryRow).values(rows)
         self._session.execute(insert.on_conflict_do_nothing(index_elements=["cycle_id", "person_a", "person_b"]))
 
+    def forget(self, cycle_id: int, pairs: Iterable[frozenset[str]]) -> int:
+        """Forget that these pairs were grouped in this cycle (an admin regrouped them); how many rows went."""
+        spelled = [tuple(sorted(pair)) for pair in pairs if len(pair) == 2]
+        if not spelled:
+            return 0
+        result = self._session.execute(delete(PairingHistoryRow).where(
+            PairingHistoryRow.cycle_id == cycle_id,
+            or_(*(and_(PairingHistoryRow.person_a == a, PairingHistoryRow.person_b == b) for a, b in spelled))))
+        return int(cast("CursorResult[Any]", result).rowcount)
+
     def pairs_in_recent_cycles(self, program: str, cycles: int) -> set[frozenset[str]]:
-        """Pairs grouped in the program's ``cycles`` most recent cycles, by window start.
+        """Pairs grouped in the program's ``cycles`` most recent cycles, by window start, except a pair whose
+        meeting in that cycle did not happen by its members' account (see ``_reported_missed``): they have not
+        met, so the cooldown does not keep them apart.
 
         The most recent cycles count even when they recorded no pairs yet: a cooldown of n cycles means n
         rounds of the program, not n rounds that happened to pair someone.
@@ -559,20 +607,69 @@ class SqlAlchemyHistoryRepository:
             .where(CycleRow.program == program)
             .order_by(CycleRow.window_start.desc(), CycleRow.id.desc())
             .limit(cycles)
+        ).scalar_subquery()
+        grouped = self._session.execute(
+            select(PairingHistoryRow.cycle_id, PairingHistoryRow.person_a, PairingHistoryRow.person_b)
+            .where(PairingHistoryRow.cycle_id.in_(recent))
         )
-        rows = self._session.execute(
-            select(PairingHistoryRow.person_a, PairingHistoryRow.person_b).where(PairingHistoryRow.cycle_id.in_(recent))
+        missed = self._session.execute(
+            _meeting_pairs(GroupRow.cycle_id).where(GroupRow.cycle_id.in_(recent), _reported_missed())
         )
-        return {frozenset(pair) for pair in rows}
+        kept = {(cycle, a, b) for cycle, a, b in grouped} - {(cycle, a, b) for cycle, a, b in missed}
+        return {frozenset((a, b)) for _, a, b in kept}
 
-    def last_met(self) -> dict[frozenset[str], date]:
-        """For every pair ever grouped in any program, the latest date they met."""
-        rows = self._session.execute(
-            select(PairingHistoryRow.person_a, PairingHistoryRow.person_b, func.max(PairingHistoryRow.met_on)).group_by(
-                PairingHistoryRow.person_a, PairingHistoryRow.person_b
-            )
+    def last_met(self, before: datetime) -> dict[frozenset[str], date]:
+        """For every pair who met in any program, the day (UTC) of the latest meeting they had before ``before``.
+
+        A meeting counts once it took place: not cancelled, over by ``before``, and not reported missed (a
+        member answered "we didn't meet" and none "we met"). A meeting without a time counts once a member said
+        "we met", on its cycle's first day. Being grouped is not meeting: a planned meeting still ahead is not
+        counted, so reasons never quote a meeting that has not happened.
+        """
+        moment = require_utc(before, "before")
+        said_met = _feedback_exists(met=True)
+        held = or_(
+            and_(MeetingRow.slot_end <= moment, or_(~_feedback_exists(met=False), said_met)),
+            and_(MeetingRow.slot_start.is_(None), said_met),
         )
-        return {frozenset((a, b)): met_on for a, b, met_on in rows}
+        when = func.max(func.coalesce(MeetingRow.slot_start, CycleRow.window_start))
+        rows = self._session.execute(
+            _meeting_pairs(when)
+            .join(CycleRow, CycleRow.id == GroupRow.cycle_id)
+            .where(MeetingRow.state != "cancelled", held)
+            .group_by(_PAIR_FIRST.email, _PAIR_SECOND.email)
+        )
+        return {frozenset((a, b)): require_utc(latest).date() for latest, a, b in rows}
+
+
+# Two members of one group: the pairs of a meeting, each spelled (smaller, larger) like the history's rows.
+_PAIR_FIRST = aliased(GroupMemberRow)
+_PAIR_SECOND = aliased(GroupMemberRow)
+
+
+def _meeting_pairs(*columns: Any) -> Select[Any]:
+    """``SELECT columns…, first.email, second.email`` over every meeting's pairs of members."""
+    return (
+        select(*columns, _PAIR_FIRST.email, _PAIR_SECOND.email)
+        .select_from(MeetingRow)
+        .join(GroupRow, GroupRow.id == MeetingRow.group_id)
+        .join(_PAIR_FIRST, _PAIR_FIRST.group_id == GroupRow.id)
+        .join(_PAIR_SECOND, and_(_PAIR_SECOND.group_id == GroupRow.id, _PAIR_FIRST.email < _PAIR_SECOND.email))
+    )
+
+
+def _feedback_exists(*, met: bool) -> ColumnElement[bool]:
+    """Whether a member of the meeting answered "did you meet?" with ``met``."""
+    return (
+        select(FeedbackRow.id)
+        .where(FeedbackRow.meeting_id == MeetingRow.id, FeedbackRow.met.is_(met))
+        .exists()
+    )
+
+
+def _reported_missed() -> ColumnElement[bool]:
+    """A meeting its members say did not happen: someone answered "we didn't meet" and nobody "we met"."""
+    return and_(_feedback_exists(met=False), ~_feedback_exists(met=True))
 
 
 class SqlAlchemyFeedbackRepository:
@@ -581,14 +678,16 @@ class SqlAlchemyFeedbackRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, meeting_id: int, email: str, met: bool, comment: str = "") -> None:
-        """Record one person's answer for one meeting; a later answer replaces an earlier one.
+    def add(self, meeting_id: int, email: str, met: bool, comment: str = "", *, share_comment: bool = False) -> None:
+        """Record one person's answer for one meeting; a later answer replaces an earlier one (whether the
+        organisers may read its comment too: ``share_comment``, off unless given).
 
         Raises ``NotFoundError`` for an unknown meeting.
         """
         _require(self._session, MeetingRow.id == meeting_id, f"no meeting with id {meeting_id}")
         insert = dialect_insert(self._session, FeedbackRow).values(
-            meeting_id=meeting_id, email=key_email(email), met=met, comment=comment, answered_at=utcnow()
+            meeting_id=meeting_id, email=key_email(email), met=met, comment=comment, answered_at=utcnow(),
+            comment_shared=share_comment,
         )
         self._session.execute(
             insert.on_conflict_do_update(
@@ -597,6 +696,7 @@ class SqlAlchemyFeedbackRepository:
                     "met": insert.excluded.met,
                     "comment": insert.excluded.comment,
                     "answered_at": insert.excluded.answered_at,
+                    "comment_shared": insert.excluded.comment_shared,
                 },
             )
         )
@@ -717,10 +817,45 @@ class SqlAlchemyOutboxRepository:
             statement = statement.where(OutboxEffectRow.state == state)
         return [_to_effect(row) for row in self._session.scalars(statement)]
 
+    def supersede_key(self, key: str, reason: str) -> bool:
+        """Mark the one pending or in-flight effect ``key`` superseded (``reason`` to ``last_error``); whether it
+        was. A key that is another's prefix is safe here, unlike with ``supersede``."""
+        return self._supersede(OutboxEffectRow.key == key, reason) > 0
+
     def supersede(self, key_prefix: str, reason: str) -> int:
         """Mark every pending or in-flight effect whose key starts with ``key_prefix`` superseded, so it is never
         performed (again); return how many. ``reason`` goes to ``last_error``, for the record."""
         return self._supersede(OutboxEffectRow.key.startswith(key_prefix, autoescape=True), reason)
+
+    def with_prefix(self, key_prefix: str) -> Sequence[Effect]:
+        """Every effect whose key starts with ``key_prefix``, in any state, oldest first."""
+        statement = (_fresh(select(OutboxEffectRow))
+                     .where(OutboxEffectRow.key.startswith(key_prefix, autoescape=True))
+                     .order_by(OutboxEffectRow.id))
+        return [_to_effect(row) for row in self._session.scalars(statement)]
+
+    def withdraw(self, key_prefix: str, reason: str) -> int:
+        """Supersede the effects under ``key_prefix`` that are pending and were never attempted (``reason`` to
+        ``last_error``); how many. One a relay holds in flight, or has tried, is left alone: it may have reached
+        someone. The caller compares the count with what it expected before it commits."""
+        return _update(
+            self._session,
+            update(OutboxEffectRow)
+            .where(OutboxEffectRow.key.startswith(key_prefix, autoescape=True), OutboxEffectRow.state == "pending",
+                   OutboxEffectRow.attempts == 0)
+            .values(state="superseded", last_error=reason, claimed_until=None),
+        )
+
+    def restore(self, key_prefix: str, reason: str) -> int:
+        """Make the effects under ``key_prefix`` that were superseded for ``reason`` pending again, as they
+        were (a change that superseded them was taken back); how many."""
+        return _update(
+            self._session,
+            update(OutboxEffectRow)
+            .where(OutboxEffectRow.key.startswith(key_prefix, autoescape=True),
+                   OutboxEffectRow.state == "superseded", OutboxEffectRow.last_error == reason)
+            .values(state="pending", last_error="", claimed_until=None),
+        )
 
     def mark_stale(self, key: str, reason: str) -> None:
         """Mark the pending or in-flight effect ``key`` superseded because it came too late to mean anything;

@@ -18,17 +18,21 @@ from scheduler.errors import StorageError
 from scheduler.ports import (
     AccountRepository,
     CycleRepository,
+    EngagementRepository,
     FeedbackRepository,
     HistoryRepository,
     MatchRepository,
     OutboxRepository,
     PeopleRepository,
     ProgramChangeRepository,
+    ProgramChoiceRepository,
     ProgramRepository,
     ReportRepository,
     UnitOfWork,
 )
 from scheduler.storage.accounts import SqlAlchemyAccountRepository
+from scheduler.storage.audiences import SqlAlchemyProgramChoiceRepository
+from scheduler.storage.engagement import SqlAlchemyEngagementRepository
 from scheduler.storage.matches import RatedFeedbackRepository, SqlAlchemyMatchRepository
 from scheduler.storage.reports import SqlAlchemyReportRepository
 from scheduler.storage.repositories import (
@@ -118,6 +122,7 @@ class SqlAlchemyUnitOfWork:
     people: PeopleRepository
     programs: ProgramRepository
     program_changes: ProgramChangeRepository
+    program_choices: ProgramChoiceRepository
     cycles: CycleRepository
     history: HistoryRepository
     feedback: FeedbackRepository
@@ -125,6 +130,7 @@ class SqlAlchemyUnitOfWork:
     accounts: AccountRepository
     reports: ReportRepository
     matches: MatchRepository
+    engagement: EngagementRepository
     session: Session
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
@@ -142,6 +148,7 @@ class SqlAlchemyUnitOfWork:
         self.people = SqlAlchemyPeopleRepository(session)
         self.programs = SqlAlchemyProgramRepository(session)
         self.program_changes = SqlAlchemyProgramChangeRepository(session)
+        self.program_choices = SqlAlchemyProgramChoiceRepository(session)
         self.cycles = SqlAlchemyCycleRepository(session)
         self.history = SqlAlchemyHistoryRepository(session)
         self.feedback = RatedFeedbackRepository(session)
@@ -149,6 +156,7 @@ class SqlAlchemyUnitOfWork:
         self.accounts = SqlAlchemyAccountRepository(session)
         self.reports = SqlAlchemyReportRepository(session)
         self.matches = SqlAlchemyMatchRepository(session)
+        self.engagement = SqlAlchemyEngagementRepository(session)
         return self
 
     def __exit__(

@@ -130,7 +130,7 @@ def test_demo_organisation_is_varied(demo: DemoRun) -> None:
 
 
 def test_one_cycle_per_program_in_the_next_week(demo: DemoRun) -> None:
-    assert sorted(cycle.program for cycle in demo.cycles) == ["coffee", "lunch"]
+    assert sorted(cycle.program for cycle in demo.cycles) == ["coffee", "dinner", "lunch"]
     for cycle in demo.cycles:
         assert cycle.window.start.weekday() == 0
         assert (cycle.window.start.hour, cycle.window.start.minute) == (0, 0)
@@ -177,11 +177,26 @@ def test_invites_fall_inside_the_week_and_everyone_s_working_hours(demo: DemoRun
             hours = person.working_hours
             assert start.date() == end.date(), (email, start, end)
             assert start.weekday() in hours.days, (email, start)
+            if program == "dinner":  # the office's evening, after working hours, on a working day
+                assert DEFAULT_OFFICE.dinner[0] <= start.time(), (email, start)
+                assert end.time() <= DEFAULT_OFFICE.dinner[1], (email, end)
+                continue
             assert hours.start <= start.time(), (email, start, hours)
             assert end.time() <= hours.end, (email, end, hours)
             if program == "lunch":
                 assert DEFAULT_OFFICE.lunch[0] <= start.time(), (email, start)
                 assert end.time() <= DEFAULT_OFFICE.lunch[1], (email, end)
+
+
+def test_issue_15_the_demo_has_dinners_at_one_office_each_for_those_who_chose_them(demo: DemoRun) -> None:
+    dinners = demo.meetings["dinner"]
+    assert dinners
+    for meeting in dinners:
+        members = [demo.people[email] for email in meeting.group.members]
+        assert 2 <= len(members) <= 4
+        (office,) = {person.office for person in members}
+        assert meeting.location == f"Dinner, {office} office"
+        assert all("dinner" in person.kinds and person.mode != "virtual" for person in members)
 
 
 def test_nobody_has_two_meetings_at_once(demo: DemoRun) -> None:
@@ -206,8 +221,8 @@ def test_demo_prints_summary_figures_that_match_the_stored_plan(demo: DemoRun) -
     people = re.findall(r"people: 150 signed up, (\d+) eligible, (\d+) placed in (\d+) groups", demo.output)
     cross = re.findall(r"cross-department groups: (\d+)/(\d+) \((\d+)%\)", demo.output)
     with_slot = re.findall(r"groups with a common free slot: (\d+)/(\d+) \((\d+)%\)", demo.output)
-    assert len(people) == len(cross) == len(with_slot) == 2  # coffee, then lunch
-    for index, program in enumerate(("coffee", "lunch")):
+    assert len(people) == len(cross) == len(with_slot) == 3  # coffee, lunch, then dinner
+    for index, program in enumerate(("coffee", "lunch", "dinner")):
         meetings = demo.meetings[program]
         eligible, placed, groups = map(int, people[index])
         assert groups == len(meetings)
@@ -236,7 +251,7 @@ def test_second_run_plans_and_writes_nothing_new(demo: DemoRun) -> None:
     assert [(c.id, c.program, c.window) for c in demo.cycles_after_second] == \
         [(c.id, c.program, c.window) for c in demo.cycles]
     assert "people: 0 new, 150 already known" in demo.rerun_output
-    for program in ("coffee", "lunch"):
+    for program in ("coffee", "lunch", "dinner"):
         assert f"program {program}: the cycle for the week of" in demo.rerun_output
-    assert demo.rerun_output.count("is already planned; nothing new to plan") == 2
+    assert demo.rerun_output.count("is already planned; nothing new to plan") == 3
     assert "delivery: 0 sent, 0 to retry, 0 failed" in demo.rerun_output

@@ -546,8 +546,10 @@ def test_issue_13_reschedule_refuses_a_public_holiday_of_a_members_office(
 
 def test_issue_13_reschedule_counts_other_coffee_chat_meetings_as_busy(
         new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    # The lunch program opts out of "once per window", so the same two people have both meetings this week.
     coffee, lunch = planned_pair(new_uow, create_person, clock, COFFEE,
-                                 Program("lunch", kind="lunch", duration_minutes=60, meeting_mode="virtual"))
+                                 Program("lunch", kind="lunch", duration_minutes=60, meeting_mode="virtual",
+                                         once_per_window=False))
     assert lunch.slot is not None
 
     with pytest.raises(SlotConflict) as caught:

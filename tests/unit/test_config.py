@@ -44,8 +44,8 @@ def test_wrong_type_is_refused_without_guessing(tmp_path: Path) -> None:
 
 
 def test_bad_value_in_a_program_names_the_program_entry(tmp_path: Path) -> None:
-    text = "[[programs]]\nname = 'a'\n\n[[programs]]\nname = 'b'\nkind = 'dinner'\n"
-    with pytest.raises(ConfigError, match=r"programs\[1\].*dinner"):
+    text = "[[programs]]\nname = 'a'\n\n[[programs]]\nname = 'b'\nkind = 'brunch'\n"
+    with pytest.raises(ConfigError, match=r"programs\[1\].*brunch"):
         load_config(write(tmp_path, text))
 
 

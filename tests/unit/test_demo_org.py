@@ -127,6 +127,7 @@ def test_people_vary_like_real_colleagues(org: DemoOrganisation) -> None:
     assert kinds[("coffee", "lunch")] > len(people) / 2
     assert kinds[("coffee",)] > 0
     assert kinds[("lunch",)] > 0
+    assert 0 < sum(n for chosen, n in kinds.items() if "dinner" in chosen) < len(people) / 3  # only by choice
     assert {p.mode for p in people} == {"in_person", "virtual", "either"}
     assert {p.cadence for p in people} == {"weekly", "fortnightly", "monthly"}
     assert len({p.seniority for p in people}) >= 4

@@ -121,7 +121,7 @@ def test_a_bad_header_is_one_error_on_line_1(header: str, problem: str) -> None:
         ("lunch", "12:00-12:00", "lunch: lunch hours '12:00-12:00' must end after they start"),
         ("lunch", "12:00+01:00-13:00", "lunch: lunch hours '12:00+01:00-13:00' are local times"),
         ("calendar", "outlook:ana@example.com", "calendar: unknown calendar kind 'outlook'"),
-        ("kinds", "coffee;dinner", "kinds: unknown kind dinner"),
+        ("kinds", "coffee;brunch", "kinds: unknown kind brunch"),
         ("mode", "telepathy", "mode: 'telepathy' is not one of in_person, virtual, either"),
         ("cadence", "daily", "cadence: 'daily' is not one of weekly, fortnightly, monthly"),
         ("manager", "the boss", "manager: 'the boss' is not an email address"),
@@ -250,7 +250,7 @@ def test_format_writes_every_column_with_empty_calendar_for_none() -> None:
     assert text == (
         f"{FULL_HEADER}\n"
         'ana@example.com,"López, Ana",Payments,,,UTC,mon-fri 09:00-17:00,,,'
-        "coffee;lunch,either,weekly,go;jazz,,,,,no\n"
+        "coffee;lunch,either,weekly,go;jazz,,,,,no,\n"  # the last column, role, is empty
     )
 
 
@@ -275,7 +275,7 @@ def test_format_writes_wishlist_and_blocked_sorted() -> None:
 
     [_, row] = format_people_csv([ana]).splitlines()
 
-    assert row.endswith(',"bo@example.com;department:Sales, EMEA;team:Search",cy@example.com;zed@example.com,no')
+    assert row.endswith(',"bo@example.com;department:Sales, EMEA;team:Search",cy@example.com;zed@example.com,no,')
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ def organisations(draw: st.DrawFn) -> Organisation:
             email=email, name=f"{email[:-12].upper()} Example", team=draw(st.sampled_from(teams)),
             department=draw(st.sampled_from(departments)), office=draw(st.sampled_from(["", "London", "Berlin"])),
             timezone=draw(st.sampled_from(ZONES)), mode=draw(st.sampled_from(["either", "virtual", "in_person"])),
-            seniority=draw(st.sampled_from(["", "1", "2", "5", "9", "lead"])),
+            seniority=draw(st.sampled_from(["", "1", "2", "5", "9", "lead", "Staff", "director", "intern"])),
             manager=draw(st.sampled_from(["", emails[0], emails[-1]])),
             interests=draw(st.frozensets(st.sampled_from(["jazz", "chess", "film", "running", "go"]), max_size=4)),
             wishlist=draw(st.frozensets(wishes, max_size=2)),
@@ -54,13 +54,18 @@ def organisations(draw: st.DrawFn) -> Organisation:
         ))
     weight = st.one_of(st.just(0.0), st.floats(-2.0, 6.0, allow_nan=False).map(lambda w: round(w, 3)))
     weights = Weights(**{f.name: draw(weight) for f in fields(Weights)})
+    # Named levels (issue 15) or none: "intern" is never named, so some people always lack a level.
+    levels = draw(st.sampled_from([(), ("staff", "lead", "director"), ("lead", "staff")]))
     program = Program("coffee", weights=weights, meeting_mode=draw(st.sampled_from(["virtual", "either"])),
-                      relax=draw(st.sampled_from(["never", "cooldown", "cooldown_then_team"])))
+                      relax=draw(st.sampled_from(["never", "cooldown", "cooldown_then_team"])),
+                      seniority_levels=levels)
     pairs = draw(st.lists(st.tuples(st.sampled_from(emails), st.sampled_from(emails)).filter(lambda p: p[0] != p[1])
                           .map(frozenset), max_size=size))
     recent = frozenset(pair for pair in pairs if draw(st.booleans()))
     last_met = {pair: TODAY - timedelta(days=draw(st.integers(1, 800))) for pair in pairs}
-    history = PairHistory(recent=recent, last_met=last_met)
+    # Pairs another program groups this window (issue 15): kept apart whatever the relaxation.
+    apart = frozenset(pair for pair in pairs if draw(st.booleans()))
+    history = PairHistory(recent=recent, last_met=last_met, apart=apart)
     index = None
     if draw(st.booleans()):
         index = FreeTimeIndex(WINDOW, SlotRules(duration=timedelta(minutes=30)))

@@ -187,8 +187,8 @@ def test_emptying_the_lunch_times_goes_back_to_the_offices_hours(db_site: Site, 
     ({"work_end": "08:00"}, "work_end", "Working hours must end after they start."),
     ({"lunch_end": ""}, "lunch_start", "Give both lunch times, or neither."),
     ({"lunch_end": "11:00"}, "lunch_end", "Lunch must end after it starts."),
-    ({"kinds": []}, "kinds", "Choose coffee, lunch or both."),
-    ({"kinds": ["tea"]}, "kinds", "Choose coffee, lunch or both."),
+    ({"kinds": []}, "kinds", "Choose at least one of coffee, lunch and dinner."),
+    ({"kinds": ["tea"]}, "kinds", "Choose at least one of coffee, lunch and dinner."),
     ({"mode": "in_person", "office": ""}, "mode", "enter your office"),
     ({"cadence": "daily"}, "cadence", "Choose how often"),
     ({"name": "Ana\nBcc: x"}, "name", "Remove the special characters"),
@@ -308,6 +308,59 @@ def test_leaving_and_coming_back(db_site: Site, ana: FlaskClient) -> None:
 
     assert submit(ana, "/account/participation", {"action": "rejoin"}, form_page="/account").status_code == 303
     assert stored(db_site).opted_out is False
+
+
+def planned_meeting_of_ana(site: Site, clock: FakeClock) -> tuple[Meeting, str]:
+    """Run a coffee cycle with Ana in it: her meeting (still ahead) and her partner's address."""
+    outcome = run_cycle(site.services.uow_factory, FakeCalendarProvider(), clock, site.services.program("coffee"),
+                        site.services.settings)
+    assert outcome.cycle is not None
+    assert outcome.cycle.id is not None
+    with site.services.uow_factory() as uow:
+        [meeting] = [m for m in uow.cycles.meetings(outcome.cycle.id) if ANA in m.group.members]
+    [partner] = [email for email in meeting.group.members if email != ANA]
+    return meeting, partner
+
+
+def partner_cancellations(site: Site, meeting: Meeting, partner: str) -> list[str]:
+    with site.services.uow_factory() as uow:
+        pending = uow.outbox.list(cycle_id=meeting.cycle_id, state="pending")
+    return [e.key for e in pending if "/cancel/" in e.key and e.key.endswith(f"/{partner}")]
+
+
+def test_issue_15_leaving_cancels_my_planned_meetings_and_tells_my_partner(
+        db_site: Site, ana: FlaskClient, colleagues: list[Person], clock: FakeClock) -> None:
+    meeting, partner = planned_meeting_of_ana(db_site, clock)
+    response = submit(ana, "/account/participation", {"action": "leave"}, form_page="/account")
+    assert response.status_code == 303
+    html = page(ana, "/account")
+    assert "Your planned meeting is cancelled: your partners will get an email saying so." in html
+    with db_site.services.uow_factory() as uow:
+        stored_meeting = uow.cycles.meeting(meeting.id or 0)
+        held = [e.key for e in uow.outbox.list(cycle_id=meeting.cycle_id, state="pending")
+                if e.key.endswith(f"/{partner}") and ("/remind/" in e.key or "/feedback/" in e.key)
+                and "/seq-0/" in e.key]
+    assert stored_meeting is not None
+    assert stored_meeting.state == "cancelled"
+    assert partner_cancellations(db_site, meeting, partner)
+    assert held == []  # the reminder and "did you meet?" of the old meeting are no longer queued
+
+
+def test_issue_15_pausing_cancels_only_the_meetings_inside_the_pause(
+        db_site: Site, ana: FlaskClient, colleagues: list[Person], clock: FakeClock) -> None:
+    meeting, partner = planned_meeting_of_ana(db_site, clock)
+    assert meeting.slot is not None
+    # A pause that ends on the meeting's day (in Ana's zone) or earlier leaves it standing ...
+    first_day = meeting.slot.start.astimezone(stored(db_site).zone).date()
+    assert submit(ana, "/account/pause", {"action": "pause", "until": first_day.isoformat()},
+                  form_page="/account").status_code == 303
+    assert partner_cancellations(db_site, meeting, partner) == []
+    # ... one that covers it cancels it.
+    later = first_day + timedelta(days=1)
+    assert submit(ana, "/account/pause", {"action": "pause", "until": later.isoformat()},
+                  form_page="/account").status_code == 303
+    assert partner_cancellations(db_site, meeting, partner)
+    assert "Your planned meeting is cancelled" in page(ana, "/account")
 
 
 def test_an_unknown_participation_action_is_refused(db_site: Site, ana: FlaskClient) -> None:

@@ -134,7 +134,7 @@ def test_preview_counts_the_repeats_it_avoids(make_site: Callable[..., Site], da
     assert sign_up_and_confirm(site, email=ADMIN).status_code == 303
     site.client.post("/admin/cycles/coffee/run", data={"csrf_token": token(site.client)})
     with site.services.uow_factory() as uow:
-        recent = len(uow.history.last_met())
+        recent = len(uow.history.pairs_in_recent_cycles("coffee", 6))
     assert recent >= 4
     clock = site.services.clock
     assert isinstance(clock, FakeClock)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from scheduler.model import Person
-from scheduler.programs.settings import EDITABLE, WEIGHT_NAMES
+from scheduler.programs.settings import EDITABLE, EDITABLE_FLAGS, WEIGHT_NAMES
 from tests.web.conftest import Site, sign_up_and_confirm
 from tests.web.test_admin import ADMIN, WEB, people, signed_in, token
 
@@ -29,13 +29,13 @@ def admin_site(make_site: Callable[..., Site], database_url: str) -> Site:
 def form_of(site: Site, name: str = "coffee", **changes: Any) -> dict[str, Any]:
     """The program's form as the page fills it in, with ``changes`` (weights as ``weight_<name>``)."""
     program = site.services.program(name)
-    data: dict[str, Any] = {key: getattr(program, key) for key in EDITABLE if key != "tentative_busy"}
-    if program.tentative_busy:
-        data["tentative_busy"] = "y"
+    data: dict[str, Any] = {key: getattr(program, key) for key in EDITABLE if key not in EDITABLE_FLAGS}
+    data |= {key: "y" for key in EDITABLE_FLAGS if getattr(program, key)}
     data |= {f"weight_{key}": getattr(program.weights, key) for key in WEIGHT_NAMES}
     data |= changes
-    if data.get("tentative_busy") is False:
-        del data["tentative_busy"]  # an unticked box is not sent at all
+    for key in EDITABLE_FLAGS:
+        if data.get(key) is False:
+            del data[key]  # an unticked box is not sent at all
     return {key: str(value) for key, value in data.items()}
 
 

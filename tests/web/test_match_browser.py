@@ -109,9 +109,15 @@ def test_accept_by_link_then_sign_in_and_decline(live_site: LiveSite) -> None:
             expect(his.get_by_text("Will be there")).to_be_visible()
             shoot(his, "13-match-page")
 
+            # "I can't make it" asks first, offering another time before the decline itself.
             his.get_by_role("button", name="I can't make it").click()
+            expect(his.get_by_role("heading", name="Can't make it?")).to_be_visible()
+            expect(his.get_by_role("button", name="Ask for another time")).to_be_visible()
+            shoot(his, "14-match-decline-asks")
+            his.get_by_role("button", name="Yes, decline").click()
             expect(his.get_by_role("status")).to_contain_text("The meeting is cancelled")
             expect(his.get_by_text("This meeting was cancelled.")).to_be_visible()
+            expect(his.get_by_role("button", name="Undo my decline")).to_be_visible()
             shoot(his, "14-match-cancelled")
 
             phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)

@@ -16,6 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.test import TestResponse
 
 from scheduler.delivery.outbox import deliver_due
 from scheduler.model import EmailMessage, FeedbackAnswer, Interval, Meeting, Person, Rsvp
@@ -299,7 +300,7 @@ def test_declining_a_pair_cancels_it_and_tells_the_partner(db_site: Site, match:
     browser = db_site.new_client()
     sign_in(db_site, browser, "ben@example.com")
 
-    done = submit(browser, f"/matches/{match.id}/decline", form_page=f"/matches/{match.id}")
+    done = submit(browser, f"/matches/{match.id}/decline", {"confirmed": "yes"}, form_page=f"/matches/{match.id}")
 
     assert done.status_code == 303
     assert "cancelled" in html(browser.get(f"/matches/{match.id}"))
@@ -313,6 +314,16 @@ def test_declining_a_pair_cancels_it_and_tells_the_partner(db_site: Site, match:
     assert cancellation[0].invite.sequence == 1
 
 
+def move_to_the_time_offered(browser: FlaskClient, meeting_id: int) -> TestResponse:
+    """Ask for another time on the match page, then confirm the time offered; the confirmation's answer."""
+    offer = submit(browser, f"/matches/{meeting_id}/reschedule", form_page=f"/matches/{meeting_id}")
+    assert offer.status_code == 200, offer.status_code
+    start = re.search(r'name="start" value="([^"]+)"', html(offer))
+    assert start is not None, "the page offers no time"
+    return browser.post(f"/matches/{meeting_id}/reschedule",
+                        data={"start": start.group(1), "csrf_token": csrf_from(html(offer))})
+
+
 def test_reschedule_sends_updated_invites_with_a_higher_sequence(db_site: Site, match: Match) -> None:
     announced = email_to(db_site, "ana@example.com", "Coffee chat").invite
     assert announced is not None
@@ -322,7 +333,7 @@ def test_reschedule_sends_updated_invites_with_a_higher_sequence(db_site: Site, 
     submit(browser, f"/matches/{match.id}/accept", form_page=f"/matches/{match.id}")
     assert [r.answer for r in rsvps(db_site, match.id)] == ["accepted"]
 
-    done = submit(browser, f"/matches/{match.id}/reschedule", form_page=f"/matches/{match.id}")
+    done = move_to_the_time_offered(browser, match.id)
 
     assert done.status_code == 303
     moved = stored(db_site, match.id)
@@ -351,7 +362,7 @@ def test_reschedule_avoids_busy_time(db_site: Site, match: Match) -> None:
     browser = db_site.new_client()
     sign_in(db_site, browser, "ana@example.com")
 
-    submit(browser, f"/matches/{match.id}/reschedule", form_page=f"/matches/{match.id}")
+    move_to_the_time_offered(browser, match.id)
 
     moved = stored(db_site, match.id)
     assert moved.slot is not None
@@ -495,7 +506,7 @@ def test_the_link_page_of_a_cancelled_match_offers_no_button(db_site: Site, matc
     path = links_in(email_to(db_site, "ana@example.com", "Coffee chat"))["accept"]
     ben = db_site.new_client()
     sign_in(db_site, ben, "ben@example.com")
-    submit(ben, f"/matches/{match.id}/decline", form_page=f"/matches/{match.id}")
+    submit(ben, f"/matches/{match.id}/decline", {"confirmed": "yes"}, form_page=f"/matches/{match.id}")
     browser = db_site.new_client()
 
     page = html(browser.get(path))

@@ -152,7 +152,7 @@ def test_form_errors_are_shown_next_to_their_fields_and_what_was_typed_stays(sit
     html = response.get_data(as_text=True)
     assert field_error(html, "name") == "Enter your name."
     assert field_error(html, "email") == "Enter an email address like name@example.com."
-    assert field_error(html, "kinds") == "Choose coffee, lunch or both."
+    assert field_error(html, "kinds") == "Choose at least one of coffee, lunch and dinner."
     assert field_error(html, "mode") == "To meet in person only, enter your office above."
     assert field_error(html, "interests") == "Separate them with commas, not semicolons."
     assert "is not an email address like name@example.com." in field_error(html, "meet_people")

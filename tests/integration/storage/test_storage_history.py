@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from scheduler.errors import NotFoundError
-from scheduler.model import Cycle, Group, Meeting
+from scheduler.model import Cycle, Group, Interval, Meeting
 from scheduler.storage.orm import FeedbackRow
 from scheduler.storage.uow import SqlAlchemyUnitOfWork
 
@@ -88,18 +88,23 @@ def test_a_recent_cycle_without_pairs_still_counts(uow: SqlAlchemyUnitOfWork, ma
     assert uow.history.pairs_in_recent_cycles("coffee", 2) == {pair("ada", "bob")}
 
 
-def test_last_met_is_the_latest_date_across_programs(uow: SqlAlchemyUnitOfWork, make_cycle: MakeCycle) -> None:
-    for program, week, met_on, members in (
-        ("coffee", 0, date(2026, 11, 24), [group("ada", "bob"), group("cyd", "dan")]),
-        ("lunch", 5, date(2027, 1, 5), [group("bob", "ada")]),
-        ("coffee", 1, date(2026, 12, 1), [group("ada", "bob")]),
-    ):
-        uow.history.record(add_cycle(uow, make_cycle, program, week), program, met_on, members)
+def test_last_met_is_the_day_of_the_latest_meeting_held_across_programs(
+        uow: SqlAlchemyUnitOfWork, make_cycle: MakeCycle) -> None:
+    def held(program: str, week: int, day: date, *groups: Group) -> None:
+        start = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
+        cycle_id = add_cycle(uow, make_cycle, program, week)
+        uow.cycles.add_meetings(cycle_id, [Meeting(g, Interval(start, start + timedelta(minutes=30)))
+                                           for g in groups])
 
-    assert uow.history.last_met() == {
+    held("coffee", 0, date(2026, 11, 24), group("ada", "bob"), group("cyd", "dan"))
+    held("lunch", 5, date(2027, 1, 5), group("bob", "ada"))
+    held("coffee", 6, date(2027, 1, 12), group("ada", "bob"))  # still ahead at the moment asked about
+
+    assert uow.history.last_met(datetime(2027, 1, 10, tzinfo=UTC)) == {
         pair("ada", "bob"): date(2027, 1, 5),
         pair("cyd", "dan"): date(2026, 11, 24),
     }
+    assert uow.history.last_met(datetime(2026, 11, 1, tzinfo=UTC)) == {}
 
 
 def test_recording_a_cycle_twice_adds_nothing(uow: SqlAlchemyUnitOfWork, make_cycle: MakeCycle) -> None:
@@ -108,7 +113,7 @@ def test_recording_a_cycle_twice_adds_nothing(uow: SqlAlchemyUnitOfWork, make_cy
 
     uow.history.record(cycle_id, "coffee", date(2026, 11, 24), [group("ada", "bob"), group("ada")])
 
-    assert uow.history.last_met() == {pair("ada", "bob"): date(2026, 11, 24)}
+    assert uow.history.pairs_in_recent_cycles("coffee", 1) == {pair("ada", "bob")}
 
 
 def test_history_needs_a_stored_cycle(uow: SqlAlchemyUnitOfWork) -> None:
