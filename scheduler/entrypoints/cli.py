@@ -489,7 +489,7 @@ def demo(directory: Path, size: int) -> None:
       coffeechat demo && coffeechat --config demo/config.toml serve
     """
     from scheduler.clock import SystemClock
-    from scheduler.entrypoints.demo import prepare_demo
+    from scheduler.entrypoints.demo import prepare_demo, show_a_decline
 
     config, people_csv = prepare_demo(directory, size=size, now=SystemClock().now())
     console.print(f"demo folder: {directory}/ (config, people.csv, calendars/, coffeechat.db, outbox/)")
@@ -499,11 +499,21 @@ def demo(directory: Path, size: int) -> None:
                                source=str(people_csv), clock=services.clock)
         console.print(f"people: {report.created} new, {report.updated} already known")
         with progress_reporter() as progress:
+            outcomes = []
             for program in services.programs():
                 outcome = run_cycle(services.uow_factory, services.calendar, services.clock, program,
                                     services.settings, progress=progress)
                 print_outcome(services, outcome)
+                outcomes.append(outcome)
             deliver_now(services, progress)
+            # The loop, once the announcements are out: two people decline (as from their emails), the cycle
+            # mends itself, and the cancellations and new invitations go out.
+            shown = show_a_decline(services.uow_factory, services.calendar, services.clock, services.settings,
+                                   outcomes[0].cycle if outcomes and not outcomes[0].already_planned else None)
+            for line in shown:
+                console.print(line)
+            if shown:
+                deliver_now(services, progress)
     finally:
         services.dispose()
     outbox = config.resolve(config.mail.outbox_dir)

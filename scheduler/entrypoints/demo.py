@@ -2,7 +2,8 @@
 
 ``prepare_demo`` writes the folder once (config, people.csv, calendars) and brings the database to the current
 schema; running it again leaves existing files alone, so a second demo run plans nothing new for the same
-window and sends nothing twice.
+window and sends nothing twice. ``show_a_decline`` then plays the loop on the cycle it planned: two people
+decline, as with their email's button, and their partners are re-paired within the cycle.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from scheduler.config import Config, load_config
+from scheduler.delivery.emails import format_slot
 from scheduler.entrypoints.demo_org import generate_organisation, offices_config, write_organisation
-from scheduler.model import Program
-from scheduler.planning.cycle import next_window
+from scheduler.model import Cycle, Person, Program
+from scheduler.planning.cycle import PlanSettings, next_window
+from scheduler.planning.matches import respond
+from scheduler.ports import CalendarProvider, Clock, UowFactory
 
 DEMO_SEED = 2026
 DEMO_CONFIG = """\
@@ -80,3 +84,41 @@ def prepare_demo(directory: Path, *, size: int, now: datetime) -> tuple[Config, 
         people_csv = write_organisation(organisation, directory)
     upgrade_database(config.database_url)
     return config, people_csv
+
+
+# How many meetings of the demo's first cycle are declined to show the loop: two, so that the second partner
+# left alone can be re-paired with the first when nobody else is free.
+DECLINES_SHOWN = 2
+
+
+def show_a_decline(uow_factory: UowFactory, provider: CalendarProvider, clock: Clock, settings: PlanSettings,
+                   cycle: Cycle | None) -> list[str]:
+    """Decline the first ``DECLINES_SHOWN`` pairs' meetings of ``cycle`` on behalf of their first member, as the
+    email's button does (``planning.matches.respond``, with the calendars: the partner is re-paired within the
+    cycle when someone is free); return one sentence per decline saying what followed. Nothing when the cycle
+    already had a cancellation (a second demo run: the loop was shown when it was planned)."""
+    if cycle is None or cycle.id is None:
+        return []
+    with uow_factory() as uow:
+        meetings = uow.cycles.meetings(cycle.id)
+        people = {person.email: person for person in uow.people.list()}
+    if any(meeting.state == "cancelled" for meeting in meetings):
+        return []
+    pairs = sorted((m for m in meetings if m.slot is not None and len(m.group.members) == 2 and m.id is not None),
+                   key=lambda m: m.id or 0)[:DECLINES_SHOWN]
+    lines = []
+    for meeting in pairs:
+        decliner, partner = (people.get(email) or Person(email=email, name=email, team="")
+                             for email in meeting.group.members)
+        response = respond(uow_factory, clock, settings, meeting.id or 0, decliner.email, "declined",
+                           provider=provider)
+        said = f"{decliner.name} declines the {cycle.program} with {partner.name} (as with the email's button): "
+        if response.repaired is not None and response.repaired.slot is not None:
+            other = next(email for email in response.repaired.group.members if email != partner.email)
+            name = people[other].name if other in people else other
+            lines.append(said + f"{partner.name} is paired with {name} instead, "
+                                f"{format_slot(response.repaired.slot, partner.timezone)}")
+        elif response.called_off:
+            lines.append(said + f"nobody else is free this cycle, so {partner.name} is told and stays in for the "
+                                "next one")
+    return lines
