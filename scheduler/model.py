@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-MEETING_KINDS = ("coffee", "lunch", "dinner")
+MEETING_KINDS = ("coffee", "lunch", "dinner", "leader")
 # What a person takes part in unless they choose: dinner is in the evening, the person's own time, so only by choice.
 DEFAULT_KINDS = frozenset({"coffee", "lunch"})
+# Kinds a person takes part in by what they do rather than by ticking the kind: "meet a leader" takes leaders (by
+# their role) and people who ask to meet one (scheduler.pairing.leaders); nobody else is paired in it.
+KINDS_BY_REQUEST = frozenset({"leader"})
 # Kinds that meet in person only, at an office: their programs refuse any other meeting mode.
 IN_PERSON_KINDS = frozenset({"dinner"})
 MEETING_MODES = ("in_person", "virtual", "either")
@@ -242,7 +245,7 @@ class Person:
             return "has left this program"
         if program.opt_in and joined is not True:
             return "has not joined this program"
-        if program.kind not in self.kinds:
+        if program.kind not in self.kinds and program.kind not in KINDS_BY_REQUEST:
             return f"does not take part in {program.kind} meetings"
         if program.kind in IN_PERSON_KINDS and self.mode == "virtual":
             return f"meets only virtually; {program.kind} is in person"
@@ -451,6 +454,8 @@ class Program:
     # placeholders of VIDEO_LINK_PLACEHOLDERS. Empty: "Video call", the people agree on a link. A provider that
     # sends the invites (``invites`` google or microsoft) gives its own online meeting instead.
     video_link: str = ""
+    # A leader program: how many 1:1 meetings each leader offers a month (scheduler.pairing.leaders).
+    leader_slots: int = 2
 
     def __post_init__(self) -> None:
         if self.kind not in MEETING_KINDS:
@@ -478,6 +483,10 @@ class Program:
         if self.invites not in INVITE_SENDERS:
             raise ValueError(f"invites must be one of {', '.join(INVITE_SENDERS)}, got {self.invites!r}")
         check_video_link(self.video_link)
+        if self.kind == "leader" and self.group_size != 2:
+            raise ValueError(f"a leader program meets one to one: group_size must be 2, not {self.group_size}")
+        if not 1 <= self.leader_slots <= 31:
+            raise ValueError(f"leader_slots must be between 1 and 31 meetings a month, not {self.leader_slots}")
         names = [name.strip().casefold() for name in self.seniority_levels]
         if any(not name for name in names):
             raise ValueError("seniority_levels must not hold an empty name")
@@ -790,3 +799,46 @@ class Engagement:
     placed_at: tuple[datetime, ...] = ()
     asked_at: datetime | None = None
     paused_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Thanks:
+    """A thank-you note one member wrote to a partner after a meeting they said took place: who to whom, whether
+    the writer chose to tell the recipient's manager, and when. Never the note's text: that lives only in the
+    email (``scheduler.planning.thanks``)."""
+
+    meeting_id: int
+    writer: str
+    recipient: str
+    shared_with_manager: bool
+    thanked_at: datetime
+
+
+@dataclass(frozen=True)
+class ThanksCount:
+    """How many thank-you notes the meetings of one program produced, and how many of them their writers shared
+    with the recipient's manager. Counts only: the admin never sees who thanked whom, nor what they wrote."""
+
+    program: str
+    count: int
+    shared_with_manager: int
+
+
+# The states of an introduction (``Introduction.state``): the connector was asked; they introduced the two by
+# email; they said "not now"; the person wished for said "I'd rather not".
+INTRODUCTION_STATES = ("asked", "introduced", "not_now", "declined")
+
+
+@dataclass(frozen=True)
+class Introduction:
+    """A request to ``connector``, who met both, to introduce ``asker`` to ``wished`` (a person on the asker's
+    wishlist they never met), its state (``INTRODUCTION_STATES``), when it was asked and when answered
+    (``scheduler.planning.introductions``). ``connector`` is empty once the connector's account is gone."""
+
+    id: int
+    asker: str
+    wished: str
+    connector: str
+    state: str
+    created_at: datetime
+    answered_at: datetime | None = None

@@ -25,6 +25,7 @@ from scheduler.model import (
     FeedbackAnswer,
     Group,
     Interval,
+    Introduction,
     Invite,
     Meeting,
     MeetingFact,
@@ -36,6 +37,8 @@ from scheduler.model import (
     Rsvp,
     SessionRecord,
     SharedComment,
+    Thanks,
+    ThanksCount,
     Unmatched,
 )
 
@@ -154,6 +157,15 @@ class SiteUrls(Protocol):
         """The page of a "still in?" email's link (``stay`` or ``pause``), opened by the signed ``token``."""
         ...
 
+    def introduction(self, action: str, token: str) -> str:
+        """The page of an introduction email's link (``introduce``, ``not-now``, ``rather-not``), opened by the
+        signed ``token``."""
+        ...
+
+    def account_introductions(self) -> str:
+        """The signed-in person's page of the introductions they wished for."""
+        ...
+
 
 class PeopleRepository(Protocol):
     """People, identified by their (normalised) email."""
@@ -252,6 +264,10 @@ class CycleRepository(Protocol):
 
     def meetings(self, cycle_id: int) -> builtins.list[Meeting]:
         """The cycle's meetings in the order they were added."""
+        ...
+
+    def meetings_during(self, window: Interval) -> builtins.list[Meeting]:
+        """The meetings not cancelled whose time overlaps ``window``, of any cycle, by id."""
         ...
 
     def meeting(self, meeting_id: int) -> Meeting | None:
@@ -561,6 +577,71 @@ class ReportRepository(Protocol):
         all), oldest first; never a private one, never the writer's address."""
         ...
 
+    def thanks_counts(self) -> builtins.list[ThanksCount]:
+        """Per program that has any, how many thank-you notes its meetings produced and how many of them were
+        shared with the recipient's manager, by program name. Counts only: never who, never any text."""
+        ...
+
+
+class LeaderSuggestionRepository(Protocol):
+    """The leaders managers suggest their reports meet (a leader program)."""
+
+    def all(self) -> dict[str, frozenset[str]]:
+        """Every suggestion: report email → the leaders' emails."""
+        ...
+
+    def of_report(self, email: str) -> frozenset[str]:
+        """The leaders suggested to ``email`` (empty: none)."""
+        ...
+
+    def set(self, report: str, leaders: frozenset[str], by: str, at: datetime) -> None:
+        """Make ``leaders`` the suggestions of ``report`` by manager ``by``, replacing earlier ones;
+        ``NotFoundError`` naming an unknown person."""
+        ...
+
+
+class ThanksRepository(Protocol):
+    """Thank-you notes after meetings (``scheduler.planning.thanks``): who thanked whom, whether the recipient's
+    manager was told, when. Never the text. The rows go with their meeting and with either person."""
+
+    def add(self, thanks: Thanks) -> bool:
+        """Store ``thanks``; False, and nothing changed, when its writer already thanked its recipient for its
+        meeting."""
+        ...
+
+    def of_meeting(self, meeting_id: int) -> builtins.list[Thanks]:
+        """The notes written after one meeting, oldest first."""
+        ...
+
+    def of_person(self, email: str) -> builtins.list[Thanks]:
+        """The notes the person wrote or received, oldest first."""
+        ...
+
+
+class IntroductionRepository(Protocol):
+    """Requests to a connector to introduce someone to a person on their wishlist: one per (asker, wished)."""
+
+    def add(self, asker: str, wished: str, connector: str, now: datetime) -> Introduction | None:
+        """Store a request ``asked`` at ``now``; None (and nothing written) when the asker already has one for
+        ``wished``. ``NotFoundError`` when one of the three addresses is nobody's."""
+        ...
+
+    def get(self, introduction_id: int) -> Introduction | None:
+        """The request with this id, or None."""
+        ...
+
+    def asked_pairs(self) -> set[tuple[str, str]]:
+        """Every (asker, wished) that already has a request, in any state."""
+        ...
+
+    def set_state(self, introduction_id: int, state: str, now: datetime) -> None:
+        """Record the answer ``state`` given at ``now``. ``NotFoundError`` for an unknown id."""
+        ...
+
+    def of_asker(self, email: str) -> builtins.list[Introduction]:
+        """The requests made for ``email``'s wishes, newest first."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One database transaction with its repositories. Rolls back on exit unless ``commit`` was called."""
@@ -577,6 +658,9 @@ class UnitOfWork(Protocol):
     reports: ReportRepository
     matches: MatchRepository
     engagement: EngagementRepository
+    introductions: IntroductionRepository
+    thanks: ThanksRepository
+    leader_suggestions: LeaderSuggestionRepository
 
     def __enter__(self) -> Self: ...
 

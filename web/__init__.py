@@ -19,7 +19,7 @@ from flask_wtf.csrf import CSRFProtect
 from scheduler.config import Config, find_config_path, load_config
 from scheduler.config import secret as read_secret
 from scheduler.entrypoints.bootstrap import Services, bootstrap
-from web import account, admin, auth, errors, matches, public, security, still_in
+from web import account, admin, auth, errors, introductions, matches, public, security, still_in
 from web.services import install, services_of
 from web.urls import WebUrls
 
@@ -53,6 +53,7 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(matches.blueprint)
     app.register_blueprint(still_in.blueprint)
+    app.register_blueprint(introductions.blueprint)
     errors.init_app(app)
     return app
 

@@ -19,6 +19,7 @@ from flask_wtf import FlaskForm
 from wtforms import Field
 
 from scheduler.accounts import profile
+from scheduler.accounts.leader_suggestions import my_reports, suggest_leaders
 from scheduler.accounts.memberships import choose_program, program_memberships
 from scheduler.errors import InputError, NotFoundError
 from scheduler.model import as_local
@@ -34,6 +35,7 @@ from web.account_forms import (
 )
 from web.auth import COOKIE, current_viewer, sign_in_required
 from web.forms import zone_options
+from web.report_forms import LeaderSuggestionForm
 from web.security import LIMITER_KEY, RateLimiter, cookies_secure, rate_limited
 from web.services import services_of
 
@@ -210,6 +212,31 @@ def _calendar_page(form: CalendarForm, check: profile.CalendarCheck | None = Non
                            zone=zone,
                            window=None if check is None else (as_local(check.window.start, zone),
                                                               as_local(check.window.end, zone))), status
+
+
+@blueprint.route("/account/reports", methods=["GET", "POST"])
+@sign_in_required
+def reports() -> ResponseReturnValue:
+    """A manager's reports, and which leaders each should get to know (counted by leader programs)."""
+    services = services_of(current_app)
+    form = LeaderSuggestionForm()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                suggest_leaders(services.uow_factory, _email(), form.report.data or "", form.leader_addresses(),
+                                at=services.clock.now())
+            except InputError as error:
+                _refused(form, error)
+            else:
+                flash("Your suggestions are saved; leader programs count them from their next cycle.")
+                return redirect(url_for("account.reports"), code=303)
+    entries = my_reports(services.uow_factory, _email())
+    return render_template("account_reports.html", entries=entries, form=form,
+                           forms={e.report.email: LeaderSuggestionForm(formdata=None, report=e.report.email,
+                                                                       leaders=", ".join(p.email for p in e.suggested))
+                                  for e in entries}), status
 
 
 @blueprint.route("/account/calendar", methods=["GET", "POST"])

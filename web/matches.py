@@ -22,7 +22,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, TextAreaField
-from wtforms.validators import Length
+from wtforms.validators import InputRequired, Length
 
 from scheduler.delivery.emails import KIND_LABELS, format_slot
 from scheduler.errors import CalendarError, InputError, NotFoundError
@@ -31,6 +31,7 @@ from scheduler.planning import matches
 from scheduler.planning.links import ACTIONS, DECLINE, FEEDBACK_ACTIONS, MET, RESCHEDULE, MatchLinkError
 from scheduler.planning.matches import MatchPage
 from scheduler.planning.nonresponders import note_sign_of_life
+from scheduler.planning.thanks import MAX_NOTE, ThanksGiven, thank_partner, thanks_offers
 from web.auth import current_viewer, sign_in_required
 from web.security import rate_limited
 from web.services import services_of
@@ -137,7 +138,8 @@ def page(meeting_id: int) -> ResponseReturnValue:
     if viewer is None:  # pragma: no cover - sign_in_required sent every visitor without a session away
         abort(404)
     match = _load(meeting_id, viewer.email)
-    return _render_page("match.html", match, action_form=ActionForm(), feedback_form=_feedback_form(match))
+    return _render_page("match.html", match, action_form=ActionForm(), feedback_form=_feedback_form(match),
+                        **_thanks_context(match, url_for("matches.thank", meeting_id=meeting_id)))
 
 
 def _feedback_form(match: MatchPage, form_class: type[FeedbackForm] = FeedbackForm) -> FeedbackForm:
@@ -287,10 +289,9 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-@blueprint.route("/matches/<int:meeting_id>/<action>/<token>", methods=["GET", "POST"])
-@rate_limited("links", methods=("GET", "HEAD", "POST"))
-def link(meeting_id: int, action: str, token: str) -> ResponseReturnValue:
-    """A signed link from an email: GET shows the match and a button; the button's POST does the action."""
+def _open_link(meeting_id: int, action: str, token: str) -> MatchPage | ResponseReturnValue:
+    """The match page a signed link of ``action`` opens for its recipient, or the error page (400 for a link
+    that is not valid, 410 for one expired or whose match is gone) when it cannot be used."""
     services = services_of(current_app)
     try:
         links = services.settings.links
@@ -298,12 +299,23 @@ def link(meeting_id: int, action: str, token: str) -> ResponseReturnValue:
             raise MatchLinkError("invalid")
         email = links.load(action, token, meeting_id, services.clock.now())
         try:
-            match = matches.load_match(services.uow_factory, meeting_id, email, services.clock.now())
+            return matches.load_match(services.uow_factory, meeting_id, email, services.clock.now())
         except NotFoundError:
             raise MatchLinkError("unavailable") from None
     except MatchLinkError as error:
         status = 410 if error.reason in ("expired", "unavailable") else 400
         return render_template("match_link_error.html", error=error), status
+
+
+@blueprint.route("/matches/<int:meeting_id>/<action>/<token>", methods=["GET", "POST"])
+@rate_limited("links", methods=("GET", "HEAD", "POST"))
+def link(meeting_id: int, action: str, token: str) -> ResponseReturnValue:
+    """A signed link from an email: GET shows the match and a button; the button's POST does the action."""
+    services = services_of(current_app)
+    opened = _open_link(meeting_id, action, token)
+    if not isinstance(opened, MatchPage):
+        return opened
+    match, email = opened, opened.viewer.email
     if request.method == "POST":  # a person pressed the page's button (scanners only GET): a sign of life
         note_sign_of_life(services.uow_factory, services.clock, email)
     feedback = action in FEEDBACK_ACTIONS
@@ -327,8 +339,10 @@ def link(meeting_id: int, action: str, token: str) -> ResponseReturnValue:
                             urls={DECLINE: here, RESCHEDULE: _link_url(match, RESCHEDULE)},
                             would_cancel=_would_cancel(match))
     question, button = CONFIRM[action]
+    thanks = _thanks_context(match, url_for("matches.thank_link", meeting_id=meeting_id, token=token)) \
+        if action == MET else {}
     return _render_page("match_link.html", match, 422 if form.is_submitted() else 200, action=action, form=form,
-                        question=question, button=button)
+                        question=question, button=button, **thanks)
 
 
 def _link_url(match: MatchPage, action: str) -> str:
@@ -340,3 +354,82 @@ def _link_url(match: MatchPage, action: str) -> str:
         abort(404)
     token = links.token(match.meeting, match.viewer.email, action, services.clock.now())
     return url_for("matches.link", meeting_id=match.meeting_id, action=action, token=token)
+
+
+# --- thanks after "we met" (scheduler.planning.thanks) ---------------------------------------------------------
+
+
+class ThanksForm(FlaskForm):
+    """"Say thank you to <partner>": whom (their address, checked against the meeting by the service), an
+    optional short note, and whether to tell the partner's manager too (offered only when one is stored)."""
+
+    partner = HiddenField(validators=[InputRequired(message="Choose whom to thank.")])
+    note = TextAreaField("A short note (optional)", validators=[
+        Length(max=MAX_NOTE, message=f"Keep your note under {MAX_NOTE} characters.")])
+    tell_manager = BooleanField("Also tell their manager", default=False)
+
+
+def _thanks_context(match: MatchPage, url: str, form: ThanksForm | None = None) -> dict[str, Any]:
+    """What ``_thanks.html`` draws: one offer per partner once the viewer said "we met" (none before), the
+    address its forms post to, and the form (after a refused POST, with what was typed and why)."""
+    services = services_of(current_app)
+    try:
+        offers = thanks_offers(services.uow_factory, match.meeting_id, match.viewer.email, services.clock.now())
+    except NotFoundError:
+        offers = ()
+    return {"thanks": offers, "thanks_url": url, "thanks_form": form or ThanksForm(formdata=None),
+            "max_note": MAX_NOTE}
+
+
+def _thanked(given: ThanksGiven, match: MatchPage) -> str:
+    """The sentence after a thank-you: said in the future, since the emails wait in the outbox."""
+    name = next((p.name for p in match.partners if p.email == given.thanks.recipient), "your partner")
+    told = f", and so will {name}'s manager" if given.manager_told else ""
+    return f"Your thank-you note will be emailed to {name}{told}."
+
+
+def _thank(match: MatchPage, *, after: str, page: Callable[[ThanksForm], ResponseReturnValue]) -> ResponseReturnValue:
+    """Check the thanks form and thank the chosen partner; ``page`` draws the match page again (422) with the
+    form's errors, and ``after`` is where to go once done (or refused by the service, with the reason)."""
+    form = ThanksForm()
+    if not form.validate_on_submit():
+        return page(form)
+    services = services_of(current_app)
+    outcome = _attempt(lambda: thank_partner(services.uow_factory, services.clock, services.settings,
+                                             match.meeting_id, match.viewer.email, form.partner.data or "",
+                                             note=form.note.data or "", tell_manager=bool(form.tell_manager.data)))
+    flash(outcome if isinstance(outcome, str) else _thanked(outcome, match))
+    return redirect(after, code=303)
+
+
+@blueprint.post("/matches/<int:meeting_id>/thanks")
+@sign_in_required
+@rate_limited("links")
+def thank(meeting_id: int) -> ResponseReturnValue:
+    """"Say thank you to <partner>" on the match page of a signed-in member."""
+    viewer = current_viewer()
+    if viewer is None:  # pragma: no cover - sign_in_required sent every visitor without a session away
+        abort(404)
+    match = _load(meeting_id, viewer.email)
+    here = url_for("matches.thank", meeting_id=meeting_id)
+    return _thank(match, after=url_for("matches.page", meeting_id=meeting_id), page=lambda form: _render_page(
+        "match.html", match, 422, action_form=ActionForm(), feedback_form=_feedback_form(match),
+        **_thanks_context(match, here, form)))
+
+
+@blueprint.post("/matches/<int:meeting_id>/thanks/<token>")
+@rate_limited("links")
+def thank_link(meeting_id: int, token: str) -> ResponseReturnValue:
+    """"Say thank you" on the page of a signed "we met" link: that link's token says who is thanking."""
+    services = services_of(current_app)
+    opened = _open_link(meeting_id, MET, token)
+    if not isinstance(opened, MatchPage):
+        return opened
+    match, email = opened, opened.viewer.email
+    note_sign_of_life(services.uow_factory, services.clock, email)
+    here = url_for("matches.link", meeting_id=meeting_id, action=MET, token=token)
+    question, button = CONFIRM[MET]
+    return _thank(match, after=here, page=lambda form: _render_page(
+        "match_link.html", match, 422, action=MET, form=_feedback_form(match, LinkFeedbackForm),
+        question=question, button=button,
+        **_thanks_context(match, url_for("matches.thank_link", meeting_id=meeting_id, token=token), form)))

@@ -54,3 +54,11 @@ class WebUrls:
     def still_in(self, action: str, token: str) -> str:
         """``<base_url>/still-in/<action>/<token>``: a "still in?" email's link (``still_in.link``)."""
         return f"{self.base_url}/still-in/{action}/{token}"
+
+    def introduction(self, action: str, token: str) -> str:
+        """``<base_url>/introductions/<action>/<token>``: an introduction email's link (``introductions.link``)."""
+        return f"{self.base_url}/introductions/{action}/{token}"
+
+    def account_introductions(self) -> str:
+        """``<base_url>/account/introductions``: the introductions one wished for (``introductions.mine``)."""
+        return f"{self.base_url}/account/introductions"

@@ -361,7 +361,8 @@ def _when(moment: datetime | None) -> str | None:
 def export_data(uow_factory: UowFactory, clock: Clock, email: str) -> dict[str, Any]:
     """Everything stored about the person, as JSON-ready data: profile, account, meetings (with partners'
     names, not their addresses, and the person's own accept / decline answer), and the "did we meet?" answers
-    they gave, with their ratings. Reads only."""
+    they gave, with their ratings, and the thank-you notes they wrote or received (who, when, whether a manager
+    was told: no text, since none is stored). Reads only."""
     history = meeting_history(uow_factory, email)
     with uow_factory() as uow:
         person = _require(uow, email)
@@ -372,6 +373,9 @@ def export_data(uow_factory: UowFactory, clock: Clock, email: str) -> dict[str, 
         feedback = sorted((answer for entry in history for answer in uow.feedback.answers(entry.meeting_id)
                            if answer.email == person.email),
                           key=lambda answer: (answer.answered_at is None, answer.answered_at, answer.meeting_id))
+        thanks = uow.thanks.of_person(person.email)
+        names = {address: (found.name if (found := uow.people.get(address)) is not None else address)
+                 for note in thanks for address in (note.writer, note.recipient)}
     hours = person.working_hours
     return {
         "exported_at": clock.now().isoformat(),
@@ -400,6 +404,13 @@ def export_data(uow_factory: UowFactory, clock: Clock, email: str) -> dict[str, 
         "programs": dict(sorted(programs.items())),
         "feedback": [{"meeting_id": answer.meeting_id, "met": answer.met, "rating": answer.rating,
                       "comment": answer.comment, "answered_at": _when(answer.answered_at)} for answer in feedback],
+        # Thank-you notes by name: the note's text was only ever in the email, so there is none to export.
+        "thanks_written": [{"meeting_id": note.meeting_id, "to": names[note.recipient],
+                            "manager_told": note.shared_with_manager, "at": _when(note.thanked_at)}
+                           for note in thanks if note.writer == person.email],
+        "thanks_received": [{"meeting_id": note.meeting_id, "from": names[note.writer],
+                             "manager_told": note.shared_with_manager, "at": _when(note.thanked_at)}
+                            for note in thanks if note.recipient == person.email],
     }
 
 

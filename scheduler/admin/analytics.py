@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING
 
-from scheduler.model import CycleFact, MeetingFact, PairFact
+from scheduler.model import CycleFact, MeetingFact, PairFact, ThanksCount
 from scheduler.ports import UowFactory
 
 if TYPE_CHECKING:
@@ -132,13 +132,18 @@ class Analytics:
 
     heatmap: Heatmap
     cycles: tuple[CycleRates, ...]
+    # Per program, how many thank-you notes its meetings produced (and how many were shared with a manager):
+    # counts only, since no note's text is stored.
+    thanks: tuple[ThanksCount, ...] = ()
 
 
 def analytics(uow_factory: UowFactory, *, last_cycles: int = 26) -> Analytics:
-    """The heatmap over every stored meeting, and the rates of the latest ``last_cycles`` cycles."""
+    """The heatmap over every stored meeting, the rates of the latest ``last_cycles`` cycles, and each program's
+    count of thank-you notes."""
     with uow_factory() as uow:
         cycles = uow.reports.cycles()
         meetings = uow.reports.meetings()
         pairs = uow.reports.pairs()
+        thanks = uow.reports.thanks_counts()
     rates = cycle_rates(cycles, meetings, pairs)
-    return Analytics(department_heatmap(meetings), tuple(rates[-last_cycles:]))
+    return Analytics(department_heatmap(meetings), tuple(rates[-last_cycles:]), tuple(thanks))

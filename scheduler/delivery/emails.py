@@ -530,6 +530,66 @@ def silence_pause_notice(person: Person, *, asked_at: datetime, sender: str, sit
     return _compose("silence_paused", person, "We have paused your coffee chats", context, sender=sender, key=key)
 
 
+def thanks_note(meeting: Meeting, program: Program | None, writer: Person, partner: Person, *, note: str,
+                sender: str, site: SiteUrls, key: str, manager: Person | None = None) -> EmailMessage:
+    """The thank-you note ``writer`` wrote to ``partner`` after their meeting, with the optional ``note``.
+
+    Without ``manager`` it goes to ``partner``. With ``manager`` (the writer chose to tell them) it goes to the
+    manager instead and says who thanked whom for which kind of meeting, with the note, which the writer chose
+    to share by telling them. A meeting whose program is gone is a coffee chat. ``ValueError`` for a meeting not
+    stored."""
+    label = _kind_label(program) if program is not None else KIND_LABELS["coffee"]
+    context = {
+        "label": label,
+        "writer_name": writer.name,
+        "partner_name": partner.name,
+        "manager_name": manager.name if manager is not None else "",
+        "for_manager": manager is not None,
+        "note": note,
+        "when": format_day(as_local(meeting.slot.start, (manager or partner).timezone))
+        if meeting.slot is not None else "",
+        "match_url": match_url(site, meeting),
+    }
+    if manager is None:
+        return _compose("thanks_note", partner, f"{writer.name} says thank you for your {label.lower()}",
+                        context, sender=sender, key=key)
+    subject = f"{writer.name} thanked {partner.name} for a {label.lower()}"
+    return _compose("thanks_note", manager, subject, context, sender=sender, key=key)
+
+
+def introduction_request(connector: Person, asker: Person, wished: Person, *, sender: str, key: str,
+                         actions: Mapping[str, str]) -> EmailMessage:
+    """The email asking ``connector``, who met both, to introduce ``asker`` to ``wished``: ``actions``
+    (``introduce`` and ``not-now``, signed one-click links, see ``scheduler.planning.introduction_links``).
+    ``ValueError`` without both links."""
+    if not {"introduce", "not-now"} <= set(actions):
+        raise ValueError("an introduction request needs both 'introduce' and 'not-now' links")
+    context = {"recipient_name": connector.name, "asker_name": asker.name, "wished_name": wished.name,
+               "actions": dict(actions)}
+    subject = f"Would you introduce {asker.name} to {wished.name}?"
+    return _compose("introduction_request", connector, subject, context, sender=sender, key=key)
+
+
+def introduction_email(recipient: Person, other: Person, connector: Person, *, wished: bool, sender: str,
+                       key: str, rather_not_url: str | None = None) -> EmailMessage:
+    """The introduction of ``recipient`` to ``other`` from Coffee Chat, naming ``connector`` as the one who
+    introduces them. To the person wished for (``wished``), ``rather_not_url`` is their signed "I'd rather not"
+    link; to the asker there is none."""
+    context = {"recipient_name": recipient.name, "other_name": other.name, "other_email": other.email,
+               "connector_name": connector.name, "wished": wished, "rather_not_url": rather_not_url}
+    subject = f"{connector.name} introduces you to {other.name}"
+    return _compose("introduction", recipient, subject, context, sender=sender, key=key)
+
+
+def introduction_closed(asker: Person, wished: Person, *, sender: str, site: SiteUrls, key: str) -> EmailMessage:
+    """The email telling ``asker`` that the introduction to ``wished`` could not happen this time: never who
+    said no, nor that anyone did."""
+    context = {"recipient_name": asker.name, "wished_name": wished.name,
+               "introductions_url": site.account_introductions()}
+    subject = f"Your introduction to {wished.name}"
+    return _compose("introduction_closed", asker, subject, context, sender=sender, key=key)
+
+
 def email_to_payload(message: EmailMessage) -> dict[str, object]:
     """A JSON-safe dict (str, int, list, dict, None only) of ``message`` for the outbox.
 

@@ -20,6 +20,7 @@ from scheduler.config import Config, secret
 from scheduler.delivery.outbox import Performer, RetryPolicy
 from scheduler.model import Attendee, Busy, Interval, Invite, Person, Program
 from scheduler.planning.cycle import PlanSettings
+from scheduler.planning.introduction_links import IntroductionLinks
 from scheduler.planning.links import MatchLinks
 from scheduler.planning.silence import SilenceRules
 from scheduler.planning.still_in_links import StillInLinks
@@ -55,7 +56,8 @@ class Services:
                             sender=self.config.mail.sender, site=self.site,
                             offices=self.config.office_rules(), links=MatchLinks(key) if key else None,
                             silence=SilenceRules(cycles=self.config.participation.nonresponder_cycles),
-                            still_in_links=StillInLinks(key) if key else None)
+                            still_in_links=StillInLinks(key) if key else None,
+                            introduction_links=IntroductionLinks(key) if key else None)
 
     @property
     def retry_policy(self) -> RetryPolicy:

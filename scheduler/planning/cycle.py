@@ -36,9 +36,11 @@ from scheduler.model import (
     merge_intervals,
 )
 from scheduler.pairing.engine import pair_people
+from scheduler.pairing.leaders import leader_requests, pair_leaders, takes_part
 from scheduler.pairing.rules import PairHistory, meeting_modes
 from scheduler.pairing.score import unknown_levels
 from scheduler.pairing.tuning import PairingTuning
+from scheduler.planning.introduction_links import IntroductionLinks
 from scheduler.planning.links import ANNOUNCEMENT_ACTIONS, FEEDBACK_ACTIONS, UNSCHEDULED_ACTIONS, MatchLinks
 from scheduler.planning.silence import SilenceRules
 from scheduler.planning.still_in_links import StillInLinks
@@ -78,6 +80,8 @@ class PlanSettings:
     links: MatchLinks | None = None
     silence: SilenceRules = field(default_factory=SilenceRules)
     still_in_links: StillInLinks | None = None
+    # Signs the links of introduction emails (``scheduler.planning.introductions``); without it none is asked.
+    introduction_links: IntroductionLinks | None = None
 
     def answer_links(self, meeting: Meeting, email: str, actions: Sequence[str], now: datetime) -> dict[str, str]:
         """``{action: signed URL}`` for ``email`` on ``meeting`` (empty without ``links``)."""
@@ -142,6 +146,7 @@ def plan_cycle(
     progress: Progress | None = None,
     tuning: PairingTuning | None = None,
     choices: Mapping[str, bool] | None = None,
+    suggestions: Mapping[str, frozenset[str]] | None = None,
 ) -> CyclePlan:
     """Decide one cycle: who is in, when each person is free, who meets whom, and when.
 
@@ -150,6 +155,8 @@ def plan_cycle(
     ``program.tentative_busy`` says so, and as free time otherwise. ``tuning`` steers the pairing engine
     (default ``PairingTuning()``); the plan carries the tuning it was made with. ``choices`` holds who joined
     (True) or left (False) this program (``Person.ineligibility`` reads it with the program's audience).
+    ``suggestions`` holds the leaders managers suggest to their reports (report → leader emails), which a
+    ``leader`` program reads (``scheduler.pairing.leaders``).
     """
     ineligible: dict[str, str] = {}
     eligible: list[Person] = []
@@ -180,8 +187,20 @@ def plan_cycle(
         else:
             available.append(person)
 
-    result = pair_people(available, program, history=history, today=now.date(), seed=seed, free_time=index,
-                         tuning=tuning)
+    if program.kind == "leader":
+        # Meet a leader: askers to leaders within capacities; only leaders and askers take part, so nobody else is
+        # told they are left out.
+        result = pair_leaders(available, program, history=history, today=now.date(), suggestions=suggestions,
+                              free_time=index)
+        skipped = [u for u in skipped if u.email in takes_part(eligible, suggestions)]
+        # An asker whose leaders all have no time this cycle made no request the pairing could see: told too.
+        told = {e for g in result.groups for e in g.members} | {u.email for u in (*result.unmatched, *skipped)}
+        skipped += [Unmatched(email, "the leaders you asked to meet have no free time this cycle; you stay on the "
+                                     "list for next month")
+                    for email in sorted({r.asker for r in leader_requests(eligible, suggestions or {})} - told)]
+    else:
+        result = pair_people(available, program, history=history, today=now.date(), seed=seed, free_time=index,
+                             tuning=tuning)
     by_email = {person.email: person for person in eligible}
     meetings = choose_slots(result.groups, by_email, index, program, favour=history.edge_of_day)
     notes = list(result.notes)
@@ -303,9 +322,10 @@ def video_links(meetings: Sequence[Meeting], program: Program) -> dict[int, str]
 
 
 def booked_intervals(uow: UnitOfWork, window: Interval) -> dict[str, list[Interval]]:
-    """Slots of meetings already planned (by any program) that overlap ``window``, per member."""
+    """Slots of meetings already planned (by any program, not cancelled) that overlap ``window``, per member,
+    wherever they were moved: a meeting moved into this window from an earlier cycle's counts too."""
     booked: dict[str, list[Interval]] = {}
-    for meeting in _meetings_of_overlapping_cycles(uow, window):
+    for meeting in uow.cycles.meetings_during(window):
         if meeting.slot is not None:
             for email in meeting.group.members:
                 booked.setdefault(email, []).append(meeting.slot)

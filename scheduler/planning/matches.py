@@ -416,14 +416,14 @@ def ask_for_another_time(uow_factory: UowFactory, provider: CalendarProvider, cl
     return move_meeting(uow_factory, provider, clock, settings, meeting_id, email, slot.start)
 
 
-def check_comment(text: str) -> str:
-    """The comment stripped; ``InputError`` (where ``comment``) when too long or holding control characters
-    other than line breaks and tabs."""
+def check_comment(text: str, *, limit: int = MAX_COMMENT, where: str = "comment") -> str:
+    """The comment stripped; ``InputError`` (at ``where``) when longer than ``limit`` characters or holding
+    control characters other than line breaks and tabs."""
     comment = text.strip().replace("\r\n", "\n")
-    if len(comment) > MAX_COMMENT:
-        raise InputError(f"keep it under {MAX_COMMENT} characters", where="comment")
+    if len(comment) > limit:
+        raise InputError(f"keep it under {limit} characters", where=where)
     if any(unicodedata.category(c) in {"Cc", "Cs"} and c not in "\n\t" for c in comment):
-        raise InputError("remove the special characters", where="comment")
+        raise InputError("remove the special characters", where=where)
     return comment
 
 

@@ -25,6 +25,7 @@ from scheduler.planning.cycle import (
     plan_cycle,
     save_plan,
 )
+from scheduler.planning.introductions import plan_introductions
 from scheduler.planning.nonresponders import check_silence, plan_silence
 from scheduler.planning.report import count_mixed
 from scheduler.ports import CalendarProvider, Clock, UnitOfWork, UowFactory
@@ -80,9 +81,10 @@ def run_cycle(
         silence = check_silence(uow, people, program, window, settings.silence, now)
         people = silence.keep(people)
         choices = uow.program_choices.of_program(program.name)
+        suggestions = uow.leader_suggestions.all() if program.kind == "leader" else {}
     plan = plan_cycle(program, people, provider, now=now, window=window, history=history,
                       seed=default_seed(program, window) if seed is None else seed, booked=booked,
-                      offices=settings.offices, progress=progress, choices=choices)
+                      offices=settings.offices, progress=progress, choices=choices, suggestions=suggestions)
     plan = silence.annotate(plan)
     if dry_run:
         return CycleOutcome(program, plan, None)
@@ -95,6 +97,8 @@ def run_cycle(
         uow.programs.save(program)
         cycle = save_plan(uow, plan, settings)
         plan_silence(uow, silence, cycle, settings)
+        # Wishes to meet someone never met ask a connector who met both (one request per wish, ever).
+        plan_introductions(uow, now, settings)
         uow.commit()
     return CycleOutcome(program, plan, cycle)
 

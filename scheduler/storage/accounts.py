@@ -35,6 +35,7 @@ from scheduler.storage.orm import (
     UtcDateTime,
 )
 from scheduler.storage.repositories import SqlAlchemyCycleRepository, dialect_insert, key_email
+from scheduler.storage.thanks import ThanksRow
 
 DIGEST_LENGTH = 64  # SHA-256 in hex
 # Every rate limit is an hourly allowance, taken in bursts up to the whole of it.
@@ -278,10 +279,10 @@ class SqlAlchemyAccountRepository:
         """Delete the person and every row naming their address; return how many rows went, by table.
 
         The person's row goes (their account and sessions with it, by foreign key), and so do their group
-        memberships, feedback, ``unmatched``, ``calendar_gaps`` and ``pairing_history`` rows and the outbox
-        effects addressed to them (the recipient is the last part of an effect's key). Other effects that mention
-        the address get ``scrub(payload)``; other people lose the address from their wishlist, block list and
-        manager field. ``NotFoundError`` for an unknown address.
+        memberships, feedback, thank-you notes (written or received), ``unmatched``, ``calendar_gaps`` and
+        ``pairing_history`` rows and the outbox effects addressed to them (the recipient is the last part of an
+        effect's key). Other effects that mention the address get ``scrub(payload)``; other people lose the
+        address from their wishlist, block list and manager field. ``NotFoundError`` for an unknown address.
         """
         address = key_email(email)
         person_id = self._require_person_id(address)
@@ -294,6 +295,7 @@ class SqlAlchemyAccountRepository:
         gone("group_members", delete(GroupMemberRow).where(
             or_(GroupMemberRow.email == address, GroupMemberRow.person_id == person_id)))
         gone("feedback", delete(FeedbackRow).where(FeedbackRow.email == address))
+        gone("thanks", delete(ThanksRow).where(or_(ThanksRow.writer == address, ThanksRow.recipient == address)))
         gone("unmatched", delete(UnmatchedRow).where(UnmatchedRow.email == address))
         gone("calendar_gaps", delete(CalendarGapRow).where(CalendarGapRow.email == address))
         gone("pairing_history", delete(PairingHistoryRow).where(

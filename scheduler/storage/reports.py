@@ -8,7 +8,15 @@ from collections import defaultdict
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from scheduler.model import CycleFact, EffectCount, MeetingFact, PairFact, RatingFact, SharedComment
+from scheduler.model import (
+    CycleFact,
+    EffectCount,
+    MeetingFact,
+    PairFact,
+    RatingFact,
+    SharedComment,
+    ThanksCount,
+)
 from scheduler.storage.matches import FeedbackRatingRow
 from scheduler.storage.orm import (
     CycleRow,
@@ -21,6 +29,7 @@ from scheduler.storage.orm import (
     PersonRow,
     UnmatchedRow,
 )
+from scheduler.storage.thanks import ThanksRow
 
 
 class SqlAlchemyReportRepository:
@@ -113,3 +122,17 @@ class SqlAlchemyReportRepository:
             statement = statement.where(GroupRow.cycle_id == cycle_id)
         return [SharedComment(cycle_id=c, comment=text, rating=rating, answered_at=at)
                 for c, text, rating, at in self.session.execute(statement)]
+
+    def thanks_counts(self) -> list[ThanksCount]:
+        """Per program that has any, how many thank-you notes its meetings produced and how many were shared with
+        the recipient's manager, by program name. Counts only: no address, and no text (none is stored)."""
+        shared = func.sum(case((ThanksRow.shared_with_manager.is_(True), 1), else_=0))
+        rows = self.session.execute(
+            select(CycleRow.program, func.count(ThanksRow.id), shared)
+            .select_from(ThanksRow)
+            .join(MeetingRow, MeetingRow.id == ThanksRow.meeting_id)
+            .join(GroupRow, GroupRow.id == MeetingRow.group_id)
+            .join(CycleRow, CycleRow.id == GroupRow.cycle_id)
+            .group_by(CycleRow.program)
+            .order_by(CycleRow.program))
+        return [ThanksCount(program=p, count=int(n), shared_with_manager=int(m or 0)) for p, n, m in rows]

@@ -411,6 +411,19 @@ class SqlAlchemyCycleRepository:
         )
         return [_to_meeting(row, cycle_id) for row in self._session.scalars(statement)]
 
+    def meetings_during(self, window: Interval) -> list[Meeting]:
+        """The meetings not cancelled whose time overlaps ``window``, of any cycle and program, by id: a meeting
+        moved out of its own cycle's week still takes its new time."""
+        statement = (
+            _fresh(select(MeetingRow, GroupRow.cycle_id))
+            .join(MeetingRow.group)
+            .where(MeetingRow.state != "cancelled", MeetingRow.slot_start < window.end,
+                   MeetingRow.slot_end > window.start)
+            .order_by(MeetingRow.id)
+            .options(selectinload(MeetingRow.group).selectinload(GroupRow.members))
+        )
+        return [_to_meeting(row, cycle_id) for row, cycle_id in self._session.execute(statement)]
+
     def add_unmatched(self, cycle_id: int, unmatched: Sequence[Unmatched]) -> None:
         """Record who was left out of the cycle and why; raise ``NotFoundError`` for an unknown cycle."""
         self._require_cycle(cycle_id)

@@ -21,6 +21,8 @@ from scheduler.ports import (
     EngagementRepository,
     FeedbackRepository,
     HistoryRepository,
+    IntroductionRepository,
+    LeaderSuggestionRepository,
     MatchRepository,
     OutboxRepository,
     PeopleRepository,
@@ -28,11 +30,14 @@ from scheduler.ports import (
     ProgramChoiceRepository,
     ProgramRepository,
     ReportRepository,
+    ThanksRepository,
     UnitOfWork,
 )
 from scheduler.storage.accounts import SqlAlchemyAccountRepository
 from scheduler.storage.audiences import SqlAlchemyProgramChoiceRepository
 from scheduler.storage.engagement import SqlAlchemyEngagementRepository
+from scheduler.storage.introductions import SqlAlchemyIntroductionRepository
+from scheduler.storage.leaders import SqlAlchemyLeaderSuggestionRepository
 from scheduler.storage.matches import RatedFeedbackRepository, SqlAlchemyMatchRepository
 from scheduler.storage.reports import SqlAlchemyReportRepository
 from scheduler.storage.repositories import (
@@ -43,6 +48,7 @@ from scheduler.storage.repositories import (
     SqlAlchemyProgramChangeRepository,
     SqlAlchemyProgramRepository,
 )
+from scheduler.storage.thanks import SqlAlchemyThanksRepository
 
 # How long a SQLite writer waits for another one (the web site and a delivery worker share the file) before
 # giving up with "database is locked".
@@ -131,6 +137,9 @@ class SqlAlchemyUnitOfWork:
     reports: ReportRepository
     matches: MatchRepository
     engagement: EngagementRepository
+    introductions: IntroductionRepository
+    thanks: ThanksRepository
+    leader_suggestions: LeaderSuggestionRepository
     session: Session
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
@@ -157,6 +166,9 @@ class SqlAlchemyUnitOfWork:
         self.reports = SqlAlchemyReportRepository(session)
         self.matches = SqlAlchemyMatchRepository(session)
         self.engagement = SqlAlchemyEngagementRepository(session)
+        self.introductions = SqlAlchemyIntroductionRepository(session)
+        self.thanks = SqlAlchemyThanksRepository(session)
+        self.leader_suggestions = SqlAlchemyLeaderSuggestionRepository(session)
         return self
 
     def __exit__(

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from scheduler.model import Meeting, Person, Program
+from scheduler.model import Interval, Meeting, Person, Program
+from scheduler.planning.cycle import booked_intervals
 from scheduler.planning.matches import record_feedback
-from scheduler.planning.meetings import cancel_meeting
+from scheduler.planning.meetings import cancel_meeting, reschedule_meeting
 from scheduler.planning.run import CycleOutcome, run_cycle
 from scheduler.ports import UnitOfWork
 from tests.fakes import FakeCalendarProvider, FakeClock
@@ -129,3 +130,24 @@ def test_issue_15_one_member_saying_we_met_outweighs_the_other_saying_we_did_not
     with new_uow() as uow:
         assert uow.history.last_met(clock.now()) == {frozenset(meeting.group.members): meeting.slot.start.date()}
         assert uow.history.pairs_in_recent_cycles("coffee", 6) == {frozenset(meeting.group.members)}
+
+
+def test_issue_15_a_meeting_moved_into_a_later_week_is_busy_time_for_that_weeks_cycles(
+        new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
+    add_people(new_uow, two(create_person))
+    outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    meeting = stored_meeting(new_uow, outcome)
+    assert meeting.slot is not None
+    assert meeting.id is not None
+    assert outcome.cycle is not None
+    later = Interval(outcome.cycle.window.start + timedelta(days=7), outcome.cycle.window.end + timedelta(days=7))
+    moved = Interval(later.start + timedelta(hours=10), later.start + timedelta(hours=10, minutes=30))
+    reschedule_meeting(new_uow, clock, SETTINGS, meeting.id, moved)
+    with new_uow() as uow:
+        booked = booked_intervals(uow, later)
+        assert booked == {email: [moved] for email in meeting.group.members}
+        # Its own week no longer holds it.
+        assert booked_intervals(uow, outcome.cycle.window) == {}
+    cancel_meeting(new_uow, clock, SETTINGS, meeting.id, reason="test")
+    with new_uow() as uow:
+        assert booked_intervals(uow, later) == {}

@@ -52,7 +52,8 @@ wanted_settings = st.fixed_dictionaries({}, optional={
                                st.floats(*WEIGHT_RANGE, allow_nan=False).map(lambda x: round(x, 2))),
 }).filter(lambda wanted: wanted.get("kind") not in IN_PERSON_KINDS  # a dinner meets in person (coffee: virtual)
           or (wanted.get("meeting_mode", "virtual") == "in_person"
-              and int(wanted.get("group_size", 2)) <= 3))  # and seats two to four
+              and int(wanted.get("group_size", 2)) <= 3)  # and seats two to four
+          ).filter(lambda wanted: wanted.get("kind") != "leader" or int(wanted.get("group_size", 2)) == 2)  # 1:1
 
 
 def stored(new_uow: Callable[[], SqlAlchemyUnitOfWork]) -> dict[str, dict[str, Any]]:
