@@ -5,7 +5,7 @@ counts neither as met nor towards the cooldown. Through the real storage (SQLite
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from scheduler.model import Interval, Meeting, Person, Program
 from scheduler.planning.cycle import booked_intervals
@@ -71,10 +71,15 @@ def test_issue_15_a_program_that_opts_out_may_group_the_pair_again_and_says_they
 
 def test_issue_15_the_reason_quotes_the_day_the_pair_really_met(
         new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
-    add_people(new_uow, two(create_person))
+    people = two(create_person)
+    add_people(new_uow, people)
     program = Program("coffee", cooldown_cycles=0)
-    first = only_meeting(run_cycle(new_uow, FakeCalendarProvider(), clock, program, SETTINGS))
+    # Both busy on the window's first day, so the day they meet is not the cycle's start.
+    monday = datetime(2026, 11, 23, tzinfo=UTC)
+    busy_monday = FakeCalendarProvider(busy={p.email: [Interval(monday, monday + timedelta(days=1))] for p in people})
+    first = only_meeting(run_cycle(new_uow, busy_monday, clock, program, SETTINGS))
     assert first.slot is not None
+    assert first.slot.start.date() != monday.date()
     clock.advance(timedelta(days=7))
     again = only_meeting(run_cycle(new_uow, FakeCalendarProvider(), clock, program, SETTINGS))
     assert never_met_reason(again) == f"last met on {first.slot.start.date().isoformat()}"
