@@ -21,6 +21,8 @@ from web.security import rate_limited
 from web.services import services_of
 
 blueprint = Blueprint("introductions", __name__)
+# What the error page of a link that cannot be used offers instead.
+SIGN_IN_FOR = "to Coffee Chat."
 
 BUTTONS = {INTRODUCE: "Introduce them by email", NOT_NOW: "Not now", "rather-not": "I’d rather not"}
 DONE = {
@@ -46,13 +48,13 @@ def link(action: str, token: str) -> ResponseReturnValue:
                                        services.clock.now())
     except IntroductionLinkError as error:
         status = 410 if error.reason in ("expired", "unavailable") else 400
-        return render_template("introduction_error.html", error=error), status
+        return render_template("signed_link_error.html", error=error, sign_in_for=SIGN_IN_FOR), status
     form = IntroductionForm()
     if form.validate_on_submit():
         try:
             found = answer_introduction(services.uow_factory, services.clock, services.settings, action, token)
         except IntroductionLinkError as error:  # someone left between the page and the button
-            return render_template("introduction_error.html", error=error), 410
+            return render_template("signed_link_error.html", error=error, sign_in_for=SIGN_IN_FOR), 410
         flash(DONE[action])
         return redirect(url_for("introductions.link", action=action, token=token), code=303)
     return render_template("introduction_link.html", found=found, action=action, form=form,

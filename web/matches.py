@@ -37,6 +37,8 @@ from web.security import rate_limited
 from web.services import services_of
 
 blueprint = Blueprint("matches", __name__)
+# What the error page of a link that cannot be used offers instead.
+SIGN_IN_FOR = "to see your matches."
 Done = TypeVar("Done")
 
 SIGNED_IN_ACTIONS = ("accept", "decline", "reschedule", "feedback", "undo")
@@ -304,7 +306,7 @@ def _open_link(meeting_id: int, action: str, token: str) -> MatchPage | Response
             raise MatchLinkError("unavailable") from None
     except MatchLinkError as error:
         status = 410 if error.reason in ("expired", "unavailable") else 400
-        return render_template("match_link_error.html", error=error), status
+        return render_template("signed_link_error.html", error=error, sign_in_for=SIGN_IN_FOR), status
 
 
 @blueprint.route("/matches/<int:meeting_id>/<action>/<token>", methods=["GET", "POST"])

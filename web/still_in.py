@@ -19,6 +19,8 @@ from web.security import rate_limited
 from web.services import services_of
 
 blueprint = Blueprint("still_in", __name__)
+# What the error page of a link that cannot be used offers instead.
+SIGN_IN_FOR = "to Coffee Chat: signing in keeps you in."
 
 PAUSE_WEEKS = PAUSE_ON_REQUEST.days // 7
 BUTTONS = {"stay": "Yes, keep pairing me", "pause": f"Pause me for {PAUSE_WEEKS} weeks"}
@@ -40,13 +42,13 @@ def link(action: str, token: str) -> ResponseReturnValue:
                                     services.clock.now())
     except StillInLinkError as error:
         status = 410 if error.reason in ("expired", "unavailable") else 400
-        return render_template("still_in_error.html", error=error), status
+        return render_template("signed_link_error.html", error=error, sign_in_for=SIGN_IN_FOR), status
     form = StillInForm()
     if form.validate_on_submit():
         try:
             person = answer_still_in(services.uow_factory, services.clock, person.email, action)
         except StillInLinkError as error:  # deleted between the page and the button
-            return render_template("still_in_error.html", error=error), 410
+            return render_template("signed_link_error.html", error=error, sign_in_for=SIGN_IN_FOR), 410
         if action == STAY:
             flash("Thank you: you stay in, and the next cycle can pair you again.")
         else:

@@ -35,9 +35,11 @@ from scheduler.planning.cycle import (
     unmatched_key,
 )
 from scheduler.planning.meetings import store_regrouped
+from scheduler.planning.repair import ORGANISER_REMOVED
 from scheduler.ports import Clock, UnitOfWork, UowFactory
 
-REMOVED = "an organiser took you out of this cycle's groups; you stay in for the next one"
+# One text, the one the re-pairing after a decline recognises such a person by.
+REMOVED = ORGANISER_REMOVED
 LEFT_ALONE = ("your partner is not taking part in this cycle after all, and nobody else was free to join you; "
               "you stay in for the next one")
 REGROUPED = "an organiser put this group together"

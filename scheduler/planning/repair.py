@@ -67,9 +67,9 @@ logger = logging.getLogger(__name__)
 REPAIRED_STEP = ("We have paired you with {name} instead: {why}. Your new invitation comes in a separate email.")
 NOBODY_FREE_STEP = ("Nobody else is free to meet you before this cycle ends, so you stay in the program for the "
                     "next round.")
-# People an organiser took out of the cycle stay out: they were not left out for want of a partner or time
-# (``scheduler.admin.cycle_changes.REMOVED`` begins so).
-ORGANISER_REMOVED = "an organiser took you out"
+# The reason of someone an organiser took out of a cycle (``scheduler.admin.cycle_changes`` records it): they stay
+# out, since they were not left out for want of a partner or time.
+ORGANISER_REMOVED = "an organiser took you out of this cycle's groups; you stay in for the next one"
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ def _candidates(uow: UnitOfWork, cycle: Cycle, meeting: Meeting, orphan: str) ->
             if email not in declined and email not in excluded and (person := uow.people.get(email)):
                 found[email] = _Candidate(person, True, other.slot)
     for left_out in uow.cycles.unmatched(cycle.id):
-        if left_out.email in excluded or left_out.reason.startswith(ORGANISER_REMOVED):
+        if left_out.email in excluded or left_out.reason == ORGANISER_REMOVED:
             continue
         if left_out.email not in found and (person := uow.people.get(left_out.email)):
             found[left_out.email] = _Candidate(person, False, None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import parseaddr
 from itertools import combinations
 
@@ -18,47 +18,27 @@ from scheduler.admin.cycle_changes import LEFT_ALONE, REMOVED, ChangeRefused, re
 from scheduler.admin.cycle_page import delivery_started, list_cycles, load_cycle_page
 from scheduler.admin.ratings import program_ratings
 from scheduler.errors import InputError, NotFoundError
-from scheduler.model import Attendee, Cycle, Effect, Group, Interval, Meeting, Person, Program, Rsvp, Unmatched
-from scheduler.planning.cycle import CyclePlan, PlanSettings, save_plan
+from scheduler.model import Cycle, Effect, Interval, Person, Program, Rsvp
 from scheduler.planning.matches import record_feedback
 from scheduler.ports import UnitOfWork
 from tests.fakes import FakeClock
-from web.urls import WebUrls
+from tests.integration.stored_cycles import SETTINGS, WINDOW, NewUow, eight_people, slot
+from tests.integration.stored_cycles import store_cycle as store_cycle_as_laid_out
 
-SETTINGS = PlanSettings(Attendee("coffee@example.com", "Coffee Chat"), "Coffee Chat <coffee@example.com>",
-                        WebUrls("https://coffee.example.com"))
 COFFEE = Program("coffee")
-WINDOW = Interval(datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC))
-NewUow = Callable[[], UnitOfWork]
-
-
-def slot(day: int, hour: int) -> Interval:
-    start = datetime(2026, 11, 23 + day, hour, tzinfo=UTC)
-    return Interval(start, start + timedelta(minutes=30))
 
 
 def plan_cycle(new_uow: NewUow, people: dict[str, Person], groups: list[tuple[str, ...]], left_out: list[str],
                clock: FakeClock, program: Program = COFFEE, window: Interval = WINDOW) -> Cycle:
-    """Store a cycle with exactly these groups (each at its own London-morning slot) and people left out."""
-    meetings = tuple(Meeting(Group(tuple(people[k].email for k in group), 1.0, ("planned",)), slot(1 + n % 3, 9 + n))
-                     for n, group in enumerate(groups))
-    plan = CyclePlan(program=program, window=window, seed=1, planned_at=clock.now(),
-                     people={p.email: p for p in people.values()}, meetings=meetings,
-                     unmatched=tuple(Unmatched(people[k].email, "no partner was free") for k in left_out))
-    with new_uow() as uow:
-        for person in people.values():
-            uow.people.save(person)
-        uow.programs.save(program)
-        cycle = save_plan(uow, plan, SETTINGS)
-        uow.commit()
-    return cycle
+    """A cycle with exactly these groups and these people left out (``stored_cycles.store_cycle``)."""
+    return store_cycle_as_laid_out(new_uow, people, groups, left_out, clock, program=program, window=window,
+                                   slot_of=lambda n: slot(1 + n % 3, 9 + n))
 
 
 @pytest.fixture
 def cast(create_person: Callable[..., Person]) -> dict[str, Person]:
     """Eight people in eight teams: a, b, c, d, e, f, g, h."""
-    return {key: create_person(email=f"{key}@example.com", name=key.upper() + "nne", team=f"team-{key}",
-                               department=f"dept-{key}") for key in "abcdefgh"}
+    return eight_people(create_person)
 
 
 @pytest.fixture

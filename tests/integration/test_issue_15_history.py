@@ -40,6 +40,15 @@ def stored_meeting(new_uow: NewUow, outcome: CycleOutcome) -> Meeting:
     return meeting
 
 
+def planned_coffee(new_uow: NewUow, create_person: Callable[..., Person],
+                   clock: FakeClock) -> tuple[list[Person], CycleOutcome, Meeting]:
+    """Two people, stored, and the coffee cycle that pairs them: the people, the outcome, the stored meeting."""
+    people = two(create_person)
+    add_people(new_uow, people)
+    outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
+    return people, outcome, stored_meeting(new_uow, outcome)
+
+
 def never_met_reason(meeting: Meeting) -> str:
     (reason,) = [r for r in meeting.group.reasons if r == "never met" or r.startswith("last met on")]
     return reason
@@ -87,9 +96,7 @@ def test_issue_15_the_reason_quotes_the_day_the_pair_really_met(
 
 def test_issue_15_a_meeting_not_yet_held_or_cancelled_is_not_met(
         new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
-    add_people(new_uow, two(create_person))
-    outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
-    meeting = stored_meeting(new_uow, outcome)
+    _, _, meeting = planned_coffee(new_uow, create_person, clock)
     assert meeting.slot is not None
     assert meeting.id is not None
     pair = frozenset(meeting.group.members)
@@ -103,10 +110,7 @@ def test_issue_15_a_meeting_not_yet_held_or_cancelled_is_not_met(
 
 def test_issue_15_a_missed_meeting_counts_neither_as_met_nor_towards_the_cooldown(
         new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
-    people = two(create_person)
-    add_people(new_uow, people)
-    first = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
-    meeting = stored_meeting(new_uow, first)
+    people, _, meeting = planned_coffee(new_uow, create_person, clock)
     assert meeting.slot is not None
     assert meeting.id is not None
     clock.current = meeting.slot.end + timedelta(hours=3)
@@ -124,9 +128,7 @@ def test_issue_15_a_missed_meeting_counts_neither_as_met_nor_towards_the_cooldow
 
 def test_issue_15_one_member_saying_we_met_outweighs_the_other_saying_we_did_not(
         new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
-    people = two(create_person)
-    add_people(new_uow, people)
-    meeting = stored_meeting(new_uow, run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS))
+    people, _, meeting = planned_coffee(new_uow, create_person, clock)
     assert meeting.slot is not None
     assert meeting.id is not None
     clock.current = meeting.slot.end + timedelta(hours=3)
@@ -139,9 +141,7 @@ def test_issue_15_one_member_saying_we_met_outweighs_the_other_saying_we_did_not
 
 def test_issue_15_a_meeting_moved_into_a_later_week_is_busy_time_for_that_weeks_cycles(
         new_uow: NewUow, create_person: Callable[..., Person], clock: FakeClock) -> None:
-    add_people(new_uow, two(create_person))
-    outcome = run_cycle(new_uow, FakeCalendarProvider(), clock, COFFEE, SETTINGS)
-    meeting = stored_meeting(new_uow, outcome)
+    _, outcome, meeting = planned_coffee(new_uow, create_person, clock)
     assert meeting.slot is not None
     assert meeting.id is not None
     assert outcome.cycle is not None

@@ -9,55 +9,34 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 import pytest
 
 from scheduler.admin.cycle_changes import REMOVED
 from scheduler.errors import InputError
-from scheduler.model import Attendee, Cycle, Effect, Group, Interval, Meeting, Person, Program, Unmatched
-from scheduler.planning.cycle import VIDEO_CALL, CyclePlan, PlanSettings, save_plan
+from scheduler.model import Cycle, Effect, Interval, Meeting, Person, Program, Unmatched
+from scheduler.planning.cycle import VIDEO_CALL
 from scheduler.planning.matches import respond, undo_decline
 from scheduler.planning.repair import NOBODY_FREE_STEP, ORGANISER_REMOVED
-from scheduler.ports import UnitOfWork
 from tests.fakes import FakeCalendarProvider, FakeClock
-from web.urls import WebUrls
+from tests.integration.stored_cycles import SETTINGS, WINDOW, NewUow, eight_people, slot
+from tests.integration.stored_cycles import store_cycle as store_cycle_as_laid_out
 
-SETTINGS = PlanSettings(Attendee("coffee@example.com", "Coffee Chat"), "Coffee Chat <coffee@example.com>",
-                        WebUrls("https://coffee.example.com"))
 COFFEE = Program("coffee", video_link="https://meet.example.org/coffee-{uid}")
-WINDOW = Interval(datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC))
-NewUow = Callable[[], UnitOfWork]
-
-
-def slot(day: int, hour: int) -> Interval:
-    start = datetime(2026, 11, 23 + day, hour, tzinfo=UTC)
-    return Interval(start, start + timedelta(minutes=30))
 
 
 def store_cycle(new_uow: NewUow, people: dict[str, Person], groups: list[tuple[str, ...]], left_out: list[str],
                 clock: FakeClock, program: Program = COFFEE, window: Interval = WINDOW) -> Cycle:
-    """A cycle with exactly these groups, the n-th on Tuesday at 9 + n (London), and these people left out."""
-    meetings = tuple(Meeting(Group(tuple(people[k].email for k in group), 1.0, ("planned",)), slot(1, 9 + n),
-                             location=VIDEO_CALL) for n, group in enumerate(groups))
-    plan = CyclePlan(program=program, window=window, seed=1, planned_at=clock.now(),
-                     people={p.email: p for p in people.values()}, meetings=meetings,
-                     unmatched=tuple(Unmatched(people[k].email, "no partner was free") for k in left_out))
-    with new_uow() as uow:
-        for person in people.values():
-            uow.people.save(person)
-        uow.programs.save(program)
-        cycle = save_plan(uow, plan, SETTINGS)
-        uow.commit()
-    return cycle
+    """A cycle with exactly these groups and these people left out (``stored_cycles.store_cycle``)."""
+    return store_cycle_as_laid_out(new_uow, people, groups, left_out, clock, program=program, window=window,
+                                   slot_of=lambda n: slot(1, 9 + n), location=VIDEO_CALL)
 
 
 @pytest.fixture
 def cast(create_person: Callable[..., Person]) -> dict[str, Person]:
     """Eight people in eight teams: a, b, c, d, e, f, g, h."""
-    return {key: create_person(email=f"{key}@example.com", name=key.upper() + "nne", team=f"team-{key}",
-                               department=f"dept-{key}") for key in "abcdefgh"}
+    return eight_people(create_person)
 
 
 def meetings(new_uow: NewUow, cycle: Cycle) -> list[Meeting]:
